@@ -1,0 +1,39 @@
+// Errors as RFC 9457 problem+json with Sluice's stable codes.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_CATALOGUE, SluiceError } from '../errors.ts';
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail: string;
+  instance?: string;
+}
+
+export function toProblem(err: unknown, instance?: string): Problem {
+  let e: SluiceError;
+  if (err instanceof SluiceError) e = err;
+  else {
+    const fe = err as FastifyError;
+    if (fe.validation) e = new SluiceError('VALIDATION_FAILED', fe.message);
+    else if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') e = new SluiceError('PAYLOAD_TOO_LARGE', fe.message);
+    else if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500)
+      e = new SluiceError('VALIDATION_FAILED', fe.message);
+    else e = new SluiceError('INTERNAL', 'internal error; see the server log');
+  }
+  return {
+    type: `https://sluice.dev/errors/${e.code}`,
+    title: ERROR_CATALOGUE[e.code].title,
+    status: e.status,
+    code: e.code,
+    detail: e.message,
+    ...(instance ? { instance } : {}),
+  };
+}
+
+export function sendProblem(reply: FastifyReply, err: unknown, req?: FastifyRequest): FastifyReply {
+  const problem = toProblem(err, req?.url);
+  if (problem.status >= 500) req?.log.error({ err }, 'request failed');
+  return reply.code(problem.status).type('application/problem+json').send(problem);
+}

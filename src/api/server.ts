@@ -1,0 +1,139 @@
+// The HTTP API (Fastify): jobs, uploads, health, the seed's /jobs/<status> and /jobs/<id>, and the
+// Worker API. Every error is problem+json with a stable code.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { SluiceError } from '../errors.ts';
+import type { Ingest } from '../ingest/ingest.ts';
+import { requirePipelineMatch } from '../ingest/ingest.ts';
+import { objectCreatedEvent } from '../ingest/object-event.ts';
+import { isJobStatus, JOB_STATUSES, type JobStatus } from '../jobs/job.ts';
+import type { JobStore } from '../jobs/job-store.ts';
+import type { Scheduler } from '../scheduler/scheduler.ts';
+import { validateObjectKey } from '../storage/object-key.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { jobView } from './job-view.ts';
+import { sendProblem } from './problem.ts';
+import { parseBody } from './validate.ts';
+import { registerWorkerRoutes } from './worker-routes.ts';
+
+export interface ApiDeps {
+  store: JobStore;
+  objects: ObjectStore;
+  ingest: Ingest;
+  scheduler: Scheduler;
+  log: Logger;
+  defaultTemplate: string;
+  leaseMs: number;
+  heartbeatSeconds: number;
+  retryDelay: (attempt: number) => number;
+  version: string;
+}
+
+const CreateJob = z.object({
+  bucket: z.string().default('source'),
+  key: z.string().min(1),
+  template: z.string().optional(),
+  destinationBucket: z.string().optional(),
+  userMetadata: z.record(z.string(), z.string()).default({}),
+});
+
+const ListQuery = z.object({
+  status: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+function statusOf(value: string | undefined): JobStatus | undefined {
+  if (value === undefined || value === '') return undefined;
+  const upper = value.toUpperCase();
+  if (!isJobStatus(upper)) {
+    throw new SluiceError('INVALID_STATUS', `unknown status "${value}"; use one of ${JOB_STATUSES.join(', ')}`);
+  }
+  return upper;
+}
+
+export function buildApi(deps: ApiDeps): FastifyInstance {
+  const { store, objects, ingest, scheduler } = deps;
+  const app = Fastify({
+    loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
+    bodyLimit: 1 << 20,
+  }) as unknown as FastifyInstance;
+  // Uploads are streamed straight to the bucket, not buffered.
+  app.addContentTypeParser('application/octet-stream', (_req, _payload, done) => done(null, undefined));
+  app.setErrorHandler((err, req, reply) => sendProblem(reply, err, req));
+  app.setNotFoundHandler((req, reply) =>
+    sendProblem(reply, new SluiceError('ROUTE_NOT_FOUND', `no route ${req.method} ${req.url}`), req),
+  );
+
+  const getJob = async (id: string) => {
+    const job = await store.get(id);
+    if (!job) throw new SluiceError('JOB_NOT_FOUND', `no job with id ${id}`);
+    return job;
+  };
+
+  app.get('/v1/health', async () => {
+    const counts: Record<string, number> = {};
+    for (const s of JOB_STATUSES) counts[s] = await store.countByStatus(s);
+    return { status: 'ok', version: deps.version, jobs: counts };
+  });
+
+  app.get('/v1/jobs', async (req) => {
+    const q = parseBody(ListQuery, req.query, 'query');
+    const jobs = await store.list({ status: statusOf(q.status), limit: q.limit });
+    return { jobs: jobs.map(jobView) };
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => jobView(await getJob(req.params.id)));
+
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/events', async (req) => {
+    await getJob(req.params.id);
+    return { events: await store.events(req.params.id) };
+  });
+
+  app.post('/v1/jobs', async (req, reply) => {
+    const body = parseBody(CreateJob, req.body);
+    const object = await objects.stat(body.bucket, validateObjectKey(body.key));
+    if (!object) throw new SluiceError('OBJECT_NOT_FOUND', `object ${body.bucket}/${body.key} does not exist`);
+    const { job, created } = await ingest.createJob({
+      pipeline: 'api',
+      bucket: object.bucket,
+      key: object.key,
+      size: object.size,
+      etag: object.etag,
+      template: body.template ?? deps.defaultTemplate,
+      ...(body.destinationBucket ? { destinationBucket: body.destinationBucket } : {}),
+      userMetadata: body.userMetadata,
+    });
+    return reply.code(created ? 201 : 200).send(jobView(job));
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', async (req) => {
+    await getJob(req.params.id);
+    return jobView(await scheduler.cancel(req.params.id, 'canceled through the API'));
+  });
+
+  // An upload lands in the source bucket exactly as a file copied there would, and is ingested at once.
+  app.put<{ Params: { '*': string } }>('/v1/uploads/*', async (req, reply) => {
+    const key = validateObjectKey(decodeURIComponent(req.params['*']));
+    const object = await objects.put('source', key, req.raw);
+    const result = await ingest.handle(objectCreatedEvent(object, 'sluice://api/uploads'));
+    requirePipelineMatch(result, key);
+    return reply.code(201).send({ object, jobs: result.jobs.map(jobView) });
+  });
+
+  // Seed 002's routes: /jobs/<STATUS> lists, /jobs/<id> shows one job.
+  app.get<{ Params: { x: string } }>('/jobs/:x', async (req) => {
+    const x = req.params.x;
+    if (isJobStatus(x.toUpperCase())) return { jobs: (await store.list({ status: statusOf(x) })).map(jobView) };
+    return jobView(await getJob(x));
+  });
+
+  registerWorkerRoutes(app, {
+    store,
+    leaseMs: deps.leaseMs,
+    heartbeatSeconds: deps.heartbeatSeconds,
+    retryDelay: deps.retryDelay,
+    onFinished: () => scheduler.poke(),
+  });
+  return app;
+}

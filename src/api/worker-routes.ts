@@ -1,0 +1,129 @@
+// The Worker API: the only way a worker talks to the control plane. Every call carries the attempt's
+// lease token as a bearer token; a call from an attempt that no longer holds the job gets 409 LEASE_LOST.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { isErrorCode, SluiceError } from '../errors.ts';
+import { JOB_PHASES } from '../jobs/job.ts';
+import type { JobStore } from '../jobs/job-store.ts';
+import { parseBody } from './validate.ts';
+
+const Progress = z.object({
+  percent: z.number().min(0).max(100).optional(),
+  fps: z.number().nullable().optional(),
+  speed: z.number().nullable().optional(),
+  etaSeconds: z.number().nullable().optional(),
+});
+
+const Heartbeat = z.object({
+  phase: z.enum(JOB_PHASES).optional(),
+  progress: Progress.optional(),
+  inputMedia: z.record(z.string(), z.unknown()).optional(),
+  stderrTail: z.string().max(16_384).optional(),
+});
+
+const Output = z.object({
+  type: z.string().min(1),
+  bucket: z.string().min(1),
+  key: z.string().min(1),
+  size: z.number().int().nonnegative().optional(),
+});
+
+const Complete = z.object({
+  outputs: z.array(Output).max(100_000),
+  inputMedia: z.record(z.string(), z.unknown()).optional(),
+  stderrTail: z.string().max(16_384).optional(),
+});
+
+const Fail = z.object({
+  code: z.string().refine(isErrorCode, 'unknown error code'),
+  message: z.string().max(4096),
+  retryable: z.boolean(),
+  stderrTail: z.string().max(16_384).optional(),
+});
+
+export interface WorkerRouteOptions {
+  store: JobStore;
+  leaseMs: number;
+  heartbeatSeconds: number;
+  retryDelay: (attempt: number) => number;
+  onFinished: () => void;
+}
+
+function tokenOf(req: FastifyRequest): string {
+  const header = req.headers.authorization ?? '';
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!match?.[1]) throw new SluiceError('UNAUTHORIZED', 'Worker API calls need "Authorization: Bearer <attempt token>"');
+  return match[1];
+}
+
+export function registerWorkerRoutes(app: FastifyInstance, o: WorkerRouteOptions): void {
+  const { store, leaseMs } = o;
+  type P = { Params: { id: string } };
+
+  app.post<P>('/v1/worker/jobs/:id/claim', async (req) => {
+    const job = await store.transition(req.params.id, { type: 'start', leaseToken: tokenOf(req), leaseMs }, new Date());
+    return {
+      job: {
+        id: job.id,
+        attempt: job.attempts,
+        input: job.input,
+        template: job.template,
+        destination: job.destination,
+      },
+      heartbeatSeconds: o.heartbeatSeconds,
+      leaseSeconds: leaseMs / 1000,
+    };
+  });
+
+  app.post<P>('/v1/worker/jobs/:id/heartbeat', async (req) => {
+    const body = parseBody(Heartbeat, req.body);
+    const job = await store.transition(
+      req.params.id,
+      {
+        type: 'heartbeat',
+        leaseToken: tokenOf(req),
+        leaseMs,
+        ...(body.phase ? { phase: body.phase } : {}),
+        ...(body.progress ? { progress: body.progress } : {}),
+        ...(body.inputMedia ? { inputMedia: body.inputMedia as never } : {}),
+        ...(body.stderrTail !== undefined ? { stderrTail: body.stderrTail } : {}),
+      },
+      new Date(),
+    );
+    return { status: job.status, leaseUntil: job.leaseUntil };
+  });
+
+  app.post<P>('/v1/worker/jobs/:id/complete', async (req) => {
+    const body = parseBody(Complete, req.body);
+    const token = tokenOf(req);
+    if (body.inputMedia) {
+      await store.transition(req.params.id, { type: 'heartbeat', leaseToken: token, leaseMs, inputMedia: body.inputMedia as never }, new Date());
+    }
+    const job = await store.transition(
+      req.params.id,
+      { type: 'complete', leaseToken: token, outputs: body.outputs, ...(body.stderrTail ? { stderrTail: body.stderrTail } : {}) },
+      new Date(),
+    );
+    o.onFinished();
+    return { status: job.status };
+  });
+
+  app.post<P>('/v1/worker/jobs/:id/fail', async (req) => {
+    const body = parseBody(Fail, req.body);
+    const current = await store.get(req.params.id);
+    const job = await store.transition(
+      req.params.id,
+      {
+        type: 'fail',
+        leaseToken: tokenOf(req),
+        error: { code: body.code as never, message: body.message },
+        retryable: body.retryable,
+        retryDelayMs: o.retryDelay(current?.attempts ?? 1),
+        ...(body.stderrTail ? { stderrTail: body.stderrTail } : {}),
+      },
+      new Date(),
+    );
+    o.onFinished();
+    return { status: job.status };
+  });
+}

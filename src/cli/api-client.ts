@@ -1,0 +1,78 @@
+// The CLI's HTTP client for a running `sluice serve`.
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { JobView } from '../api/job-view.ts';
+import { DEFAULT_PORT } from '../config/config.ts';
+import { isErrorCode, SluiceError } from '../errors.ts';
+import type { ObjectInfo } from '../storage/object-store.ts';
+import { SERVER_FILE } from '../service.ts';
+
+/** --server, else SLUICE_SERVER, else the server.json a running `sluice serve` leaves in its data dir. */
+export async function resolveServerUrl(flag: string | undefined, dataDir: string): Promise<string> {
+  if (flag) return flag.replace(/\/$/, '');
+  if (process.env.SLUICE_SERVER) return process.env.SLUICE_SERVER.replace(/\/$/, '');
+  try {
+    const info = JSON.parse(await fs.readFile(path.join(dataDir, SERVER_FILE), 'utf8')) as { url: string };
+    return info.url;
+  } catch {
+    return `http://127.0.0.1:${DEFAULT_PORT}`;
+  }
+}
+
+export class ApiClient {
+  constructor(readonly baseUrl: string) {}
+
+  listJobs(status?: string): Promise<{ jobs: JobView[] }> {
+    const q = status ? `?status=${encodeURIComponent(status)}` : '';
+    return this.request('GET', `/v1/jobs${q}`);
+  }
+
+  getJob(id: string): Promise<JobView> {
+    return this.request('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  cancel(id: string): Promise<JobView> {
+    return this.request('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`, {});
+  }
+
+  createJob(body: { key: string; bucket?: string; template?: string }): Promise<JobView> {
+    return this.request('POST', '/v1/jobs', body);
+  }
+
+  async upload(file: string, key: string): Promise<{ object: ObjectInfo; jobs: JobView[] }> {
+    const stat = await fs.stat(file).catch(() => null);
+    if (!stat?.isFile()) throw new SluiceError('VALIDATION_FAILED', `${file} is not a readable file`);
+    const body = Readable.toWeb(createReadStream(file)) as ReadableStream;
+    const encoded = key.split('/').map(encodeURIComponent).join('/');
+    return this.request('PUT', `/v1/uploads/${encoded}`, body, {
+      'content-type': 'application/octet-stream',
+      'content-length': String(stat.size),
+    });
+  }
+
+  private async request<T>(method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    let res: Response;
+    try {
+      const isStream = body instanceof ReadableStream;
+      res = await fetch(this.baseUrl + route, {
+        method,
+        headers: isStream ? headers : body !== undefined ? { 'content-type': 'application/json' } : {},
+        body: isStream ? body : body !== undefined ? JSON.stringify(body) : undefined,
+        ...(isStream ? { duplex: 'half' } : {}),
+      } as RequestInit);
+    } catch (err) {
+      throw new SluiceError(
+        'SERVER_UNREACHABLE',
+        `cannot reach Sluice at ${this.baseUrl} (${(err as Error).message}); start it with \`sluice serve\` or pass --server`,
+      );
+    }
+    const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!res.ok) {
+      const code = isErrorCode(json.code) ? json.code : 'INTERNAL';
+      throw new SluiceError(code, String(json.detail ?? `${method} ${route} answered ${res.status}`));
+    }
+    return json as T;
+  }
+}

@@ -1,0 +1,119 @@
+// The `sluice` command.
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { loadConfig } from '../config/config.ts';
+import { SluiceError, toSluiceError } from '../errors.ts';
+import { isJobStatus } from '../jobs/job.ts';
+import { createLogger } from '../log.ts';
+import { VERSION } from '../version.ts';
+import { ApiClient, resolveServerUrl } from './api-client.ts';
+import { runDemo } from './demo.ts';
+import { followJob } from './follow.ts';
+import { jobDetails, jobsTable } from './format.ts';
+import { runServe } from './serve.ts';
+import { runWorkerCommand } from './worker-command.ts';
+
+const program = new Command('sluice')
+  .version(VERSION)
+  .description('Self-hosted media processing: uploads become jobs that publish HLS, DASH, MP4 and thumbnails')
+  .addOption(new Option('--data-dir <dir>', 'data directory (buckets, job database)').env('SLUICE_DATA_DIR'))
+  .option('--server <url>', 'URL of a running `sluice serve` (default: the one serving --data-dir)')
+  .showHelpAfterError();
+
+const dataDir = () => path.resolve(program.opts<{ dataDir?: string }>().dataDir ?? 'sluice-data');
+const api = async () => new ApiClient(await resolveServerUrl(program.opts<{ server?: string }>().server, dataDir()));
+
+program
+  .command('serve')
+  .description('run the API, the source-bucket watcher and the scheduler')
+  .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+  .option('--port <port>', 'port to listen on (default 8787; 0 picks a free one)')
+  .option('--concurrency <n>', 'jobs run at once (default: CPU cores / 2)')
+  .action(async (o: { host?: string; port?: string; concurrency?: string }) => {
+    await runServe(loadConfig({ dataDir: dataDir(), host: o.host, port: o.port, concurrency: o.concurrency }));
+  });
+
+program
+  .command('worker')
+  .description('run one attempt of one job (started by the scheduler; token in SLUICE_WORKER_TOKEN)')
+  .requiredOption('--job <id>', 'job id')
+  .action(async (o: { job: string }) => {
+    const server = program.opts<{ server?: string }>().server;
+    if (!server) throw new SluiceError('VALIDATION_FAILED', 'sluice worker needs --server <url>');
+    process.exitCode = await runWorkerCommand(loadConfig({ dataDir: dataDir() }), server, o.job);
+  });
+
+program
+  .command('submit')
+  .description('put a file into the source bucket; it becomes a job')
+  .argument('<file>', 'media file')
+  .option('--key <key>', 'object key in the source bucket (default: the file name)')
+  .option('--template <name>', 'template to apply (default: the pipeline\'s)')
+  .option('--wait', 'follow the job with a progress bar until it ends')
+  .action(async (file: string, o: { key?: string; template?: string; wait?: boolean }) => {
+    const client = await api();
+    const key = o.key ?? path.basename(file);
+    const up = await client.upload(file, key);
+    let jobs = up.jobs;
+    if (o.template) jobs = [await client.createJob({ key: up.object.key, template: o.template })];
+    for (const j of jobs) console.log(`${j.id}  ${j.status}  ${j.input.key} (${j.templateName})`);
+    if (!o.wait) return;
+    let ok = true;
+    for (const j of jobs) {
+      const done = await followJob(client, j.id);
+      console.log(jobDetails(done));
+      ok &&= done.status === 'COMPLETE';
+    }
+    if (!ok) process.exitCode = 1;
+  });
+
+program
+  .command('jobs')
+  .description('list jobs')
+  .option('--status <status>', 'SUBMITTED | PROGRESSING | COMPLETE | ERROR | CANCELED')
+  .option('--json', 'print JSON')
+  .action(async (o: { status?: string; json?: boolean }) => {
+    if (o.status && !isJobStatus(o.status.toUpperCase())) {
+      throw new SluiceError('INVALID_STATUS', `unknown status ${o.status}; use SUBMITTED, PROGRESSING, COMPLETE, ERROR or CANCELED`);
+    }
+    const { jobs } = await (await api()).listJobs(o.status?.toUpperCase());
+    console.log(o.json ? JSON.stringify(jobs, null, 2) : jobsTable(jobs));
+  });
+
+program
+  .command('job')
+  .description('show one job')
+  .argument('<id>', 'job id')
+  .option('--follow', 'follow it with a progress bar until it ends')
+  .option('--json', 'print JSON')
+  .action(async (id: string, o: { follow?: boolean; json?: boolean }) => {
+    const client = await api();
+    const job = o.follow ? await followJob(client, id) : await client.getJob(id);
+    console.log(o.json ? JSON.stringify(job, null, 2) : jobDetails(job));
+  });
+
+program
+  .command('cancel')
+  .description('cancel a job that has not ended')
+  .argument('<id>', 'job id')
+  .action(async (id: string) => {
+    const job = await (await api()).cancel(id);
+    console.log(`${job.id}  ${job.status}`);
+  });
+
+program
+  .command('demo')
+  .description('process a video end to end on the embedded default (a generated sample when no file is given)')
+  .argument('[file]', 'media file to process')
+  .action(async (file: string | undefined) => {
+    process.exitCode = await runDemo(dataDir(), file);
+  });
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  const e = toSluiceError(err);
+  if (e.code === 'INTERNAL') createLogger('error').error({ err }, 'unexpected error');
+  console.error(`sluice: ${e.code}: ${e.message}`);
+  process.exitCode = e.code === 'INTERNAL' ? 70 : 1;
+}

@@ -1,0 +1,63 @@
+// Configuration: embedded defaults, overridden by SLUICE_* environment variables, then by CLI flags.
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { SluiceError } from '../errors.ts';
+
+/** ffmpeg's x264 uses several threads per job; one job per two cores keeps each one fast. */
+export function defaultConcurrency(): number {
+  return Math.max(1, Math.floor(os.availableParallelism() / 2));
+}
+
+export const DEFAULT_PORT = 8787;
+
+export const Config = z.object({
+  dataDir: z.string().min(1),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65535).default(DEFAULT_PORT),
+  concurrency: z.coerce.number().int().min(1).max(256).default(defaultConcurrency),
+  defaultTemplate: z.string().default('abr-default'),
+  /** A worker that misses heartbeats this long is presumed gone and its job is retried. */
+  leaseSeconds: z.coerce.number().min(2).max(3600).default(30),
+  heartbeatSeconds: z.coerce.number().min(0.2).max(600).default(2),
+  pollMs: z.coerce.number().int().min(50).max(60_000).default(500),
+  /** How long a file in the source bucket must stay unchanged before it is taken as fully written. */
+  settleMs: z.coerce.number().int().min(0).max(600_000).default(1500),
+  schedulerIntervalMs: z.coerce.number().int().min(50).max(60_000).default(500),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type Config = z.infer<typeof Config>;
+
+export type ConfigInput = Partial<Record<keyof Config, string | number | undefined>>;
+
+const ENV: Record<keyof Config, string> = {
+  dataDir: 'SLUICE_DATA_DIR',
+  host: 'SLUICE_HOST',
+  port: 'SLUICE_PORT',
+  concurrency: 'SLUICE_CONCURRENCY',
+  defaultTemplate: 'SLUICE_DEFAULT_TEMPLATE',
+  leaseSeconds: 'SLUICE_LEASE_SECONDS',
+  heartbeatSeconds: 'SLUICE_HEARTBEAT_SECONDS',
+  pollMs: 'SLUICE_POLL_MS',
+  settleMs: 'SLUICE_SETTLE_MS',
+  schedulerIntervalMs: 'SLUICE_SCHEDULER_INTERVAL_MS',
+  logLevel: 'SLUICE_LOG_LEVEL',
+};
+
+export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const merged: Record<string, unknown> = {};
+  for (const [field, name] of Object.entries(ENV)) {
+    const value = flags[field as keyof Config] ?? env[name];
+    if (value !== undefined && value !== '') merged[field] = value;
+  }
+  merged.dataDir = path.resolve(String(merged.dataDir ?? 'sluice-data'));
+  const parsed = Config.safeParse(merged);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => {
+      const field = String(i.path[0] ?? '');
+      return `${field} (${ENV[field as keyof Config] ?? field}): ${i.message}`;
+    });
+    throw new SluiceError('VALIDATION_FAILED', `configuration is not valid: ${issues.join('; ')}`);
+  }
+  return parsed.data;
+}

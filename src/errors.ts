@@ -1,0 +1,59 @@
+// One catalogue of every error Sluice reports: a stable code, an HTTP status, and whether a worker
+// failing with it may be retried. API responses carry the code in problem+json; the CLI prints it.
+
+export const ERROR_CATALOGUE = {
+  VALIDATION_FAILED: { status: 400, title: 'Request is not valid', retryable: false },
+  INVALID_OBJECT_KEY: { status: 400, title: 'Object key is not allowed', retryable: false },
+  INVALID_STATUS: { status: 400, title: 'Unknown job status', retryable: false },
+  TEMPLATE_NOT_FOUND: { status: 400, title: 'Template not found', retryable: false },
+  INVALID_TEMPLATE: { status: 400, title: 'Template is not valid', retryable: false },
+  UNAUTHORIZED: { status: 401, title: 'Missing or wrong token', retryable: false },
+  JOB_NOT_FOUND: { status: 404, title: 'Job not found', retryable: false },
+  OBJECT_NOT_FOUND: { status: 404, title: 'Object not found', retryable: false },
+  ROUTE_NOT_FOUND: { status: 404, title: 'Route not found', retryable: false },
+  INVALID_TRANSITION: { status: 409, title: 'Job cannot make that transition', retryable: false },
+  LEASE_LOST: { status: 409, title: 'Attempt no longer holds the job', retryable: false },
+  NO_MATCHING_PIPELINE: { status: 422, title: 'No pipeline matches the object', retryable: false },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large', retryable: false },
+  INPUT_UNREADABLE: { status: 422, title: 'Input is not a readable media file', retryable: false },
+  INPUT_NO_VIDEO: { status: 422, title: 'Input has no video stream', retryable: false },
+  TRANSCODE_FAILED: { status: 500, title: 'ffmpeg failed', retryable: true },
+  WORKER_LOST: { status: 500, title: 'Worker stopped without reporting', retryable: true },
+  LAUNCH_FAILED: { status: 500, title: 'Worker could not be started', retryable: true },
+  STORAGE_FAILED: { status: 500, title: 'Storage operation failed', retryable: true },
+  FFMPEG_NOT_FOUND: { status: 500, title: 'ffmpeg is not usable', retryable: false },
+  SERVER_UNREACHABLE: { status: 503, title: 'Sluice server is not reachable', retryable: true },
+  INTERNAL: { status: 500, title: 'Internal error', retryable: true },
+} as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CATALOGUE, value);
+}
+
+export class SluiceError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'SluiceError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return ERROR_CATALOGUE[this.code].status;
+  }
+
+  get retryable(): boolean {
+    return ERROR_CATALOGUE[this.code].retryable;
+  }
+}
+
+export function toSluiceError(err: unknown): SluiceError {
+  if (err instanceof SluiceError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new SluiceError('INTERNAL', message);
+}

@@ -1,0 +1,35 @@
+// Pipelines, pure: which object events make jobs, with which template, into which destination.
+export interface Pipeline {
+  name: string;
+  bucket: string;
+  prefix: string;
+  /** Lower-case suffixes; an object matches if its key ends with one of them. */
+  suffixes: string[];
+  template: string;
+  destinationBucket: string;
+}
+
+/** Containers users commonly upload; anything else in the watched bucket is left alone. */
+export const VIDEO_SUFFIXES = ['.mp4', '.mov', '.m4v', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.ts', '.mxf', '.flv', '.wmv', '.3gp'];
+
+export function defaultPipeline(template: string): Pipeline {
+  return {
+    name: 'default',
+    bucket: 'source',
+    prefix: '',
+    suffixes: VIDEO_SUFFIXES,
+    template,
+    destinationBucket: 'destination',
+  };
+}
+
+export function matchPipelines(pipelines: Pipeline[], bucket: string, key: string): Pipeline[] {
+  const lower = key.toLowerCase();
+  return pipelines.filter(
+    (p) => p.bucket === bucket && key.startsWith(p.prefix) && p.suffixes.some((s) => lower.endsWith(s)),
+  );
+}
+
+export function idempotencyKey(pipeline: string, bucket: string, key: string, etag: string): string {
+  return JSON.stringify([pipeline, bucket, key, etag]);
+}

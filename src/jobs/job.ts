@@ -1,0 +1,84 @@
+// The job model (DESIGN.md "Job model"): public status follows MediaConvert, phase refines PROGRESSING.
+import type { ErrorCode } from '../errors.ts';
+import type { MediaInfo } from '../media/media-info.ts';
+import type { Template } from '../templates/template.ts';
+
+export const JOB_STATUSES = ['SUBMITTED', 'PROGRESSING', 'COMPLETE', 'ERROR', 'CANCELED'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const FINAL_STATUSES: readonly JobStatus[] = ['COMPLETE', 'ERROR', 'CANCELED'];
+
+export const JOB_PHASES = ['PROBING', 'TRANSCODING', 'UPLOADING'] as const;
+export type JobPhase = (typeof JOB_PHASES)[number];
+
+export function isJobStatus(value: string): value is JobStatus {
+  return (JOB_STATUSES as readonly string[]).includes(value);
+}
+
+export interface ObjectRef {
+  bucket: string;
+  key: string;
+  size?: number;
+  etag?: string;
+}
+
+export interface JobOutput {
+  /** hls | dash | mp4 | thumbnail | segment-set */
+  type: string;
+  bucket: string;
+  key: string;
+  size?: number;
+}
+
+export interface JobProgress {
+  percent: number;
+  fps: number | null;
+  speed: number | null;
+  etaSeconds: number | null;
+}
+
+export interface JobError {
+  code: ErrorCode;
+  message: string;
+}
+
+export interface Job {
+  id: string;
+  status: JobStatus;
+  phase: JobPhase | null;
+  progress: JobProgress;
+  attempts: number;
+  maxAttempts: number;
+  runAfter: string;
+  leaseToken: string | null;
+  leaseUntil: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  updatedAt: string;
+  pipeline: string;
+  input: ObjectRef;
+  inputMedia: MediaInfo | null;
+  templateName: string;
+  template: Template;
+  destination: { bucket: string; prefix: string };
+  outputs: JobOutput[];
+  error: JobError | null;
+  stderrTail: string | null;
+  userMetadata: Record<string, string>;
+  idempotencyKey: string;
+}
+
+export interface JobEvent {
+  id: number;
+  jobId: string;
+  at: string;
+  type: string;
+  fromStatus: JobStatus | null;
+  toStatus: JobStatus | null;
+  data: Record<string, unknown>;
+}
+
+export type NewJob = Pick<
+  Job,
+  'pipeline' | 'input' | 'templateName' | 'template' | 'destination' | 'userMetadata' | 'idempotencyKey'
+> & { maxAttempts?: number };

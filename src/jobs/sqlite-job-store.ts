@@ -1,0 +1,341 @@
+// JobStore on SQLite (WAL) through Kysely. The control plane is the only process that opens the file;
+// workers reach jobs through the Worker API. better-sqlite3 is synchronous, so each transaction below
+// runs without interleaving and a claim is atomic.
+import Database from 'better-sqlite3';
+import { type Generated, Kysely, type Selectable, SqliteDialect, type Transaction } from 'kysely';
+import { SluiceError } from '../errors.ts';
+import type { Job, JobEvent, JobStatus, NewJob } from './job.ts';
+import { newJobId } from './job-id.ts';
+import type { CreateResult, JobStore } from './job-store.ts';
+import { applyTransition, type Transition } from './state-machine.ts';
+
+interface JobsTable {
+  id: string;
+  status: string;
+  phase: string | null;
+  percent: number;
+  fps: number | null;
+  speed: number | null;
+  eta_seconds: number | null;
+  attempts: number;
+  max_attempts: number;
+  run_after: string;
+  lease_token: string | null;
+  lease_until: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  updated_at: string;
+  pipeline: string;
+  input: string;
+  input_media: string | null;
+  template_name: string;
+  template: string;
+  destination: string;
+  outputs: string;
+  error_code: string | null;
+  error_message: string | null;
+  stderr_tail: string | null;
+  user_metadata: string;
+  idempotency_key: string;
+}
+
+interface JobEventsTable {
+  id: Generated<number>;
+  job_id: string;
+  at: string;
+  type: string;
+  from_status: string | null;
+  to_status: string | null;
+  data: string;
+}
+
+interface Schema {
+  jobs: JobsTable;
+  job_events: JobEventsTable;
+}
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE jobs (
+     id TEXT PRIMARY KEY,
+     status TEXT NOT NULL,
+     phase TEXT,
+     percent REAL NOT NULL DEFAULT 0,
+     fps REAL, speed REAL, eta_seconds REAL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     max_attempts INTEGER NOT NULL,
+     run_after TEXT NOT NULL,
+     lease_token TEXT, lease_until TEXT,
+     created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, updated_at TEXT NOT NULL,
+     pipeline TEXT NOT NULL,
+     input TEXT NOT NULL, input_media TEXT,
+     template_name TEXT NOT NULL, template TEXT NOT NULL,
+     destination TEXT NOT NULL, outputs TEXT NOT NULL DEFAULT '[]',
+     error_code TEXT, error_message TEXT, stderr_tail TEXT,
+     user_metadata TEXT NOT NULL DEFAULT '{}',
+     idempotency_key TEXT NOT NULL UNIQUE
+   )`,
+  'CREATE INDEX jobs_runnable ON jobs (status, run_after, created_at)',
+  'CREATE INDEX jobs_status_created ON jobs (status, created_at)',
+  `CREATE TABLE job_events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+     at TEXT NOT NULL, type TEXT NOT NULL, from_status TEXT, to_status TEXT,
+     data TEXT NOT NULL DEFAULT '{}'
+   )`,
+  'CREATE INDEX job_events_job ON job_events (job_id, id)',
+];
+
+function toRow(job: Job): JobsTable {
+  return {
+    id: job.id,
+    status: job.status,
+    phase: job.phase,
+    percent: job.progress.percent,
+    fps: job.progress.fps,
+    speed: job.progress.speed,
+    eta_seconds: job.progress.etaSeconds,
+    attempts: job.attempts,
+    max_attempts: job.maxAttempts,
+    run_after: job.runAfter,
+    lease_token: job.leaseToken,
+    lease_until: job.leaseUntil,
+    created_at: job.createdAt,
+    started_at: job.startedAt,
+    finished_at: job.finishedAt,
+    updated_at: job.updatedAt,
+    pipeline: job.pipeline,
+    input: JSON.stringify(job.input),
+    input_media: job.inputMedia ? JSON.stringify(job.inputMedia) : null,
+    template_name: job.templateName,
+    template: JSON.stringify(job.template),
+    destination: JSON.stringify(job.destination),
+    outputs: JSON.stringify(job.outputs),
+    error_code: job.error?.code ?? null,
+    error_message: job.error?.message ?? null,
+    stderr_tail: job.stderrTail,
+    user_metadata: JSON.stringify(job.userMetadata),
+    idempotency_key: job.idempotencyKey,
+  };
+}
+
+function fromRow(r: Selectable<JobsTable>): Job {
+  return {
+    id: r.id,
+    status: r.status as JobStatus,
+    phase: r.phase as Job['phase'],
+    progress: { percent: r.percent, fps: r.fps, speed: r.speed, etaSeconds: r.eta_seconds },
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    runAfter: r.run_after,
+    leaseToken: r.lease_token,
+    leaseUntil: r.lease_until,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    updatedAt: r.updated_at,
+    pipeline: r.pipeline,
+    input: JSON.parse(r.input),
+    inputMedia: r.input_media ? JSON.parse(r.input_media) : null,
+    templateName: r.template_name,
+    template: JSON.parse(r.template),
+    destination: JSON.parse(r.destination),
+    outputs: JSON.parse(r.outputs),
+    error: r.error_code ? { code: r.error_code as never, message: r.error_message ?? '' } : null,
+    stderrTail: r.stderr_tail,
+    userMetadata: JSON.parse(r.user_metadata),
+    idempotencyKey: r.idempotency_key,
+  };
+}
+
+export class SqliteJobStore implements JobStore {
+  private readonly db: Kysely<Schema>;
+  private readonly sqlite: Database.Database;
+
+  constructor(file: string) {
+    this.sqlite = new Database(file);
+    this.sqlite.pragma('journal_mode = WAL');
+    this.sqlite.pragma('synchronous = NORMAL');
+    this.sqlite.pragma('foreign_keys = ON');
+    this.sqlite.pragma('busy_timeout = 5000');
+    this.db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: this.sqlite }) });
+  }
+
+  async migrate(): Promise<void> {
+    // user_version records how many migrations ran; each runs in the same transaction as its bump.
+    const current = this.sqlite.pragma('user_version', { simple: true }) as number;
+    for (let i = current; i < MIGRATIONS.length; i++) {
+      this.sqlite.transaction(() => {
+        this.sqlite.exec(MIGRATIONS[i] as string);
+        this.sqlite.pragma(`user_version = ${i + 1}`);
+      }).immediate();
+    }
+  }
+
+  async create(input: NewJob, now: Date): Promise<CreateResult> {
+    const at = now.toISOString();
+    const job: Job = {
+      id: newJobId(now.getTime()),
+      status: 'SUBMITTED',
+      phase: null,
+      progress: { percent: 0, fps: null, speed: null, etaSeconds: null },
+      attempts: 0,
+      maxAttempts: input.maxAttempts ?? input.template.maxAttempts,
+      runAfter: at,
+      leaseToken: null,
+      leaseUntil: null,
+      createdAt: at,
+      startedAt: null,
+      finishedAt: null,
+      updatedAt: at,
+      pipeline: input.pipeline,
+      input: input.input,
+      inputMedia: null,
+      templateName: input.templateName,
+      template: input.template,
+      destination: input.destination,
+      outputs: [],
+      error: null,
+      stderrTail: null,
+      userMetadata: input.userMetadata,
+      idempotencyKey: input.idempotencyKey,
+    };
+    return this.db.transaction().execute(async (trx) => {
+      const inserted = await trx
+        .insertInto('jobs')
+        .values(toRow(job))
+        .onConflict((oc) => oc.column('idempotency_key').doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
+        const existing = await trx
+          .selectFrom('jobs')
+          .selectAll()
+          .where('idempotency_key', '=', input.idempotencyKey)
+          .executeTakeFirstOrThrow();
+        return { job: fromRow(existing), created: false };
+      }
+      await insertEvent(trx, job.id, at, 'job:created', null, 'SUBMITTED', {
+        input: job.input,
+        template: job.templateName,
+        pipeline: job.pipeline,
+      });
+      return { job, created: true };
+    });
+  }
+
+  async get(id: string): Promise<Job | null> {
+    const row = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? fromRow(row) : null;
+  }
+
+  async list(filter: { status?: JobStatus; limit?: number }): Promise<Job[]> {
+    let q = this.db.selectFrom('jobs').selectAll();
+    if (filter.status) q = q.where('status', '=', filter.status);
+    const rows = await q
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(filter.limit ?? 100)
+      .execute();
+    return rows.map(fromRow);
+  }
+
+  async events(jobId: string): Promise<JobEvent[]> {
+    const rows = await this.db
+      .selectFrom('job_events')
+      .selectAll()
+      .where('job_id', '=', jobId)
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      jobId: r.job_id,
+      at: r.at,
+      type: r.type,
+      fromStatus: r.from_status as JobStatus | null,
+      toStatus: r.to_status as JobStatus | null,
+      data: JSON.parse(r.data),
+    }));
+  }
+
+  async transition(id: string, t: Transition, now: Date): Promise<Job> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row) throw new SluiceError('JOB_NOT_FOUND', `no job with id ${id}`);
+      return applyAndSave(trx, fromRow(row), t, now);
+    });
+  }
+
+  async claimNext(leaseToken: string, leaseMs: number, now: Date): Promise<Job | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('jobs')
+        .selectAll()
+        .where('status', '=', 'SUBMITTED')
+        .where('run_after', '<=', now.toISOString())
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(1)
+        .executeTakeFirst();
+      if (!row) return null;
+      return applyAndSave(trx, fromRow(row), { type: 'claim', leaseToken, leaseMs }, now);
+    });
+  }
+
+  async countByStatus(status: JobStatus): Promise<number> {
+    const r = await this.db
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('status', '=', status)
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  async expiredLeases(now: Date): Promise<Job[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('status', '=', 'PROGRESSING')
+      .where('lease_until', '<', now.toISOString())
+      .execute();
+    return rows.map(fromRow);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}
+
+async function applyAndSave(trx: Transaction<Schema>, job: Job, t: Transition, now: Date): Promise<Job> {
+  const { job: next, event } = applyTransition(job, t, now);
+  const { id: _id, idempotency_key: _key, created_at: _created, ...changes } = toRow(next);
+  // Fencing at the row too: the update only lands if nobody changed the job since we read it.
+  const updated = await trx
+    .updateTable('jobs')
+    .set(changes)
+    .where('id', '=', job.id)
+    .where('updated_at', '=', job.updatedAt)
+    .where('status', '=', job.status)
+    .executeTakeFirst();
+  if (Number(updated.numUpdatedRows) !== 1) {
+    throw new SluiceError('LEASE_LOST', `job ${job.id} changed while it was being updated; try again`);
+  }
+  if (event.type !== 'job:progress') {
+    await insertEvent(trx, job.id, next.updatedAt, event.type, event.fromStatus, event.toStatus, event.data);
+  }
+  return next;
+}
+
+async function insertEvent(
+  trx: Transaction<Schema>,
+  jobId: string,
+  at: string,
+  type: string,
+  from: string | null,
+  to: string | null,
+  data: Record<string, unknown>,
+): Promise<void> {
+  await trx
+    .insertInto('job_events')
+    .values({ job_id: jobId, at, type, from_status: from, to_status: to, data: JSON.stringify(data) })
+    .execute();
+}

@@ -1,0 +1,171 @@
+// The job state machine, pure: (job, transition, now) -> next job + the job event to record with it.
+// Stores apply the result in one transaction, so a row never changes without its event.
+import { SluiceError } from '../errors.ts';
+import type { MediaInfo } from '../media/media-info.ts';
+import type { Job, JobError, JobOutput, JobPhase, JobProgress, JobStatus } from './job.ts';
+
+export type Transition =
+  | { type: 'claim'; leaseToken: string; leaseMs: number }
+  | { type: 'release'; reason: string; retryDelayMs: number }
+  | { type: 'start'; leaseToken: string; leaseMs: number }
+  | {
+      type: 'heartbeat';
+      leaseToken: string;
+      leaseMs: number;
+      phase?: JobPhase;
+      progress?: Partial<JobProgress>;
+      inputMedia?: MediaInfo;
+      stderrTail?: string;
+    }
+  | { type: 'complete'; leaseToken: string; outputs: JobOutput[]; stderrTail?: string }
+  | {
+      type: 'fail';
+      leaseToken: string | null;
+      error: JobError;
+      retryable: boolean;
+      retryDelayMs: number;
+      stderrTail?: string;
+    }
+  | { type: 'cancel'; reason: string };
+
+export interface TransitionResult {
+  job: Job;
+  event: { type: string; fromStatus: JobStatus; toStatus: JobStatus; data: Record<string, unknown> };
+}
+
+const EMPTY_PROGRESS: JobProgress = { percent: 0, fps: null, speed: null, etaSeconds: null };
+
+function plus(now: Date, ms: number): string {
+  return new Date(now.getTime() + ms).toISOString();
+}
+
+function requireStatus(job: Job, allowed: JobStatus[], transition: string): void {
+  if (!allowed.includes(job.status)) {
+    throw new SluiceError('INVALID_TRANSITION', `job ${job.id} is ${job.status}; cannot ${transition}`, {
+      status: job.status,
+    });
+  }
+}
+
+/** Fencing: only the attempt holding the current lease may report on the job. */
+function requireLease(job: Job, token: string | null, transition: string): void {
+  if (job.status !== 'PROGRESSING' || token === null || job.leaseToken !== token) {
+    throw new SluiceError(
+      'LEASE_LOST',
+      `this attempt no longer holds job ${job.id} (status ${job.status}); its ${transition} was refused`,
+      { status: job.status },
+    );
+  }
+}
+
+export function applyTransition(job: Job, t: Transition, now: Date): TransitionResult {
+  const at = now.toISOString();
+  const from = job.status;
+  const result = (next: Partial<Job>, type: string, data: Record<string, unknown> = {}): TransitionResult => {
+    const updated: Job = { ...job, ...next, updatedAt: at };
+    return { job: updated, event: { type, fromStatus: from, toStatus: updated.status, data } };
+  };
+
+  switch (t.type) {
+    case 'claim':
+      requireStatus(job, ['SUBMITTED'], 'be claimed');
+      return result(
+        {
+          status: 'PROGRESSING',
+          phase: null,
+          progress: EMPTY_PROGRESS,
+          attempts: job.attempts + 1,
+          leaseToken: t.leaseToken,
+          leaseUntil: plus(now, t.leaseMs),
+          startedAt: job.startedAt ?? at,
+          error: null,
+        },
+        'job:claimed',
+        { attempt: job.attempts + 1 },
+      );
+    case 'release':
+      // The worker never started (launch failed): the claim is undone and does not use up an attempt.
+      requireStatus(job, ['PROGRESSING'], 'be released');
+      return result(
+        {
+          status: 'SUBMITTED',
+          phase: null,
+          attempts: Math.max(0, job.attempts - 1),
+          leaseToken: null,
+          leaseUntil: null,
+          runAfter: plus(now, t.retryDelayMs),
+        },
+        'job:released',
+        { reason: t.reason },
+      );
+    case 'start':
+      requireLease(job, t.leaseToken, 'start');
+      return result({ phase: 'PROBING', leaseUntil: plus(now, t.leaseMs) }, 'job:started', {
+        attempt: job.attempts,
+      });
+    case 'heartbeat': {
+      requireLease(job, t.leaseToken, 'heartbeat');
+      const phase = t.phase ?? job.phase;
+      const next: Partial<Job> = {
+        phase,
+        leaseUntil: plus(now, t.leaseMs),
+        progress: { ...job.progress, ...t.progress },
+      };
+      if (t.inputMedia) next.inputMedia = t.inputMedia;
+      if (t.stderrTail !== undefined) next.stderrTail = t.stderrTail;
+      const type = phase !== job.phase ? 'job:phase' : 'job:progress';
+      return result(next, type, phase !== job.phase ? { phase } : {});
+    }
+    case 'complete':
+      requireLease(job, t.leaseToken, 'complete');
+      return result(
+        {
+          status: 'COMPLETE',
+          phase: null,
+          progress: { percent: 100, fps: job.progress.fps, speed: job.progress.speed, etaSeconds: 0 },
+          outputs: t.outputs,
+          leaseToken: null,
+          leaseUntil: null,
+          finishedAt: at,
+          stderrTail: t.stderrTail ?? job.stderrTail,
+        },
+        'job:complete',
+        { outputs: t.outputs.length },
+      );
+    case 'fail': {
+      requireLease(job, t.leaseToken ?? job.leaseToken, 'fail');
+      const retry = t.retryable && job.attempts < job.maxAttempts;
+      const common: Partial<Job> = {
+        phase: null,
+        leaseToken: null,
+        leaseUntil: null,
+        error: t.error,
+        stderrTail: t.stderrTail ?? job.stderrTail,
+      };
+      if (retry) {
+        return result(
+          { ...common, status: 'SUBMITTED', runAfter: plus(now, t.retryDelayMs), progress: EMPTY_PROGRESS },
+          'job:retry',
+          { error: t.error, attempt: job.attempts },
+        );
+      }
+      return result({ ...common, status: 'ERROR', finishedAt: at }, 'job:error', {
+        error: t.error,
+        attempt: job.attempts,
+      });
+    }
+    case 'cancel':
+      requireStatus(job, ['SUBMITTED', 'PROGRESSING'], 'be canceled');
+      return result(
+        { status: 'CANCELED', phase: null, leaseToken: null, leaseUntil: null, finishedAt: at },
+        'job:canceled',
+        { reason: t.reason },
+      );
+  }
+}
+
+/** Exponential backoff with full jitter between half and all of the step (rand in [0, 1)). */
+export function retryDelayMs(attempt: number, rand: number, baseMs = 2_000, maxMs = 300_000): number {
+  const step = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(step / 2 + (step / 2) * rand);
+}

@@ -1,0 +1,94 @@
+// Launches each worker as a child process of the server (`sluice worker`), in its own process group so
+// stopping it also stops the ffmpeg it runs.
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SluiceError } from '../errors.ts';
+import type { Launcher, LaunchRequest, WorkerExit } from './launcher.ts';
+
+export const SLUICE_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/sluice.js');
+
+export interface LocalProcessLauncherOptions {
+  serverUrl: () => string;
+  dataDir: string;
+  logLevel: string;
+  /** Where workers' own log lines go (the server's stderr by default). */
+  forwardLog?: (line: string) => void;
+}
+
+const TAIL = 4096;
+
+export class LocalProcessLauncher implements Launcher {
+  private readonly children = new Map<string, ChildProcess>();
+  private readonly listeners: ((exit: WorkerExit) => void)[] = [];
+
+  constructor(private readonly options: LocalProcessLauncherOptions) {}
+
+  launch(req: LaunchRequest): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [SLUICE_BIN, 'worker', '--server', this.options.serverUrl(), '--job', req.jobId], {
+        detached: true,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: {
+          ...process.env,
+          SLUICE_WORKER_TOKEN: req.leaseToken,
+          SLUICE_DATA_DIR: this.options.dataDir,
+          SLUICE_LOG_LEVEL: this.options.logLevel,
+        },
+      });
+      let tail = '';
+      child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+        tail = (tail + chunk).slice(-TAIL);
+        this.options.forwardLog?.(chunk);
+      });
+      child.once('error', (err) => {
+        this.children.delete(req.jobId);
+        reject(new SluiceError('LAUNCH_FAILED', `worker for ${req.jobId} could not start: ${err.message}`));
+      });
+      child.once('spawn', () => {
+        this.children.set(req.jobId, child);
+        resolve();
+      });
+      child.once('exit', (code, signal) => {
+        this.children.delete(req.jobId);
+        // Anything the worker left behind in its group (an orphaned ffmpeg) goes with it.
+        killGroup(child, 'SIGKILL');
+        for (const l of this.listeners) l({ ...req, code, signal, stderrTail: tail });
+      });
+    });
+  }
+
+  stop(jobId: string, graceMs: number): void {
+    const child = this.children.get(jobId);
+    if (!child) return;
+    killGroup(child, 'SIGTERM');
+    setTimeout(() => {
+      if (child.exitCode === null && child.signalCode === null) killGroup(child, 'SIGKILL');
+    }, graceMs).unref();
+  }
+
+  onExit(listener: (exit: WorkerExit) => void): void {
+    this.listeners.push(listener);
+  }
+
+  running(): number {
+    return this.children.size;
+  }
+
+  async shutdown(graceMs: number): Promise<void> {
+    const exits = [...this.children.values()].map(
+      (c) => new Promise<void>((resolve) => (c.exitCode !== null ? resolve() : c.once('exit', () => resolve()))),
+    );
+    for (const jobId of this.children.keys()) this.stop(jobId, graceMs);
+    await Promise.all(exits);
+  }
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}

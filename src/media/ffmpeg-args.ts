@@ -1,0 +1,111 @@
+// ffmpeg argument building, pure: a Plan and local paths -> one argument array for one ffmpeg process.
+// One decode feeds every rendition through `split`; the encoded streams go through the tee muxer to the
+// DASH muxer (CMAF segments + MPD + HLS playlists over the same segments) and to the MP4, so the top
+// rendition and the audio are encoded once and used twice.
+import path from 'node:path';
+import type { Plan } from '../templates/ladder.ts';
+
+export interface TranscodePaths {
+  input: string;
+  /** Folder for the MPD, HLS playlists and CMAF segments. */
+  streamDir: string;
+  mp4: string;
+  thumbnail: string;
+}
+
+export const STREAM_FILES = {
+  mpd: 'manifest.mpd',
+  hlsMaster: 'master.m3u8',
+  /** Segment templates shared by HLS and DASH. */
+  init: 'init-$RepresentationID$.m4s',
+  media: 'chunk-$RepresentationID$-$Number%05d$.m4s',
+} as const;
+
+/** Escapes a value for the tee muxer's `[opt=value:...]path|...` syntax. */
+export function teeEscape(value: string): string {
+  return value.replace(/[\\:|[\]=,']/g, (c) => `\\${c}`);
+}
+
+function kbps(n: number): string {
+  return `${n}k`;
+}
+
+export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] {
+  const n = plan.renditions.length;
+  const wantStream = plan.hls || plan.dash;
+  const branches = n + (plan.thumbnail ? 1 : 0);
+  const labels = Array.from({ length: branches }, (_, i) => `[s${i}]`);
+  const fps = plan.frameRate !== null ? `fps=${plan.frameRate},` : '';
+  const filters = [`[0:v:0]${fps}split=${branches}${labels.join('')}`];
+  plan.renditions.forEach((r, i) => {
+    filters.push(`[s${i}]scale=${r.width}:${r.height}:flags=bicubic,setsar=1,format=yuv420p[v${i}]`);
+  });
+  if (plan.thumbnail) {
+    const t = plan.thumbnail;
+    filters.push(`[s${n}]trim=start=${t.atSeconds},setpts=PTS-STARTPTS,scale=${t.width}:${t.height}:out_range=full,setsar=1,format=yuvj420p[th]`);
+  }
+
+  const args = ['-hide_banner', '-nostdin', '-y', '-loglevel', 'level+warning', '-progress', 'pipe:1', '-nostats'];
+  args.push('-i', paths.input, '-filter_complex', filters.join(';'));
+
+  plan.renditions.forEach((r, i) => {
+    args.push('-map', `[v${i}]`);
+    args.push(`-b:v:${i}`, kbps(r.videoBitrateKbps), `-maxrate:v:${i}`, kbps(r.maxrateKbps));
+    args.push(`-bufsize:v:${i}`, kbps(r.bufsizeKbps));
+  });
+  // Keyframes at every segment boundary in every rendition, and nowhere the encoder alone would choose
+  // (scene cuts), so all renditions cut segments at the same instants and players switch cleanly.
+  args.push(
+    '-c:v',
+    'libx264',
+    '-preset',
+    plan.preset,
+    '-profile:v',
+    'high',
+    '-force_key_frames',
+    `expr:gte(t,n_forced*${plan.segmentSeconds})`,
+    '-sc_threshold',
+    '0',
+    '-fps_mode',
+    'cfr',
+  );
+  if (plan.audio) {
+    args.push('-map', '0:a:0', '-c:a', 'aac', '-b:a', kbps(plan.audio.bitrateKbps));
+    args.push('-ac', String(plan.audio.channels), '-ar', '48000');
+  }
+  // The tee muxer cannot tell encoders that MP4/CMAF want codec headers out of band; ask for them.
+  args.push('-flags', '+global_header');
+
+  const slaves: string[] = [];
+  if (wantStream) {
+    const sets = plan.audio ? 'id=0,streams=v id=1,streams=a' : 'id=0,streams=v';
+    const opts = [
+      'f=dash',
+      'onfail=abort',
+      `seg_duration=${plan.segmentSeconds}`,
+      'use_template=1',
+      'use_timeline=0',
+      `hls_playlist=${plan.hls ? 1 : 0}`,
+      `adaptation_sets=${sets}`,
+      `init_seg_name=${STREAM_FILES.init}`,
+      `media_seg_name=${STREAM_FILES.media}`,
+    ];
+    slaves.push(`[${opts.map(teeOption).join(':')}]${teeEscape(path.join(paths.streamDir, STREAM_FILES.mpd))}`);
+  }
+  if (plan.mp4) {
+    const select = plan.audio ? 'v:0,a' : 'v:0';
+    // Quoted: inside a tee slave's option list, `:` and `,` of a stream specifier would split it.
+    slaves.push(`[f=mp4:movflags=+faststart:onfail=abort:select=\\'${select}\\']${teeEscape(paths.mp4)}`);
+  }
+  args.push('-f', 'tee', slaves.join('|'));
+
+  if (plan.thumbnail) {
+    args.push('-map', '[th]', '-frames:v', '1', '-update', '1', '-q:v', '3', paths.thumbnail);
+  }
+  return args;
+}
+
+function teeOption(opt: string): string {
+  const eq = opt.indexOf('=');
+  return `${opt.slice(0, eq)}=${teeEscape(opt.slice(eq + 1))}`;
+}

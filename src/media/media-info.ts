@@ -1,0 +1,123 @@
+// What ffprobe tells us about an input, reduced to what planning and users need. Parsing is pure.
+import { SluiceError } from '../errors.ts';
+
+export interface VideoInfo {
+  codec: string;
+  width: number;
+  height: number;
+  /** Width and height as shown: sample aspect ratio and rotation applied. */
+  displayWidth: number;
+  displayHeight: number;
+  rotation: number;
+  frameRate: number | null;
+  pixelFormat: string | null;
+  bitRate: number | null;
+}
+
+export interface AudioInfo {
+  codec: string;
+  channels: number;
+  sampleRate: number | null;
+  bitRate: number | null;
+}
+
+export interface MediaInfo {
+  container: string;
+  durationSeconds: number | null;
+  sizeBytes: number | null;
+  bitRate: number | null;
+  video: VideoInfo | null;
+  audio: AudioInfo | null;
+  streamCount: number;
+}
+
+interface ProbeStream {
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  sample_aspect_ratio?: string;
+  avg_frame_rate?: string;
+  r_frame_rate?: string;
+  pix_fmt?: string;
+  bit_rate?: string;
+  channels?: number;
+  sample_rate?: string;
+  tags?: Record<string, string>;
+  side_data_list?: { rotation?: number }[];
+  disposition?: { attached_pic?: number };
+}
+
+interface ProbeOutput {
+  streams?: ProbeStream[];
+  format?: { format_name?: string; duration?: string; size?: string; bit_rate?: string };
+}
+
+function num(value: string | undefined): number | null {
+  if (value === undefined) return null;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : null;
+}
+
+export function parseRatio(value: string | undefined): number | null {
+  if (!value) return null;
+  const [a, b] = value.split(/[/:]/).map(Number);
+  if (a === undefined || !Number.isFinite(a)) return null;
+  if (b === undefined) return a > 0 ? a : null;
+  if (!Number.isFinite(b) || b === 0 || a === 0) return null;
+  return a / b;
+}
+
+function rotationOf(stream: ProbeStream): number {
+  const fromSideData = stream.side_data_list?.find((d) => typeof d.rotation === 'number')?.rotation;
+  const raw = fromSideData ?? num(stream.tags?.rotate) ?? 0;
+  return ((Math.round(raw) % 360) + 360) % 360;
+}
+
+export function parseProbe(json: string): MediaInfo {
+  let data: ProbeOutput;
+  try {
+    data = JSON.parse(json) as ProbeOutput;
+  } catch {
+    throw new SluiceError('INPUT_UNREADABLE', 'ffprobe output is not JSON; the input is not a media file');
+  }
+  const streams = data.streams ?? [];
+  const v = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
+  const a = streams.find((s) => s.codec_type === 'audio');
+  let video: VideoInfo | null = null;
+  if (v?.width && v.height) {
+    const rotation = rotationOf(v);
+    const sar = parseRatio(v.sample_aspect_ratio) ?? 1;
+    const shownWidth = Math.round(v.width * (sar > 0 ? sar : 1));
+    const quarterTurn = rotation === 90 || rotation === 270;
+    const frameRate = parseRatio(v.avg_frame_rate) ?? parseRatio(v.r_frame_rate);
+    video = {
+      codec: v.codec_name ?? 'unknown',
+      width: v.width,
+      height: v.height,
+      displayWidth: quarterTurn ? v.height : shownWidth,
+      displayHeight: quarterTurn ? shownWidth : v.height,
+      rotation,
+      frameRate: frameRate !== null && frameRate < 1000 ? Math.round(frameRate * 1000) / 1000 : null,
+      pixelFormat: v.pix_fmt ?? null,
+      bitRate: num(v.bit_rate),
+    };
+  }
+  const audio: AudioInfo | null = a
+    ? {
+        codec: a.codec_name ?? 'unknown',
+        channels: a.channels ?? 0,
+        sampleRate: num(a.sample_rate),
+        bitRate: num(a.bit_rate),
+      }
+    : null;
+  return {
+    container: data.format?.format_name ?? 'unknown',
+    durationSeconds: num(data.format?.duration),
+    sizeBytes: num(data.format?.size),
+    bitRate: num(data.format?.bit_rate),
+    video,
+    audio,
+    streamCount: streams.length,
+  };
+}

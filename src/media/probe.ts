@@ -1,0 +1,28 @@
+// Runs ffprobe on a local file and parses what it reports.
+import { execFile } from 'node:child_process';
+import { SluiceError } from '../errors.ts';
+import { findFfmpeg } from './ffmpeg-binaries.ts';
+import { type MediaInfo, parseProbe } from './media-info.ts';
+
+export function probeArgs(file: string): string[] {
+  return ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', file];
+}
+
+export async function probe(file: string, timeoutMs = 60_000): Promise<MediaInfo> {
+  const { ffprobe } = await findFfmpeg();
+  const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>(
+    (resolve) => {
+      execFile(ffprobe, probeArgs(file), { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve({ stdout, stderr, code });
+      });
+    },
+  );
+  if (code !== 0) {
+    const reason = stderr.trim().split('\n').slice(-3).join(' ') || `ffprobe exited with ${code}`;
+    throw new SluiceError('INPUT_UNREADABLE', `the input could not be read as media: ${reason}`);
+  }
+  const info = parseProbe(stdout);
+  if (info.streamCount === 0) throw new SluiceError('INPUT_UNREADABLE', 'the input has no audio or video streams');
+  return info;
+}

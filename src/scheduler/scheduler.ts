@@ -1,0 +1,132 @@
+// The scheduler: launches workers while there is capacity, puts back jobs whose lease lapsed, notices
+// workers that exited without reporting, and undoes a claim whose worker could not be launched (the job
+// stays SUBMITTED and a later tick tries again; seed 000's health check).
+import type { Logger } from 'pino';
+import { SluiceError } from '../errors.ts';
+import { newToken } from '../jobs/job-id.ts';
+import type { JobStore } from '../jobs/job-store.ts';
+import { retryDelayMs } from '../jobs/state-machine.ts';
+import type { Launcher, WorkerExit } from '../launchers/launcher.ts';
+
+export interface SchedulerOptions {
+  concurrency: number;
+  leaseMs: number;
+  intervalMs: number;
+  /** How long a stopped worker gets to clean up before it is killed. */
+  stopGraceMs: number;
+}
+
+export class Scheduler {
+  private timer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  private readonly exits = new Set<Promise<void>>();
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly launcher: Launcher,
+    private readonly options: SchedulerOptions,
+    private readonly log: Logger,
+  ) {
+    launcher.onExit((exit) => {
+      const handled = this.onWorkerExit(exit)
+        .catch((err) => this.log.error({ err }, 'worker exit handling failed'))
+        .finally(() => this.exits.delete(handled));
+      this.exits.add(handled);
+    });
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.poke(), this.options.intervalMs);
+    this.poke();
+  }
+
+  /** Runs a tick now (or right after the running one): new job, freed capacity, cancel. */
+  poke(): void {
+    if (this.stopped) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = this.tick()
+      .catch((err) => this.log.error({ err }, 'scheduler tick failed'))
+      .finally(() => {
+        this.ticking = null;
+        if (this.again) {
+          this.again = false;
+          this.poke();
+        }
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.ticking;
+  }
+
+  /** Waits until every worker exit seen so far has been recorded on its job. */
+  async settle(): Promise<void> {
+    while (this.exits.size > 0) await Promise.all([...this.exits]);
+  }
+
+  async cancel(jobId: string, reason: string) {
+    const job = await this.store.transition(jobId, { type: 'cancel', reason }, new Date());
+    this.launcher.stop(jobId, this.options.stopGraceMs);
+    this.poke();
+    return job;
+  }
+
+  private async tick(): Promise<void> {
+    const now = new Date();
+    for (const job of await this.store.expiredLeases(now)) {
+      this.launcher.stop(job.id, 0);
+      await this.failLost(job.id, job.leaseToken, job.attempts, 'its lease lapsed: no heartbeat', null);
+    }
+    while (!this.stopped && (await this.store.countByStatus('PROGRESSING')) < this.options.concurrency) {
+      const token = newToken();
+      const job = await this.store.claimNext(token, this.options.leaseMs, new Date());
+      if (!job) break;
+      try {
+        await this.launcher.launch({ jobId: job.id, leaseToken: token });
+        this.log.info({ jobId: job.id, attempt: job.attempts }, 'worker launched');
+      } catch (err) {
+        const delay = retryDelayMs(1, Math.random());
+        this.log.warn({ jobId: job.id, err: (err as Error).message, retryInMs: delay }, 'launch failed; will retry');
+        await this.store.transition(job.id, { type: 'release', reason: (err as Error).message, retryDelayMs: delay }, new Date());
+        break;
+      }
+    }
+  }
+
+  private async onWorkerExit(exit: WorkerExit): Promise<void> {
+    const job = await this.store.get(exit.jobId);
+    if (job && job.status === 'PROGRESSING' && job.leaseToken === exit.leaseToken) {
+      const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+      await this.failLost(job.id, exit.leaseToken, job.attempts, `the worker exited (${how}) without reporting`, exit.stderrTail);
+    }
+    this.poke();
+  }
+
+  private async failLost(jobId: string, token: string | null, attempt: number, why: string, tail: string | null) {
+    try {
+      const job = await this.store.transition(
+        jobId,
+        {
+          type: 'fail',
+          leaseToken: token,
+          error: { code: 'WORKER_LOST', message: `attempt ${attempt} failed: ${why}` },
+          retryable: true,
+          retryDelayMs: retryDelayMs(attempt, Math.random()),
+          ...(tail ? { stderrTail: tail } : {}),
+        },
+        new Date(),
+      );
+      this.log.warn({ jobId, status: job.status, why }, 'worker lost');
+    } catch (err) {
+      // The worker reported (or the job was canceled) in the meantime: nothing to do.
+      if (!(err instanceof SluiceError && (err.code === 'LEASE_LOST' || err.code === 'INVALID_TRANSITION'))) throw err;
+    }
+  }
+}

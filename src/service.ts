@@ -1,0 +1,107 @@
+// Composition root of `sluice serve`: job store, buckets, ingest, scheduler + launcher, API, bucket watcher.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { buildApi } from './api/server.ts';
+import type { Config } from './config/config.ts';
+import { BucketWatcher } from './ingest/bucket-watcher.ts';
+import { Ingest } from './ingest/ingest.ts';
+import { defaultPipeline } from './ingest/pipeline.ts';
+import { SqliteJobStore } from './jobs/sqlite-job-store.ts';
+import { retryDelayMs } from './jobs/state-machine.ts';
+import { LocalProcessLauncher } from './launchers/local-process-launcher.ts';
+import { findFfmpeg } from './media/ffmpeg-binaries.ts';
+import { Scheduler } from './scheduler/scheduler.ts';
+import { LocalObjectStore } from './storage/local-object-store.ts';
+import { TemplateRegistry } from './templates/template-registry.ts';
+import { VERSION } from './version.ts';
+
+export interface Service {
+  url: string;
+  store: SqliteJobStore;
+  objects: LocalObjectStore;
+  ingest: Ingest;
+  scheduler: Scheduler;
+  stop(): Promise<void>;
+}
+
+export const SERVER_FILE = 'server.json';
+
+export async function startService(config: Config, log: Logger): Promise<Service> {
+  const ffmpeg = await findFfmpeg();
+  log.info({ ffmpeg: ffmpeg.ffmpeg, version: ffmpeg.version, source: ffmpeg.source }, 'ffmpeg found');
+  await fs.mkdir(config.dataDir, { recursive: true });
+  const objects = new LocalObjectStore(config.dataDir);
+  await objects.ensureBucket('source');
+  await objects.ensureBucket('destination');
+
+  const store = new SqliteJobStore(path.join(config.dataDir, 'sluice.db'));
+  await store.migrate();
+
+  let url = '';
+  const launcher = new LocalProcessLauncher({
+    serverUrl: () => url,
+    dataDir: config.dataDir,
+    logLevel: config.logLevel,
+    forwardLog: (line) => {
+      if (config.logLevel !== 'silent') process.stderr.write(line);
+    },
+  });
+  const leaseMs = config.leaseSeconds * 1000;
+  const scheduler = new Scheduler(
+    store,
+    launcher,
+    { concurrency: config.concurrency, leaseMs, intervalMs: config.schedulerIntervalMs, stopGraceMs: 2000 },
+    log.child({ component: 'scheduler' }),
+  );
+  const templates = new TemplateRegistry(path.join(config.dataDir, 'templates'));
+  const ingest = new Ingest(store, [defaultPipeline(config.defaultTemplate)], templates, log.child({ component: 'ingest' }), () =>
+    scheduler.poke(),
+  );
+  const api = buildApi({
+    store,
+    objects,
+    ingest,
+    scheduler,
+    log,
+    defaultTemplate: config.defaultTemplate,
+    leaseMs,
+    heartbeatSeconds: config.heartbeatSeconds,
+    retryDelay: (attempt) => retryDelayMs(attempt, Math.random()),
+    version: VERSION,
+  });
+  await api.listen({ host: config.host, port: config.port });
+  const address = api.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  await fs.writeFile(path.join(config.dataDir, SERVER_FILE), JSON.stringify({ url, pid: process.pid }));
+
+  const watcher = new BucketWatcher(
+    objects,
+    { bucket: 'source', pollMs: config.pollMs, settleMs: config.settleMs },
+    async (event) => {
+      await ingest.handle(event);
+    },
+    log.child({ component: 'watcher' }),
+  );
+  watcher.start();
+  scheduler.start();
+  log.info({ url, dataDir: config.dataDir, concurrency: config.concurrency }, 'sluice serving');
+
+  return {
+    url,
+    store,
+    objects,
+    ingest,
+    scheduler,
+    async stop() {
+      await watcher.stop();
+      await scheduler.stop();
+      await launcher.shutdown(2000);
+      await scheduler.settle();
+      await api.close();
+      await store.close();
+      await fs.rm(path.join(config.dataDir, SERVER_FILE), { force: true });
+    },
+  };
+}

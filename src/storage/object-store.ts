@@ -1,0 +1,21 @@
+// The ObjectStore seam: buckets of objects addressed by validated keys. Local folders today, S3 later.
+import type { Readable } from 'node:stream';
+
+export interface ObjectInfo {
+  bucket: string;
+  key: string;
+  size: number;
+  /** Changes whenever the object's content may have changed (local: size + mtime). */
+  etag: string;
+  lastModified: string;
+}
+
+export interface ObjectStore {
+  stat(bucket: string, key: string): Promise<ObjectInfo | null>;
+  /** Every object under a prefix, in no particular order. */
+  list(bucket: string, prefix?: string): Promise<ObjectInfo[]>;
+  download(bucket: string, key: string, toFile: string): Promise<void>;
+  upload(bucket: string, key: string, fromFile: string): Promise<ObjectInfo>;
+  /** Writes a stream as one object; the object appears only once it is complete. */
+  put(bucket: string, key: string, body: Readable): Promise<ObjectInfo>;
+}

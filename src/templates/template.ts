@@ -1,0 +1,68 @@
+// Templates (job settings) as zod schemas: the one definition of what a template may say.
+import { z } from 'zod';
+import { SluiceError } from '../errors.ts';
+
+export const RenditionSpec = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'lowercase letters, digits, - and _ only'),
+  /** Target size of the picture's short side (1080 for 1080p; a portrait source keeps its orientation). */
+  height: z.number().int().min(64).max(4320),
+  videoBitrateKbps: z.number().int().min(50).max(200_000),
+});
+export type RenditionSpec = z.infer<typeof RenditionSpec>;
+
+export const Template = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
+    description: z.string().default(''),
+    ladder: z.array(RenditionSpec).min(1).max(10),
+    allowUpscale: z.boolean().default(false),
+    video: z
+      .object({
+        codec: z.literal('h264').default('h264'),
+        preset: z
+          .enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower'])
+          .default('veryfast'),
+        maxFrameRate: z.number().min(1).max(120).default(60),
+        /** Peak rate allowed above the average bitrate, as a factor (HLS BANDWIDTH is the peak). */
+        maxrateFactor: z.number().min(1).max(3).default(1.2),
+      })
+      .prefault({}),
+    audio: z
+      .object({
+        codec: z.literal('aac').default('aac'),
+        bitrateKbps: z.number().int().min(32).max(512).default(128),
+        channels: z.number().int().min(1).max(2).default(2),
+      })
+      .prefault({}),
+    packaging: z
+      .object({
+        segmentSeconds: z.number().min(1).max(30).default(4),
+        hls: z.boolean().default(true),
+        dash: z.boolean().default(true),
+      })
+      .prefault({}),
+    mp4: z.object({ enabled: z.boolean().default(true) }).prefault({}),
+    thumbnail: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Where in the input the poster frame is taken, as a percentage of its duration. */
+        atPercent: z.number().min(0).max(100).default(10),
+        height: z.number().int().min(32).max(2160).default(360),
+      })
+      .prefault({}),
+    maxAttempts: z.number().int().min(1).max(20).default(3),
+  })
+  .refine((t) => t.packaging.hls || t.packaging.dash || t.mp4.enabled, {
+    message: 'a template must produce at least one of HLS, DASH or MP4',
+    path: ['packaging'],
+  });
+export type Template = z.infer<typeof Template>;
+
+export function parseTemplate(input: unknown, source = 'template'): Template {
+  const parsed = Template.safeParse(input);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new SluiceError('INVALID_TEMPLATE', `${source} is not valid: ${issues.join('; ')}`, { issues });
+  }
+  return parsed.data;
+}

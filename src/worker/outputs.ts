@@ -1,0 +1,50 @@
+// Which local files a finished encode publishes, under which keys, in which order: segments first,
+// manifests last, so a reader never finds a manifest pointing at segments that are not there yet.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { STREAM_FILES } from '../media/ffmpeg-args.ts';
+import { SluiceError } from '../errors.ts';
+import type { Plan } from '../templates/ladder.ts';
+
+function missing(what: string): never {
+  throw new SluiceError('TRANSCODE_FAILED', `ffmpeg finished but did not produce ${what}; see the job's stderr tail`);
+}
+
+export interface PublishItem {
+  file: string;
+  key: string;
+  /** Set on the files the job lists as its outputs; segments are summarised instead. */
+  type: 'hls' | 'dash' | 'mp4' | 'thumbnail' | null;
+  order: number;
+}
+
+export async function publishList(
+  plan: Plan,
+  local: { streamDir: string; mp4: string; thumbnail: string },
+  prefix: string,
+  baseName: string,
+): Promise<PublishItem[]> {
+  const items: PublishItem[] = [];
+  if (plan.hls || plan.dash) {
+    for (const name of (await fs.readdir(local.streamDir)).sort()) {
+      const file = path.join(local.streamDir, name);
+      const key = `${prefix}/${name}`;
+      if (name.endsWith('.m4s')) items.push({ file, key, type: null, order: 0 });
+      else if (name === STREAM_FILES.hlsMaster && plan.hls) items.push({ file, key, type: 'hls', order: 3 });
+      else if (name.endsWith('.m3u8') && plan.hls) items.push({ file, key, type: null, order: 2 });
+      else if (name === STREAM_FILES.mpd && plan.dash) items.push({ file, key, type: 'dash', order: 3 });
+    }
+  }
+  if (plan.mp4) items.push({ file: local.mp4, key: `${prefix}/${baseName}.mp4`, type: 'mp4', order: 1 });
+  if (plan.thumbnail) {
+    items.push({ file: local.thumbnail, key: `${prefix}/thumbnails/${baseName}.jpg`, type: 'thumbnail', order: 1 });
+  }
+  const expected = items.filter((i) => i.type !== null).map((i) => i.type);
+  if (plan.hls && !expected.includes('hls')) missing('the HLS master playlist');
+  if (plan.dash && !expected.includes('dash')) missing('the DASH manifest');
+  for (const item of items) {
+    const st = await fs.stat(item.file).catch(() => null);
+    if (!st?.isFile() || st.size === 0) missing(path.basename(item.key));
+  }
+  return items.sort((a, b) => a.order - b.order || a.key.localeCompare(b.key));
+}

@@ -1,0 +1,126 @@
+// The one-attempt worker: claim -> download -> probe -> plan -> one ffmpeg -> upload (manifests last) ->
+// complete, with heartbeats carrying progress all along. It touches no database; it exits when done.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { SluiceError, toSluiceError } from '../errors.ts';
+import type { JobOutput, JobPhase, JobProgress } from '../jobs/job.ts';
+import { buildTranscodeArgs } from '../media/ffmpeg-args.ts';
+import type { MediaInfo } from '../media/media-info.ts';
+import { probe } from '../media/probe.ts';
+import { toJobProgress } from '../media/progress.ts';
+import { type FfmpegRun, runFfmpeg } from '../media/run-ffmpeg.ts';
+import { baseNameOf } from '../storage/object-key.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { planJob } from '../templates/ladder.ts';
+import { publishList } from './outputs.ts';
+import { WorkerApiClient } from './worker-api-client.ts';
+
+export interface WorkerOptions {
+  serverUrl: string;
+  jobId: string;
+  token: string;
+  objects: ObjectStore;
+  log: Logger;
+  tmpRoot?: string;
+}
+
+export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED' | 'ABORTED'> {
+  const api = new WorkerApiClient(o.serverUrl, o.jobId, o.token);
+  const assignment = await api.claim();
+  const { job } = assignment;
+  const log = o.log.child({ jobId: job.id, attempt: job.attempt });
+  const workDir = await fs.mkdtemp(path.join(o.tmpRoot ?? os.tmpdir(), `sluice-${job.id}-`));
+
+  let phase: JobPhase = 'PROBING';
+  let progress: JobProgress = { percent: 0, fps: null, speed: null, etaSeconds: null };
+  let ffmpeg: FfmpegRun | null = null;
+  let aborted: string | null = null;
+  const abort = (why: string) => {
+    if (aborted) return;
+    aborted = why;
+    log.warn({ why }, 'attempt aborted');
+    ffmpeg?.kill();
+  };
+
+  let beating = false;
+  const beat = async (extra: { inputMedia?: MediaInfo } = {}) => {
+    if (beating && !extra.inputMedia) return;
+    beating = true;
+    try {
+      await api.heartbeat({ phase, progress, stderrTail: ffmpeg?.stderrTail() ?? '', ...extra });
+    } catch (err) {
+      const e = toSluiceError(err);
+      // The job was canceled, or another attempt holds it now: stop at once, report nothing.
+      if (e.code === 'LEASE_LOST' || e.code === 'INVALID_TRANSITION' || e.code === 'JOB_NOT_FOUND') abort(e.message);
+      else log.warn({ err: e.message }, 'heartbeat failed; will retry');
+    } finally {
+      beating = false;
+    }
+  };
+  const timer = setInterval(() => void beat(), assignment.heartbeatSeconds * 1000);
+  const onTerm = () => abort('worker received SIGTERM');
+  process.once('SIGTERM', onTerm);
+  process.once('SIGINT', onTerm);
+
+  let media: MediaInfo | null = null;
+  try {
+    const input = path.join(workDir, `input${path.extname(job.input.key).slice(0, 16)}`);
+    await o.objects.download(job.input.bucket, job.input.key, input);
+    media = await probe(input);
+    await beat({ inputMedia: media });
+    const plan = planJob(job.template, media);
+    log.info({ renditions: plan.renditions.map((r) => `${r.width}x${r.height}`) }, 'plan');
+
+    const local = {
+      input,
+      streamDir: path.join(workDir, 'stream'),
+      mp4: path.join(workDir, 'output.mp4'),
+      thumbnail: path.join(workDir, 'poster.jpg'),
+    };
+    await fs.mkdir(local.streamDir);
+    phase = 'TRANSCODING';
+    void beat();
+    ffmpeg = await runFfmpeg(buildTranscodeArgs(plan, local), (sample) => {
+      progress = toJobProgress(sample, media?.durationSeconds ?? null);
+    });
+    if (aborted) ffmpeg.kill();
+    await ffmpeg.done;
+    if (aborted) throw new SluiceError('INTERNAL', aborted);
+
+    phase = 'UPLOADING';
+    progress = { ...progress, percent: 100, etaSeconds: 0 };
+    void beat();
+    const items = await publishList(plan, local, job.destination.prefix, baseNameOf(job.input.key));
+    const outputs: JobOutput[] = [];
+    let segmentBytes = 0;
+    for (const item of items) {
+      if (aborted) throw new SluiceError('INTERNAL', aborted);
+      const info = await o.objects.upload(job.destination.bucket, item.key, item.file);
+      if (item.type) outputs.push({ type: item.type, bucket: info.bucket, key: info.key, size: info.size });
+      else segmentBytes += info.size;
+    }
+    if (segmentBytes > 0) {
+      outputs.push({ type: 'segments', bucket: job.destination.bucket, key: `${job.destination.prefix}/`, size: segmentBytes });
+    }
+    clearInterval(timer);
+    await api.complete({ outputs, inputMedia: media, stderrTail: ffmpeg.stderrTail() });
+    log.info({ outputs: outputs.length }, 'attempt complete');
+    return 'COMPLETE';
+  } catch (err) {
+    clearInterval(timer);
+    if (aborted) return 'ABORTED';
+    const e = toSluiceError(err);
+    log.error({ code: e.code, err: e.message }, 'attempt failed');
+    await api
+      .fail({ code: e.code, message: e.message, retryable: e.retryable, stderrTail: ffmpeg?.stderrTail() ?? '' })
+      .catch((failErr) => log.error({ err: (failErr as Error).message }, 'could not report the failure'));
+    return 'FAILED';
+  } finally {
+    clearInterval(timer);
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onTerm);
+    await fs.rm(workDir, { recursive: true, force: true });
+  }
+}
