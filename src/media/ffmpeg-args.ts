@@ -26,6 +26,9 @@ export function teeEscape(value: string): string {
   return value.replace(/[\\:|[\]=,']/g, (c) => `\\${c}`);
 }
 
+/** setsar rounds ratios to terms of at most 100 unless told otherwise; 640/639 must stay exact. */
+const SAR_MAX = 1_000_000;
+
 function kbps(n: number): string {
   return `${n}k`;
 }
@@ -38,7 +41,7 @@ export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] 
   const fps = plan.frameRate !== null ? `fps=${plan.frameRate},` : '';
   const filters = [`[0:v:0]${fps}split=${branches}${labels.join('')}`];
   plan.renditions.forEach((r, i) => {
-    filters.push(`[s${i}]scale=${r.width}:${r.height}:flags=bicubic,setsar=1,format=yuv420p[v${i}]`);
+    filters.push(`[s${i}]scale=${r.width}:${r.height}:flags=bicubic,setsar=sar=${r.sar}:max=${SAR_MAX},format=yuv420p[v${i}]`);
   });
   if (plan.thumbnail) {
     const t = plan.thumbnail;

@@ -7,6 +7,12 @@ export interface PlannedRendition {
   name: string;
   width: number;
   height: number;
+  /**
+   * Sample aspect ratio that makes width x height show at exactly the source's display aspect ratio
+   * (426x240 of a 16:9 source is 640:639). Players then show every rendition at the same shape, and
+   * DASH puts them in one adaptation set, which requires an identical picture aspect ratio.
+   */
+  sar: string;
   videoBitrateKbps: number;
   maxrateKbps: number;
   bufsizeKbps: number;
@@ -27,6 +33,17 @@ export interface Plan {
 }
 
 const even = (n: number): number => Math.max(2, Math.round(n / 2) * 2);
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+export function sampleAspect(displayWidth: number, displayHeight: number, width: number, height: number): string {
+  const num = displayWidth * height;
+  const den = displayHeight * width;
+  const g = gcd(num, den);
+  return `${num / g}/${den / g}`;
+}
 
 /** Size for a target short side, keeping the display aspect ratio and orientation; both sides even. */
 export function fitShortSide(displayWidth: number, displayHeight: number, shortSide: number) {
@@ -57,6 +74,7 @@ export function planJob(template: Template, media: MediaInfo): Plan {
     return {
       name: r.name,
       ...size,
+      sar: sampleAspect(video.displayWidth, video.displayHeight, size.width, size.height),
       videoBitrateKbps: r.videoBitrateKbps,
       maxrateKbps: maxrate,
       bufsizeKbps: maxrate * 2,

@@ -1,0 +1,210 @@
+// API routes through Fastify's inject() on a real SQLite store and real local buckets; workers are
+// not launched (FakeLauncher), so the Worker API is driven by the test itself.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import { buildApi } from '../../src/api/server.ts';
+import { Ingest } from '../../src/ingest/ingest.ts';
+import { defaultPipeline } from '../../src/ingest/pipeline.ts';
+import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
+import { Scheduler } from '../../src/scheduler/scheduler.ts';
+import { LocalObjectStore } from '../../src/storage/local-object-store.ts';
+import { TemplateRegistry } from '../../src/templates/template-registry.ts';
+import { FakeLauncher, silentLog, tempDir, waitFor } from '../helpers.ts';
+
+async function setup(t: Parameters<typeof tempDir>[0]) {
+  const dir = await tempDir(t);
+  const store = new SqliteJobStore(path.join(dir, 'sluice.db'));
+  await store.migrate();
+  const objects = new LocalObjectStore(dir);
+  const launcher = new FakeLauncher();
+  const scheduler = new Scheduler(store, launcher, { concurrency: 1, leaseMs: 30_000, intervalMs: 60_000, stopGraceMs: 10 }, silentLog);
+  const ingest = new Ingest(store, [defaultPipeline('abr-default')], new TemplateRegistry(null), silentLog);
+  const app = buildApi({
+    store,
+    objects,
+    ingest,
+    scheduler,
+    log: silentLog,
+    defaultTemplate: 'abr-default',
+    leaseMs: 30_000,
+    heartbeatSeconds: 1,
+    retryDelay: () => 0,
+    version: 'test',
+  });
+  t.after(async () => {
+    await scheduler.stop();
+    await app.close();
+    await store.close();
+  });
+  const put = (key: string, body = 'not really a video') => objects.put('source', key, Readable.from([body]));
+  return { app, store, objects, launcher, scheduler, put };
+}
+
+function assertProblem(res: { statusCode: number; headers: Record<string, unknown>; json(): unknown }, status: number, code: string) {
+  assert.equal(res.statusCode, status);
+  assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
+  const body = res.json() as { code: string; status: number; detail: string; title: string };
+  assert.equal(body.code, code);
+  assert.equal(body.status, status);
+  assert.ok(body.detail.length > 0, 'problem has a detail a user can act on');
+}
+
+test('GET /v1/health reports ok and job counts per status', async (t) => {
+  const { app } = await setup(t);
+  const res = await app.inject('/v1/health');
+  assert.equal(res.statusCode, 200);
+  const body = res.json();
+  assert.equal(body.status, 'ok');
+  assert.deepEqual(Object.keys(body.jobs).sort(), ['CANCELED', 'COMPLETE', 'ERROR', 'PROGRESSING', 'SUBMITTED']);
+});
+
+test('unknown job id is a 404 problem+json JOB_NOT_FOUND on both /v1/jobs/:id and /jobs/:id', async (t) => {
+  const { app } = await setup(t);
+  assertProblem(await app.inject('/v1/jobs/job_nope'), 404, 'JOB_NOT_FOUND');
+  assertProblem(await app.inject('/jobs/job_nope'), 404, 'JOB_NOT_FOUND');
+  assertProblem(await app.inject({ method: 'POST', url: '/v1/jobs/job_nope/cancel' }), 404, 'JOB_NOT_FOUND');
+});
+
+test('unknown status filter is a 400 INVALID_STATUS; unknown route a 404 ROUTE_NOT_FOUND', async (t) => {
+  const { app } = await setup(t);
+  assertProblem(await app.inject('/v1/jobs?status=DONE'), 400, 'INVALID_STATUS');
+  assertProblem(await app.inject('/v2/nothing'), 404, 'ROUTE_NOT_FOUND');
+});
+
+test('POST /v1/jobs makes one job per object version and validates its input', async (t) => {
+  const { app, put } = await setup(t);
+  assertProblem(await app.inject({ method: 'POST', url: '/v1/jobs', payload: {} }), 400, 'VALIDATION_FAILED');
+  assertProblem(await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'missing.mp4' } }), 404, 'OBJECT_NOT_FOUND');
+  assertProblem(await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: '../etc/passwd' } }), 400, 'INVALID_OBJECT_KEY');
+  await put('in/clip.mp4');
+  assertProblem(
+    await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'in/clip.mp4', template: 'nope' } }),
+    400,
+    'TEMPLATE_NOT_FOUND',
+  );
+  const first = await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'in/clip.mp4', userMetadata: { course: 'c1' } } });
+  assert.equal(first.statusCode, 201);
+  const job = first.json();
+  assert.equal(job.status, 'SUBMITTED');
+  assert.equal(job.destination.prefix, 'in/clip');
+  assert.deepEqual(job.userMetadata, { course: 'c1' });
+  assert.equal(job.leaseToken, undefined, 'the lease token never leaves the server');
+  const again = await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'in/clip.mp4' } });
+  assert.equal(again.statusCode, 200);
+  assert.equal(again.json().id, job.id, 'same object version, same job');
+});
+
+test('GET /v1/jobs?status= and the seed routes /jobs/<STATUS> and /jobs/<id> list and show jobs', async (t) => {
+  const { app, put, scheduler } = await setup(t);
+  await scheduler.stop(); // nothing gets claimed: this test is about listing
+  await put('a.mp4');
+  await put('b.mp4');
+  const a = (await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'a.mp4' } })).json();
+  const b = (await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'b.mp4' } })).json();
+  await app.inject({ method: 'POST', url: `/v1/jobs/${a.id}/cancel` });
+  const submitted = (await app.inject('/jobs/SUBMITTED')).json().jobs.map((j: { id: string }) => j.id);
+  assert.deepEqual(submitted, [b.id]);
+  const canceled = (await app.inject('/v1/jobs?status=canceled')).json().jobs.map((j: { id: string }) => j.id);
+  assert.deepEqual(canceled, [a.id]);
+  const all = (await app.inject('/v1/jobs')).json().jobs.map((j: { id: string }) => j.id);
+  assert.deepEqual(all, [b.id, a.id], 'newest first');
+  const shown = (await app.inject(`/jobs/${b.id}`)).json();
+  assert.equal(shown.id, b.id);
+  assert.equal(shown.input.key, 'b.mp4');
+  assert.ok('progress' in shown && 'inputMedia' in shown);
+});
+
+test('cancel moves SUBMITTED to CANCELED once; cancelling again is a 409 INVALID_TRANSITION', async (t) => {
+  const { app, put } = await setup(t);
+  await put('c.mp4');
+  const job = (await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'c.mp4' } })).json();
+  const res = await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/cancel` });
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.json().status, 'CANCELED');
+  assertProblem(await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/cancel` }), 409, 'INVALID_TRANSITION');
+  const events = (await app.inject(`/v1/jobs/${job.id}/events`)).json().events.map((e: { type: string }) => e.type);
+  assert.deepEqual(events, ['job:created', 'job:canceled']);
+});
+
+test('PUT /v1/uploads/<key> stores the object in the source bucket and makes its job', async (t) => {
+  const { app, objects } = await setup(t);
+  const res = await app.inject({
+    method: 'PUT',
+    url: '/v1/uploads/lessons/intro.mov',
+    headers: { 'content-type': 'application/octet-stream' },
+    payload: Buffer.from('0123456789'),
+  });
+  assert.equal(res.statusCode, 201);
+  const body = res.json();
+  assert.equal(body.object.size, 10);
+  assert.equal(body.jobs.length, 1);
+  assert.equal(body.jobs[0].input.key, 'lessons/intro.mov');
+  assert.equal((await objects.stat('source', 'lessons/intro.mov'))?.size, 10);
+  const text = await app.inject({
+    method: 'PUT',
+    url: '/v1/uploads/notes.txt',
+    headers: { 'content-type': 'application/octet-stream' },
+    payload: 'hello',
+  });
+  assertProblem(text, 422, 'NO_MATCHING_PIPELINE');
+  const hostile = await app.inject({
+    method: 'PUT',
+    url: '/v1/uploads/..%2F..%2Fescape.mp4',
+    headers: { 'content-type': 'application/octet-stream' },
+    payload: 'x',
+  });
+  assertProblem(hostile, 400, 'INVALID_OBJECT_KEY');
+});
+
+test('Worker API: no token is 401, a wrong token 409 LEASE_LOST, the attempt token drives the job', async (t) => {
+  const { app, put, scheduler, launcher, store } = await setup(t);
+  await put('w.mp4');
+  const job = (await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'w.mp4' } })).json();
+  scheduler.poke();
+  const launch = await waitFor('a launch', async () => launcher.launched[0], 5000);
+  assert.equal(launch.jobId, job.id);
+  const url = `/v1/worker/jobs/${job.id}`;
+  assertProblem(await app.inject({ method: 'POST', url: `${url}/claim` }), 401, 'UNAUTHORIZED');
+  assertProblem(
+    await app.inject({ method: 'POST', url: `${url}/claim`, headers: { authorization: 'Bearer not-the-token' } }),
+    409,
+    'LEASE_LOST',
+  );
+  const auth = { authorization: `Bearer ${launch.leaseToken}` };
+  const claim = await app.inject({ method: 'POST', url: `${url}/claim`, headers: auth });
+  assert.equal(claim.statusCode, 200);
+  assert.equal(claim.json().job.input.key, 'w.mp4');
+  assert.equal(claim.json().job.template.name, 'abr-default');
+  const beat = await app.inject({
+    method: 'POST',
+    url: `${url}/heartbeat`,
+    headers: auth,
+    payload: { phase: 'TRANSCODING', progress: { percent: 42.5, fps: 90, speed: 3, etaSeconds: 2 } },
+  });
+  assert.equal(beat.statusCode, 200);
+  const shown = (await app.inject(`/v1/jobs/${job.id}`)).json();
+  assert.equal(shown.phase, 'TRANSCODING');
+  assert.deepEqual(shown.progress, { percent: 42.5, fps: 90, speed: 3, etaSeconds: 2 });
+  assertProblem(
+    await app.inject({ method: 'POST', url: `${url}/heartbeat`, headers: auth, payload: { progress: { percent: 101 } } }),
+    400,
+    'VALIDATION_FAILED',
+  );
+  const done = await app.inject({
+    method: 'POST',
+    url: `${url}/complete`,
+    headers: auth,
+    payload: { outputs: [{ type: 'hls', bucket: 'destination', key: 'w/master.m3u8', size: 10 }] },
+  });
+  assert.equal(done.statusCode, 200);
+  const final = await store.get(job.id);
+  assert.equal(final?.status, 'COMPLETE');
+  assert.equal(final?.outputs[0]?.key, 'w/master.m3u8');
+  assertProblem(
+    await app.inject({ method: 'POST', url: `${url}/heartbeat`, headers: auth, payload: {} }),
+    409,
+    'LEASE_LOST',
+  );
+});

@@ -1,0 +1,74 @@
+// Shared test fixtures: temp dirs, silent loggers, generated media (cached per run), a fake launcher.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import type { Launcher, LaunchRequest, WorkerExit } from '../src/launchers/launcher.ts';
+import { makeSampleClip, type SampleOptions } from '../src/media/sample-clip.ts';
+
+export const silentLog = pino({ level: 'silent' });
+
+export async function tempDir(t: { after: (fn: () => Promise<void>) => void }, name = 'sluice-test-'): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), name));
+  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const clips = new Map<string, Promise<string>>();
+const clipDir = fs.mkdtemp(path.join(os.tmpdir(), 'sluice-clips-'));
+process.on('exit', () => {
+  void clipDir.then((d) => fs.rm(d, { recursive: true, force: true }));
+});
+
+/** A lavfi-generated clip, made once per process for each distinct option set. */
+export function clip(o: SampleOptions = {}): Promise<string> {
+  const id = JSON.stringify(o);
+  let made = clips.get(id);
+  if (!made) {
+    made = clipDir.then((d) => makeSampleClip(path.join(d, `clip-${clips.size}.mp4`), o));
+    clips.set(id, made);
+  }
+  return made;
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * FakeLauncher: stands in for the local process launcher where a test checks the scheduler's
+ * decisions, not a worker. It records launches and can be told to fail or to report an exit.
+ */
+export class FakeLauncher implements Launcher {
+  readonly launched: LaunchRequest[] = [];
+  readonly stopped: string[] = [];
+  failNext = false;
+  private listeners: ((e: WorkerExit) => void)[] = [];
+
+  async launch(req: LaunchRequest): Promise<void> {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('no capacity (FakeLauncher told to fail)');
+    }
+    this.launched.push(req);
+  }
+  stop(jobId: string): void {
+    this.stopped.push(jobId);
+  }
+  onExit(listener: (e: WorkerExit) => void): void {
+    this.listeners.push(listener);
+  }
+  exit(req: LaunchRequest, code = 137): void {
+    for (const l of this.listeners) l({ ...req, code, signal: null, stderrTail: 'killed' });
+  }
+  running(): number {
+    return this.launched.length;
+  }
+  async shutdown(): Promise<void> {}
+}

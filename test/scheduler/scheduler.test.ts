@@ -1,0 +1,129 @@
+// The scheduler's decisions on a real SQLite store, with FakeLauncher standing in for worker processes.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import type { Job } from '../../src/jobs/job.ts';
+import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
+import { Scheduler } from '../../src/scheduler/scheduler.ts';
+import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
+import { FakeLauncher, silentLog, tempDir, waitFor } from '../helpers.ts';
+
+async function setup(t: Parameters<typeof tempDir>[0], o: { concurrency?: number; leaseMs?: number } = {}) {
+  const dir = await tempDir(t);
+  const store = new SqliteJobStore(path.join(dir, 'sluice.db'));
+  await store.migrate();
+  const launcher = new FakeLauncher();
+  const scheduler = new Scheduler(
+    store,
+    launcher,
+    { concurrency: o.concurrency ?? 2, leaseMs: o.leaseMs ?? 30_000, intervalMs: 20, stopGraceMs: 10 },
+    silentLog,
+  );
+  t.after(async () => {
+    await scheduler.stop();
+    await store.close();
+  });
+  const template = getBuiltinTemplate('abr-default');
+  const add = async (key: string): Promise<Job> =>
+    (
+      await store.create(
+        {
+          pipeline: 'test',
+          input: { bucket: 'source', key, etag: 'e1' },
+          templateName: template.name,
+          template,
+          destination: { bucket: 'destination', prefix: key },
+          userMetadata: {},
+          idempotencyKey: key,
+        },
+        new Date(),
+      )
+    ).job;
+  return { store, launcher, scheduler, add };
+}
+
+test('at most `concurrency` jobs run at once; the rest wait in SUBMITTED and start as capacity frees', async (t) => {
+  const { store, launcher, scheduler, add } = await setup(t, { concurrency: 2 });
+  const jobs = [await add('a.mp4'), await add('b.mp4'), await add('c.mp4')];
+  scheduler.start();
+  await waitFor('two launches', async () => launcher.launched.length === 2);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(launcher.launched.length, 2, 'no third launch while two run');
+  assert.deepEqual(
+    launcher.launched.map((l) => l.jobId),
+    [jobs[0]?.id, jobs[1]?.id],
+    'oldest first',
+  );
+  assert.equal((await store.get(jobs[2]?.id ?? ''))?.status, 'SUBMITTED');
+  const first = launcher.launched[0];
+  assert.ok(first);
+  await store.transition(first.jobId, { type: 'complete', leaseToken: first.leaseToken, outputs: [] }, new Date());
+  scheduler.poke();
+  await waitFor('third launch', async () => launcher.launched.length === 3);
+  assert.equal(launcher.launched[2]?.jobId, jobs[2]?.id);
+});
+
+test('a worker that cannot be launched leaves its job SUBMITTED with its attempt given back, and it is launched later', async (t) => {
+  const { store, launcher, scheduler, add } = await setup(t, { concurrency: 1 });
+  const job = await add('a.mp4');
+  launcher.failNext = true;
+  scheduler.poke();
+  const released = await waitFor('release', async () => {
+    const events = await store.events(job.id);
+    return events.some((e) => e.type === 'job:released') && (await store.get(job.id));
+  });
+  assert.equal(released.status, 'SUBMITTED');
+  assert.equal(released.attempts, 0, 'a launch that never happened is not an attempt');
+  assert.ok(Date.parse(released.runAfter) > Date.now() - 50, 'retried after a delay, not in a hot loop');
+  assert.equal(launcher.launched.length, 0);
+});
+
+test('a worker that exits without reporting makes its job retry (WORKER_LOST) with attempts counted', async (t) => {
+  const { store, launcher, scheduler, add } = await setup(t, { concurrency: 1 });
+  const job = await add('a.mp4');
+  scheduler.poke();
+  const launch = await waitFor('launch', async () => launcher.launched[0]);
+  launcher.exit(launch, 137);
+  const retried = await waitFor('retry', async () => {
+    const j = await store.get(job.id);
+    return j?.status === 'SUBMITTED' && j;
+  });
+  assert.equal(retried.error?.code, 'WORKER_LOST');
+  assert.equal(retried.attempts, 1);
+  assert.ok(Date.parse(retried.runAfter) > Date.now(), 'backoff before the next attempt');
+});
+
+test('a worker exit after its job completed changes nothing', async (t) => {
+  const { store, launcher, scheduler, add } = await setup(t, { concurrency: 1 });
+  const job = await add('a.mp4');
+  scheduler.poke();
+  const launch = await waitFor('launch', async () => launcher.launched[0]);
+  await store.transition(job.id, { type: 'complete', leaseToken: launch.leaseToken, outputs: [] }, new Date());
+  launcher.exit(launch, 0);
+  await scheduler.settle();
+  assert.equal((await store.get(job.id))?.status, 'COMPLETE');
+});
+
+test('a lapsed lease puts the job back for another attempt and stops the old worker', async (t) => {
+  const { store, launcher, scheduler, add } = await setup(t, { concurrency: 1, leaseMs: 150 });
+  const job = await add('a.mp4');
+  scheduler.start();
+  const first = await waitFor('launch', async () => launcher.launched[0]);
+  const second = await waitFor('relaunch after lease expiry', async () => launcher.launched[1], 10_000);
+  assert.equal(second.jobId, job.id);
+  assert.notEqual(second.leaseToken, first.leaseToken, 'each attempt has its own token');
+  assert.ok(launcher.stopped.includes(job.id));
+  const events = (await store.events(job.id)).map((e) => e.type);
+  assert.ok(events.includes('job:retry'));
+});
+
+test('cancel of a running job marks it CANCELED and stops its worker', async (t) => {
+  const { store, launcher, scheduler, add } = await setup(t, { concurrency: 1 });
+  const job = await add('a.mp4');
+  scheduler.poke();
+  await waitFor('launch', async () => launcher.launched[0]);
+  const canceled = await scheduler.cancel(job.id, 'test');
+  assert.equal(canceled.status, 'CANCELED');
+  assert.deepEqual(launcher.stopped, [job.id]);
+  assert.equal((await store.get(job.id))?.status, 'CANCELED');
+});
