@@ -55,11 +55,16 @@ export async function startService(config: Config, log: Logger): Promise<Service
     log.child({ component: 'scheduler' }),
   );
   const templates = new TemplateRegistry(path.join(config.dataDir, 'templates'));
-  const ingest = new Ingest(store, [defaultPipeline(config.defaultTemplate)], templates, log.child({ component: 'ingest' }), () =>
-    scheduler.poke(),
+  const ingest = new Ingest(
+    store,
+    [defaultPipeline(config.defaultTemplate)],
+    templates,
+    log.child({ component: 'ingest' }),
+    () => scheduler.poke(),
   );
   const api = buildApi({
     store,
+    templates,
     objects,
     ingest,
     scheduler,

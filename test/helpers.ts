@@ -8,7 +8,10 @@ import { makeSampleClip, type SampleOptions } from '../src/media/sample-clip.ts'
 
 export const silentLog = pino({ level: 'silent' });
 
-export async function tempDir(t: { after: (fn: () => Promise<void>) => void }, name = 'sluice-test-'): Promise<string> {
+export async function tempDir(
+  t: { after: (fn: () => Promise<void>) => void },
+  name = 'sluice-test-',
+): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), name));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
   return dir;
@@ -31,7 +34,11 @@ export function clip(o: SampleOptions = {}): Promise<string> {
   return made;
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -12,6 +12,7 @@ import type { JobStore } from '../jobs/job-store.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { validateObjectKey } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import type { TemplateRegistry } from '../templates/template-registry.ts';
 import { jobView } from './job-view.ts';
 import { sendProblem } from './problem.ts';
 import { parseBody } from './validate.ts';
@@ -19,6 +20,7 @@ import { registerWorkerRoutes } from './worker-routes.ts';
 
 export interface ApiDeps {
   store: JobStore;
+  templates: TemplateRegistry;
   objects: ObjectStore;
   ingest: Ingest;
   scheduler: Scheduler;
@@ -47,13 +49,16 @@ function statusOf(value: string | undefined): JobStatus | undefined {
   if (value === undefined || value === '') return undefined;
   const upper = value.toUpperCase();
   if (!isJobStatus(upper)) {
-    throw new SluiceError('INVALID_STATUS', `unknown status "${value}"; use one of ${JOB_STATUSES.join(', ')}`);
+    throw new SluiceError(
+      'INVALID_STATUS',
+      `unknown status "${value}"; use one of ${JOB_STATUSES.join(', ')}`,
+    );
   }
   return upper;
 }
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
-  const { store, objects, ingest, scheduler } = deps;
+  const { store, objects, ingest, scheduler, templates } = deps;
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
     bodyLimit: 1 << 20,
@@ -93,14 +98,17 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.post('/v1/jobs', async (req, reply) => {
     const body = parseBody(CreateJob, req.body);
     const object = await objects.stat(body.bucket, validateObjectKey(body.key));
-    if (!object) throw new SluiceError('OBJECT_NOT_FOUND', `object ${body.bucket}/${body.key} does not exist`);
+    if (!object)
+      throw new SluiceError('OBJECT_NOT_FOUND', `object ${body.bucket}/${body.key} does not exist`);
+    const template = body.template ?? deps.defaultTemplate;
     const { job, created } = await ingest.createJob({
       pipeline: 'api',
+      scope: `api:${template}`,
       bucket: object.bucket,
       key: object.key,
       size: object.size,
       etag: object.etag,
-      template: body.template ?? deps.defaultTemplate,
+      template,
       ...(body.destinationBucket ? { destinationBucket: body.destinationBucket } : {}),
       userMetadata: body.userMetadata,
     });
@@ -113,10 +121,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   // An upload lands in the source bucket exactly as a file copied there would, and is ingested at once.
-  app.put<{ Params: { '*': string } }>('/v1/uploads/*', async (req, reply) => {
+  app.put<{ Params: { '*': string }; Querystring: { template?: string } }>('/v1/uploads/*', async (req, reply) => {
     const key = validateObjectKey(decodeURIComponent(req.params['*']));
+    const template = req.query.template;
+    if (template) await templates.get(template); // refuse an unknown template before storing anything
     const object = await objects.put('source', key, req.raw);
-    const result = await ingest.handle(objectCreatedEvent(object, 'sluice://api/uploads'));
+    const result = await ingest.handle(objectCreatedEvent(object, 'sluice://api/uploads'), template ? { template } : {});
     requirePipelineMatch(result, key);
     return reply.code(201).send({ object, jobs: result.jobs.map(jobView) });
   });
@@ -124,7 +134,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   // Seed 002's routes: /jobs/<STATUS> lists, /jobs/<id> shows one job.
   app.get<{ Params: { x: string } }>('/jobs/:x', async (req) => {
     const x = req.params.x;
-    if (isJobStatus(x.toUpperCase())) return { jobs: (await store.list({ status: statusOf(x) })).map(jobView) };
+    if (isJobStatus(x.toUpperCase()))
+      return { jobs: (await store.list({ status: statusOf(x) })).map(jobView) };
     return jobView(await getJob(x));
   });
 

@@ -52,7 +52,8 @@ export interface WorkerRouteOptions {
 function tokenOf(req: FastifyRequest): string {
   const header = req.headers.authorization ?? '';
   const match = /^Bearer\s+(\S+)$/i.exec(header);
-  if (!match?.[1]) throw new SluiceError('UNAUTHORIZED', 'Worker API calls need "Authorization: Bearer <attempt token>"');
+  if (!match?.[1])
+    throw new SluiceError('UNAUTHORIZED', 'Worker API calls need "Authorization: Bearer <attempt token>"');
   return match[1];
 }
 
@@ -61,7 +62,11 @@ export function registerWorkerRoutes(app: FastifyInstance, o: WorkerRouteOptions
   type P = { Params: { id: string } };
 
   app.post<P>('/v1/worker/jobs/:id/claim', async (req) => {
-    const job = await store.transition(req.params.id, { type: 'start', leaseToken: tokenOf(req), leaseMs }, new Date());
+    const job = await store.transition(
+      req.params.id,
+      { type: 'start', leaseToken: tokenOf(req), leaseMs },
+      new Date(),
+    );
     return {
       job: {
         id: job.id,
@@ -97,11 +102,20 @@ export function registerWorkerRoutes(app: FastifyInstance, o: WorkerRouteOptions
     const body = parseBody(Complete, req.body);
     const token = tokenOf(req);
     if (body.inputMedia) {
-      await store.transition(req.params.id, { type: 'heartbeat', leaseToken: token, leaseMs, inputMedia: body.inputMedia as never }, new Date());
+      await store.transition(
+        req.params.id,
+        { type: 'heartbeat', leaseToken: token, leaseMs, inputMedia: body.inputMedia as never },
+        new Date(),
+      );
     }
     const job = await store.transition(
       req.params.id,
-      { type: 'complete', leaseToken: token, outputs: body.outputs, ...(body.stderrTail ? { stderrTail: body.stderrTail } : {}) },
+      {
+        type: 'complete',
+        leaseToken: token,
+        outputs: body.outputs,
+        ...(body.stderrTail ? { stderrTail: body.stderrTail } : {}),
+      },
       new Date(),
     );
     o.onFinished();

@@ -6,8 +6,8 @@ import { Readable } from 'node:stream';
 import type { JobView } from '../api/job-view.ts';
 import { DEFAULT_PORT } from '../config/config.ts';
 import { isErrorCode, SluiceError } from '../errors.ts';
-import type { ObjectInfo } from '../storage/object-store.ts';
 import { SERVER_FILE } from '../service.ts';
+import type { ObjectInfo } from '../storage/object-store.ts';
 
 /** --server, else SLUICE_SERVER, else the server.json a running `sluice serve` leaves in its data dir. */
 export async function resolveServerUrl(flag: string | undefined, dataDir: string): Promise<string> {
@@ -41,18 +41,24 @@ export class ApiClient {
     return this.request('POST', '/v1/jobs', body);
   }
 
-  async upload(file: string, key: string): Promise<{ object: ObjectInfo; jobs: JobView[] }> {
+  async upload(file: string, key: string, template?: string): Promise<{ object: ObjectInfo; jobs: JobView[] }> {
     const stat = await fs.stat(file).catch(() => null);
     if (!stat?.isFile()) throw new SluiceError('VALIDATION_FAILED', `${file} is not a readable file`);
     const body = Readable.toWeb(createReadStream(file)) as ReadableStream;
     const encoded = key.split('/').map(encodeURIComponent).join('/');
-    return this.request('PUT', `/v1/uploads/${encoded}`, body, {
+    const query = template ? `?template=${encodeURIComponent(template)}` : '';
+    return this.request('PUT', `/v1/uploads/${encoded}${query}`, body, {
       'content-type': 'application/octet-stream',
       'content-length': String(stat.size),
     });
   }
 
-  private async request<T>(method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  private async request<T>(
+    method: string,
+    route: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
     let res: Response;
     try {
       const isStream = body instanceof ReadableStream;

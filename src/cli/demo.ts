@@ -3,8 +3,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../config/config.ts';
-import { makeSampleClip } from '../media/sample-clip.ts';
 import { createLogger } from '../log.ts';
+import { makeSampleClip } from '../media/sample-clip.ts';
 import { startService } from '../service.ts';
 import { ApiClient } from './api-client.ts';
 import { followJob } from './follow.ts';
@@ -29,11 +29,18 @@ export async function runDemo(dataDir: string, file: string | undefined): Promis
     const done = await followJob(api, job.id);
     console.log(jobDetails(done));
     if (done.status !== 'COMPLETE') return 1;
-    const dest = path.join(config.dataDir, 'buckets', done.destination.bucket, ...done.destination.prefix.split('/'));
+    const dest = path.join(
+      config.dataDir,
+      'buckets',
+      done.destination.bucket,
+      ...done.destination.prefix.split('/'),
+    );
     console.log(`\noutputs in ${dest}`);
     console.log(`  play HLS:  ffplay "${path.join(dest, 'master.m3u8')}"`);
     console.log(`  play DASH: ffplay "${path.join(dest, 'manifest.mpd')}"`);
-    console.log(`  in a browser: serve ${path.dirname(dest)} over HTTP (e.g. python3 -m http.server) and open master.m3u8 in hls.js or manifest.mpd in dash.js`);
+    console.log(
+      `  in a browser: serve ${path.dirname(dest)} over HTTP (e.g. python3 -m http.server) and open master.m3u8 in hls.js or manifest.mpd in dash.js`,
+    );
     return 0;
   } finally {
     await service.stop();

@@ -3,7 +3,9 @@ import Table from 'cli-table3';
 import type { JobView } from '../api/job-view.ts';
 
 export function jobsTable(jobs: JobView[]): string {
-  const table = new Table({ head: ['ID', 'STATUS', 'PHASE', '%', 'ATTEMPTS', 'INPUT', 'TEMPLATE', 'CREATED'] });
+  const table = new Table({
+    head: ['ID', 'STATUS', 'PHASE', '%', 'ATTEMPTS', 'INPUT', 'TEMPLATE', 'CREATED'],
+  });
   for (const j of jobs) {
     table.push([
       j.id,
@@ -36,6 +38,7 @@ export function jobDetails(j: JobView): string {
     );
   }
   if (j.error) lines.push(`error:     ${j.error.code}: ${j.error.message}`);
-  for (const o of j.outputs) lines.push(`output:    ${o.type.padEnd(9)} ${o.bucket}/${o.key}${o.size ? `  (${o.size} bytes)` : ''}`);
+  for (const o of j.outputs)
+    lines.push(`output:    ${o.type.padEnd(9)} ${o.bucket}/${o.key}${o.size ? `  (${o.size} bytes)` : ''}`);
   return lines.join('\n');
 }

@@ -21,7 +21,8 @@ const program = new Command('sluice')
   .showHelpAfterError();
 
 const dataDir = () => path.resolve(program.opts<{ dataDir?: string }>().dataDir ?? 'sluice-data');
-const api = async () => new ApiClient(await resolveServerUrl(program.opts<{ server?: string }>().server, dataDir()));
+const api = async () =>
+  new ApiClient(await resolveServerUrl(program.opts<{ server?: string }>().server, dataDir()));
 
 program
   .command('serve')
@@ -30,7 +31,9 @@ program
   .option('--port <port>', 'port to listen on (default 8787; 0 picks a free one)')
   .option('--concurrency <n>', 'jobs run at once (default: CPU cores / 2)')
   .action(async (o: { host?: string; port?: string; concurrency?: string }) => {
-    await runServe(loadConfig({ dataDir: dataDir(), host: o.host, port: o.port, concurrency: o.concurrency }));
+    await runServe(
+      loadConfig({ dataDir: dataDir(), host: o.host, port: o.port, concurrency: o.concurrency }),
+    );
   });
 
 program
@@ -48,14 +51,12 @@ program
   .description('put a file into the source bucket; it becomes a job')
   .argument('<file>', 'media file')
   .option('--key <key>', 'object key in the source bucket (default: the file name)')
-  .option('--template <name>', 'template to apply (default: the pipeline\'s)')
+  .option('--template <name>', "template to apply (default: the pipeline's)")
   .option('--wait', 'follow the job with a progress bar until it ends')
   .action(async (file: string, o: { key?: string; template?: string; wait?: boolean }) => {
     const client = await api();
     const key = o.key ?? path.basename(file);
-    const up = await client.upload(file, key);
-    let jobs = up.jobs;
-    if (o.template) jobs = [await client.createJob({ key: up.object.key, template: o.template })];
+    const { jobs } = await client.upload(file, key, o.template);
     for (const j of jobs) console.log(`${j.id}  ${j.status}  ${j.input.key} (${j.templateName})`);
     if (!o.wait) return;
     let ok = true;
@@ -74,7 +75,10 @@ program
   .option('--json', 'print JSON')
   .action(async (o: { status?: string; json?: boolean }) => {
     if (o.status && !isJobStatus(o.status.toUpperCase())) {
-      throw new SluiceError('INVALID_STATUS', `unknown status ${o.status}; use SUBMITTED, PROGRESSING, COMPLETE, ERROR or CANCELED`);
+      throw new SluiceError(
+        'INVALID_STATUS',
+        `unknown status ${o.status}; use SUBMITTED, PROGRESSING, COMPLETE, ERROR or CANCELED`,
+      );
     }
     const { jobs } = await (await api()).listJobs(o.status?.toUpperCase());
     console.log(o.json ? JSON.stringify(jobs, null, 2) : jobsTable(jobs));
@@ -103,7 +107,9 @@ program
 
 program
   .command('demo')
-  .description('process a video end to end on the embedded default (a generated sample when no file is given)')
+  .description(
+    'process a video end to end on the embedded default (a generated sample when no file is given)',
+  )
   .argument('[file]', 'media file to process')
   .action(async (file: string | undefined) => {
     process.exitCode = await runDemo(dataDir(), file);

@@ -5,7 +5,9 @@ import { startService } from '../service.ts';
 export async function runServe(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
   const service = await startService(config, log);
-  console.log(`sluice serving ${service.url} (data: ${config.dataDir}); drop videos into ${config.dataDir}/buckets/source/`);
+  console.log(
+    `sluice serving ${service.url} (data: ${config.dataDir}); drop videos into ${config.dataDir}/buckets/source/`,
+  );
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

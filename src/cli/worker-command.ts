@@ -7,8 +7,15 @@ import { runWorker } from '../worker/worker.ts';
 /** `sluice worker`: one attempt, then exit (0 complete, 1 failed and reported, 2 aborted). */
 export async function runWorkerCommand(config: Config, server: string, jobId: string): Promise<number> {
   const token = process.env.SLUICE_WORKER_TOKEN;
-  if (!token) throw new SluiceError('UNAUTHORIZED', 'sluice worker needs its attempt token in SLUICE_WORKER_TOKEN');
+  if (!token)
+    throw new SluiceError('UNAUTHORIZED', 'sluice worker needs its attempt token in SLUICE_WORKER_TOKEN');
   const log = createLogger(config.logLevel, 'sluice-worker');
-  const result = await runWorker({ serverUrl: server, jobId, token, objects: new LocalObjectStore(config.dataDir), log });
+  const result = await runWorker({
+    serverUrl: server,
+    jobId,
+    token,
+    objects: new LocalObjectStore(config.dataDir),
+    log,
+  });
   return result === 'COMPLETE' ? 0 : result === 'FAILED' ? 1 : 2;
 }

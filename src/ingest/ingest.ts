@@ -23,14 +23,19 @@ export class Ingest {
     private readonly onJobCreated: () => void = () => {},
   ) {}
 
-  async handle(event: ObjectEvent): Promise<IngestResult> {
+  /**
+   * `template` overrides the pipelines' template (an upload that names one). The idempotency key stays
+   * the pipeline's, so the bucket watcher seeing the same upload later finds this job, not a new one.
+   */
+  async handle(event: ObjectEvent, o: { template?: string } = {}): Promise<IngestResult> {
     const { bucket, key, size, etag } = event.data;
     validateObjectKey(key);
     const matched = matchPipelines(this.pipelines, bucket, key);
     const jobs: Job[] = [];
     let created = 0;
     for (const p of matched) {
-      const r = await this.createJob({ pipeline: p.name, bucket, key, size, etag, template: p.template });
+      const template = o.template ?? p.template;
+      const r = await this.createJob({ pipeline: p.name, bucket, key, size, etag, template });
       jobs.push(r.job);
       if (r.created) created++;
     }
@@ -38,9 +43,13 @@ export class Ingest {
     return { jobs, created };
   }
 
-  /** A job for one object and template, as `POST /v1/jobs` asks; same object version = same job. */
+  /**
+   * A job for one object and template. Same object version and same `scope` (default: the pipeline)
+   * = same job: `POST /v1/jobs` scopes by template, so asking for another template makes another job.
+   */
   async createJob(req: {
     pipeline: string;
+    scope?: string;
     bucket: string;
     key: string;
     size?: number;
@@ -59,7 +68,7 @@ export class Ingest {
         template,
         destination: { bucket: req.destinationBucket ?? 'destination', prefix: outputPrefixFor(req.key) },
         userMetadata: req.userMetadata ?? {},
-        idempotencyKey: idempotencyKey(req.pipeline, req.bucket, req.key, `${req.etag}:${template.name}`),
+        idempotencyKey: idempotencyKey(req.scope ?? req.pipeline, req.bucket, req.key, req.etag),
       },
       new Date(),
     );

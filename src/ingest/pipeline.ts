@@ -10,7 +10,21 @@ export interface Pipeline {
 }
 
 /** Containers users commonly upload; anything else in the watched bucket is left alone. */
-export const VIDEO_SUFFIXES = ['.mp4', '.mov', '.m4v', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.ts', '.mxf', '.flv', '.wmv', '.3gp'];
+export const VIDEO_SUFFIXES = [
+  '.mp4',
+  '.mov',
+  '.m4v',
+  '.mkv',
+  '.webm',
+  '.avi',
+  '.mpg',
+  '.mpeg',
+  '.ts',
+  '.mxf',
+  '.flv',
+  '.wmv',
+  '.3gp',
+];
 
 export function defaultPipeline(template: string): Pipeline {
   return {

@@ -165,10 +165,12 @@ export class SqliteJobStore implements JobStore {
     // user_version records how many migrations ran; each runs in the same transaction as its bump.
     const current = this.sqlite.pragma('user_version', { simple: true }) as number;
     for (let i = current; i < MIGRATIONS.length; i++) {
-      this.sqlite.transaction(() => {
-        this.sqlite.exec(MIGRATIONS[i] as string);
-        this.sqlite.pragma(`user_version = ${i + 1}`);
-      }).immediate();
+      this.sqlite
+        .transaction(() => {
+          this.sqlite.exec(MIGRATIONS[i] as string);
+          this.sqlite.pragma(`user_version = ${i + 1}`);
+        })
+        .immediate();
     }
   }
 

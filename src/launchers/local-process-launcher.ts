@@ -26,16 +26,20 @@ export class LocalProcessLauncher implements Launcher {
 
   launch(req: LaunchRequest): Promise<void> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [SLUICE_BIN, 'worker', '--server', this.options.serverUrl(), '--job', req.jobId], {
-        detached: true,
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env: {
-          ...process.env,
-          SLUICE_WORKER_TOKEN: req.leaseToken,
-          SLUICE_DATA_DIR: this.options.dataDir,
-          SLUICE_LOG_LEVEL: this.options.logLevel,
+      const child = spawn(
+        process.execPath,
+        [SLUICE_BIN, 'worker', '--server', this.options.serverUrl(), '--job', req.jobId],
+        {
+          detached: true,
+          stdio: ['ignore', 'ignore', 'pipe'],
+          env: {
+            ...process.env,
+            SLUICE_WORKER_TOKEN: req.leaseToken,
+            SLUICE_DATA_DIR: this.options.dataDir,
+            SLUICE_LOG_LEVEL: this.options.logLevel,
+          },
         },
-      });
+      );
       let tail = '';
       child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
         tail = (tail + chunk).slice(-TAIL);
@@ -77,7 +81,8 @@ export class LocalProcessLauncher implements Launcher {
 
   async shutdown(graceMs: number): Promise<void> {
     const exits = [...this.children.values()].map(
-      (c) => new Promise<void>((resolve) => (c.exitCode !== null ? resolve() : c.once('exit', () => resolve()))),
+      (c) =>
+        new Promise<void>((resolve) => (c.exitCode !== null ? resolve() : c.once('exit', () => resolve()))),
     );
     for (const jobId of this.children.keys()) this.stop(jobId, graceMs);
     await Promise.all(exits);

@@ -41,14 +41,27 @@ export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] 
   const fps = plan.frameRate !== null ? `fps=${plan.frameRate},` : '';
   const filters = [`[0:v:0]${fps}split=${branches}${labels.join('')}`];
   plan.renditions.forEach((r, i) => {
-    filters.push(`[s${i}]scale=${r.width}:${r.height}:flags=bicubic,setsar=sar=${r.sar}:max=${SAR_MAX},format=yuv420p[v${i}]`);
+    filters.push(
+      `[s${i}]scale=${r.width}:${r.height}:flags=bicubic,setsar=sar=${r.sar}:max=${SAR_MAX},format=yuv420p[v${i}]`,
+    );
   });
   if (plan.thumbnail) {
     const t = plan.thumbnail;
-    filters.push(`[s${n}]trim=start=${t.atSeconds},setpts=PTS-STARTPTS,scale=${t.width}:${t.height}:out_range=full,setsar=1,format=yuvj420p[th]`);
+    filters.push(
+      `[s${n}]trim=start=${t.atSeconds},setpts=PTS-STARTPTS,scale=${t.width}:${t.height}:out_range=full,setsar=1,format=yuvj420p[th]`,
+    );
   }
 
-  const args = ['-hide_banner', '-nostdin', '-y', '-loglevel', 'level+warning', '-progress', 'pipe:1', '-nostats'];
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-y',
+    '-loglevel',
+    'level+warning',
+    '-progress',
+    'pipe:1',
+    '-nostats',
+  ];
   args.push('-i', paths.input, '-filter_complex', filters.join(';'));
 
   plan.renditions.forEach((r, i) => {
@@ -69,8 +82,6 @@ export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] 
     `expr:gte(t,n_forced*${plan.segmentSeconds})`,
     '-sc_threshold',
     '0',
-    '-fps_mode',
-    'cfr',
   );
   if (plan.audio) {
     args.push('-map', '0:a:0', '-c:a', 'aac', '-b:a', kbps(plan.audio.bitrateKbps));
@@ -93,7 +104,9 @@ export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] 
       `init_seg_name=${STREAM_FILES.init}`,
       `media_seg_name=${STREAM_FILES.media}`,
     ];
-    slaves.push(`[${opts.map(teeOption).join(':')}]${teeEscape(path.join(paths.streamDir, STREAM_FILES.mpd))}`);
+    slaves.push(
+      `[${opts.map(teeOption).join(':')}]${teeEscape(path.join(paths.streamDir, STREAM_FILES.mpd))}`,
+    );
   }
   if (plan.mp4) {
     const select = plan.audio ? 'v:0,a' : 'v:0';

@@ -12,10 +12,15 @@ export async function probe(file: string, timeoutMs = 60_000): Promise<MediaInfo
   const { ffprobe } = await findFfmpeg();
   const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>(
     (resolve) => {
-      execFile(ffprobe, probeArgs(file), { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-        resolve({ stdout, stderr, code });
-      });
+      execFile(
+        ffprobe,
+        probeArgs(file),
+        { timeout: timeoutMs, maxBuffer: 16 << 20 },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+          resolve({ stdout, stderr, code });
+        },
+      );
     },
   );
   if (code !== 0) {
@@ -23,6 +28,7 @@ export async function probe(file: string, timeoutMs = 60_000): Promise<MediaInfo
     throw new SluiceError('INPUT_UNREADABLE', `the input could not be read as media: ${reason}`);
   }
   const info = parseProbe(stdout);
-  if (info.streamCount === 0) throw new SluiceError('INPUT_UNREADABLE', 'the input has no audio or video streams');
+  if (info.streamCount === 0)
+    throw new SluiceError('INPUT_UNREADABLE', 'the input has no audio or video streams');
   return info;
 }

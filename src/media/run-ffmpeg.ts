@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { SluiceError } from '../errors.ts';
 import { findFfmpeg } from './ffmpeg-binaries.ts';
-import { type ProgressSample, ProgressParser } from './progress.ts';
+import { ProgressParser, type ProgressSample } from './progress.ts';
 
 export interface FfmpegRun {
   done: Promise<void>;
@@ -29,7 +29,9 @@ export async function runFfmpeg(args: string[], onProgress: (s: ProgressSample) 
     if (child.exitCode === null) child.kill('SIGKILL');
   };
   const done = new Promise<void>((resolve, reject) => {
-    child.on('error', (err) => reject(new SluiceError('TRANSCODE_FAILED', `ffmpeg could not start: ${err.message}`)));
+    child.on('error', (err) =>
+      reject(new SluiceError('TRANSCODE_FAILED', `ffmpeg could not start: ${err.message}`)),
+    );
     child.on('close', (code, signal) => {
       if (code === 0) return resolve();
       const last = tail.trim().split('\n').slice(-3).join(' | ');

@@ -93,8 +93,15 @@ export class Scheduler {
         this.log.info({ jobId: job.id, attempt: job.attempts }, 'worker launched');
       } catch (err) {
         const delay = retryDelayMs(1, Math.random());
-        this.log.warn({ jobId: job.id, err: (err as Error).message, retryInMs: delay }, 'launch failed; will retry');
-        await this.store.transition(job.id, { type: 'release', reason: (err as Error).message, retryDelayMs: delay }, new Date());
+        this.log.warn(
+          { jobId: job.id, err: (err as Error).message, retryInMs: delay },
+          'launch failed; will retry',
+        );
+        await this.store.transition(
+          job.id,
+          { type: 'release', reason: (err as Error).message, retryDelayMs: delay },
+          new Date(),
+        );
         break;
       }
     }
@@ -104,12 +111,24 @@ export class Scheduler {
     const job = await this.store.get(exit.jobId);
     if (job && job.status === 'PROGRESSING' && job.leaseToken === exit.leaseToken) {
       const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
-      await this.failLost(job.id, exit.leaseToken, job.attempts, `the worker exited (${how}) without reporting`, exit.stderrTail);
+      await this.failLost(
+        job.id,
+        exit.leaseToken,
+        job.attempts,
+        `the worker exited (${how}) without reporting`,
+        exit.stderrTail,
+      );
     }
     this.poke();
   }
 
-  private async failLost(jobId: string, token: string | null, attempt: number, why: string, tail: string | null) {
+  private async failLost(
+    jobId: string,
+    token: string | null,
+    attempt: number,
+    why: string,
+    tail: string | null,
+  ) {
     try {
       const job = await this.store.transition(
         jobId,
@@ -126,7 +145,8 @@ export class Scheduler {
       this.log.warn({ jobId, status: job.status, why }, 'worker lost');
     } catch (err) {
       // The worker reported (or the job was canceled) in the meantime: nothing to do.
-      if (!(err instanceof SluiceError && (err.code === 'LEASE_LOST' || err.code === 'INVALID_TRANSITION'))) throw err;
+      if (!(err instanceof SluiceError && (err.code === 'LEASE_LOST' || err.code === 'INVALID_TRANSITION')))
+        throw err;
     }
   }
 }

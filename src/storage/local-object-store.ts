@@ -68,9 +68,14 @@ export class LocalObjectStore implements ObjectStore {
     return out;
   }
 
+  /**
+   * A hard link when the file system allows it (instant, and a snapshot: replacing the object later
+   * does not change what the job reads), else a copy.
+   */
   async download(bucket: string, key: string, toFile: string): Promise<void> {
+    const from = this.pathOf(bucket, key);
     try {
-      await fs.copyFile(this.pathOf(bucket, key), toFile);
+      await fs.link(from, toFile).catch(() => fs.copyFile(from, toFile));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new SluiceError('OBJECT_NOT_FOUND', `object ${bucket}/${key} does not exist`);
@@ -79,11 +84,13 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  async upload(bucket: string, key: string, fromFile: string): Promise<ObjectInfo> {
+  async upload(bucket: string, key: string, fromFile: string, o: { move?: boolean } = {}): Promise<ObjectInfo> {
     const target = this.pathOf(bucket, key);
     const tmp = await this.tempFile();
     try {
-      await fs.copyFile(fromFile, tmp);
+      // A worker's own output files may be moved instead of copied (one rename when on the same disk).
+      if (o.move) await fs.rename(fromFile, tmp).catch(() => fs.copyFile(fromFile, tmp));
+      else await fs.copyFile(fromFile, tmp);
       return await this.publish(bucket, key, tmp, target);
     } catch (err) {
       await fs.rm(tmp, { force: true });
@@ -101,6 +108,12 @@ export class LocalObjectStore implements ObjectStore {
       await fs.rm(tmp, { force: true });
       throw storageError(bucket, key, err);
     }
+  }
+
+  /** A scratch folder on the same disk as the buckets, so publishing a finished file is a rename. */
+  async workDir(prefix: string): Promise<string> {
+    await fs.mkdir(this.tmpDir, { recursive: true });
+    return fs.mkdtemp(path.join(this.tmpDir, prefix));
   }
 
   private async tempFile(): Promise<string> {

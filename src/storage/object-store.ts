@@ -15,7 +15,10 @@ export interface ObjectStore {
   /** Every object under a prefix, in no particular order. */
   list(bucket: string, prefix?: string): Promise<ObjectInfo[]>;
   download(bucket: string, key: string, toFile: string): Promise<void>;
-  upload(bucket: string, key: string, fromFile: string): Promise<ObjectInfo>;
+  /** `move`: the caller gives the file up, so the store may take it instead of copying it. */
+  upload(bucket: string, key: string, fromFile: string, o?: { move?: boolean }): Promise<ObjectInfo>;
+  /** A scratch folder for a worker, ideally on the same disk as the store (moves instead of copies). */
+  workDir(prefix: string): Promise<string>;
   /** Writes a stream as one object; the object appears only once it is complete. */
   put(bucket: string, key: string, body: Readable): Promise<ObjectInfo>;
 }

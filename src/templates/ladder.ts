@@ -38,7 +38,12 @@ function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 
-export function sampleAspect(displayWidth: number, displayHeight: number, width: number, height: number): string {
+export function sampleAspect(
+  displayWidth: number,
+  displayHeight: number,
+  width: number,
+  height: number,
+): string {
   const num = displayWidth * height;
   const den = displayHeight * width;
   const g = gcd(num, den);
@@ -57,7 +62,10 @@ export function fitShortSide(displayWidth: number, displayHeight: number, shortS
 export function planJob(template: Template, media: MediaInfo): Plan {
   const video = media.video;
   if (!video) {
-    throw new SluiceError('INPUT_NO_VIDEO', `template ${template.name} needs a video stream; the input has none`);
+    throw new SluiceError(
+      'INPUT_NO_VIDEO',
+      `template ${template.name} needs a video stream; the input has none`,
+    );
   }
   const sourceShort = Math.min(video.displayWidth, video.displayHeight);
   const rungs = [...template.ladder].sort((a, b) => b.height - a.height);
@@ -81,17 +89,26 @@ export function planJob(template: Template, media: MediaInfo): Plan {
     };
   });
   const frameRate =
-    video.frameRate !== null && video.frameRate > template.video.maxFrameRate ? template.video.maxFrameRate : null;
+    video.frameRate !== null && video.frameRate > template.video.maxFrameRate
+      ? template.video.maxFrameRate
+      : null;
   const duration = media.durationSeconds;
   let thumbnail: Plan['thumbnail'] = null;
   if (template.thumbnail.enabled) {
     const short = Math.min(template.thumbnail.height, sourceShort);
-    const at = duration ? Math.min((duration * template.thumbnail.atPercent) / 100, Math.max(0, duration - 0.5)) : 0;
-    thumbnail = { atSeconds: Math.round(at * 1000) / 1000, ...fitShortSide(video.displayWidth, video.displayHeight, short) };
+    const at = duration
+      ? Math.min((duration * template.thumbnail.atPercent) / 100, Math.max(0, duration - 0.5))
+      : 0;
+    thumbnail = {
+      atSeconds: Math.round(at * 1000) / 1000,
+      ...fitShortSide(video.displayWidth, video.displayHeight, short),
+    };
   }
   return {
     renditions,
-    audio: media.audio ? { bitrateKbps: template.audio.bitrateKbps, channels: template.audio.channels } : null,
+    audio: media.audio
+      ? { bitrateKbps: template.audio.bitrateKbps, channels: template.audio.channels }
+      : null,
     frameRate,
     segmentSeconds: template.packaging.segmentSeconds,
     durationSeconds: duration,

@@ -2,12 +2,15 @@
 // manifests last, so a reader never finds a manifest pointing at segments that are not there yet.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { STREAM_FILES } from '../media/ffmpeg-args.ts';
 import { SluiceError } from '../errors.ts';
+import { STREAM_FILES } from '../media/ffmpeg-args.ts';
 import type { Plan } from '../templates/ladder.ts';
 
 function missing(what: string): never {
-  throw new SluiceError('TRANSCODE_FAILED', `ffmpeg finished but did not produce ${what}; see the job's stderr tail`);
+  throw new SluiceError(
+    'TRANSCODE_FAILED',
+    `ffmpeg finished but did not produce ${what}; see the job's stderr tail`,
+  );
 }
 
 export interface PublishItem {
@@ -37,7 +40,12 @@ export async function publishList(
   }
   if (plan.mp4) items.push({ file: local.mp4, key: `${prefix}/${baseName}.mp4`, type: 'mp4', order: 1 });
   if (plan.thumbnail) {
-    items.push({ file: local.thumbnail, key: `${prefix}/thumbnails/${baseName}.jpg`, type: 'thumbnail', order: 1 });
+    items.push({
+      file: local.thumbnail,
+      key: `${prefix}/thumbnails/${baseName}.jpg`,
+      type: 'thumbnail',
+      order: 1,
+    });
   }
   const expected = items.filter((i) => i.type !== null).map((i) => i.type);
   if (plan.hls && !expected.includes('hls')) missing('the HLS master playlist');

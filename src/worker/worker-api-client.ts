@@ -38,11 +38,20 @@ export class WorkerApiClient {
     return this.call('heartbeat', body);
   }
 
-  complete(body: { outputs: JobOutput[]; inputMedia?: MediaInfo; stderrTail?: string }): Promise<{ status: string }> {
+  complete(body: {
+    outputs: JobOutput[];
+    inputMedia?: MediaInfo;
+    stderrTail?: string;
+  }): Promise<{ status: string }> {
     return this.call('complete', body);
   }
 
-  fail(body: { code: string; message: string; retryable: boolean; stderrTail?: string }): Promise<{ status: string }> {
+  fail(body: {
+    code: string;
+    message: string;
+    retryable: boolean;
+    stderrTail?: string;
+  }): Promise<{ status: string }> {
     return this.call('fail', body);
   }
 

@@ -1,7 +1,6 @@
 // The one-attempt worker: claim -> download -> probe -> plan -> one ffmpeg -> upload (manifests last) ->
 // complete, with heartbeats carrying progress all along. It touches no database; it exits when done.
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { SluiceError, toSluiceError } from '../errors.ts';
@@ -31,7 +30,9 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
   const assignment = await api.claim();
   const { job } = assignment;
   const log = o.log.child({ jobId: job.id, attempt: job.attempt });
-  const workDir = await fs.mkdtemp(path.join(o.tmpRoot ?? os.tmpdir(), `sluice-${job.id}-`));
+  const workDir = o.tmpRoot
+    ? await fs.mkdtemp(path.join(o.tmpRoot, `sluice-${job.id}-`))
+    : await o.objects.workDir(`sluice-${job.id}-`);
 
   let phase: JobPhase = 'PROBING';
   let progress: JobProgress = { percent: 0, fps: null, speed: null, etaSeconds: null };
@@ -53,7 +54,8 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
     } catch (err) {
       const e = toSluiceError(err);
       // The job was canceled, or another attempt holds it now: stop at once, report nothing.
-      if (e.code === 'LEASE_LOST' || e.code === 'INVALID_TRANSITION' || e.code === 'JOB_NOT_FOUND') abort(e.message);
+      if (e.code === 'LEASE_LOST' || e.code === 'INVALID_TRANSITION' || e.code === 'JOB_NOT_FOUND')
+        abort(e.message);
       else log.warn({ err: e.message }, 'heartbeat failed; will retry');
     } finally {
       beating = false;
@@ -97,12 +99,17 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
     let segmentBytes = 0;
     for (const item of items) {
       if (aborted) throw new SluiceError('INTERNAL', aborted);
-      const info = await o.objects.upload(job.destination.bucket, item.key, item.file);
+      const info = await o.objects.upload(job.destination.bucket, item.key, item.file, { move: true });
       if (item.type) outputs.push({ type: item.type, bucket: info.bucket, key: info.key, size: info.size });
       else segmentBytes += info.size;
     }
     if (segmentBytes > 0) {
-      outputs.push({ type: 'segments', bucket: job.destination.bucket, key: `${job.destination.prefix}/`, size: segmentBytes });
+      outputs.push({
+        type: 'segments',
+        bucket: job.destination.bucket,
+        key: `${job.destination.prefix}/`,
+        size: segmentBytes,
+      });
     }
     clearInterval(timer);
     await api.complete({ outputs, inputMedia: media, stderrTail: ffmpeg.stderrTail() });
@@ -114,7 +121,12 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
     const e = toSluiceError(err);
     log.error({ code: e.code, err: e.message }, 'attempt failed');
     await api
-      .fail({ code: e.code, message: e.message, retryable: e.retryable, stderrTail: ffmpeg?.stderrTail() ?? '' })
+      .fail({
+        code: e.code,
+        message: e.message,
+        retryable: e.retryable,
+        stderrTail: ffmpeg?.stderrTail() ?? '',
+      })
       .catch((failErr) => log.error({ err: (failErr as Error).message }, 'could not report the failure'));
     return 'FAILED';
   } finally {

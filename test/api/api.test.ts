@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { buildApi } from '../../src/api/server.ts';
 import { Ingest } from '../../src/ingest/ingest.ts';
+import { objectCreatedEvent } from '../../src/ingest/object-event.ts';
 import { defaultPipeline } from '../../src/ingest/pipeline.ts';
 import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
@@ -19,10 +20,17 @@ async function setup(t: Parameters<typeof tempDir>[0]) {
   await store.migrate();
   const objects = new LocalObjectStore(dir);
   const launcher = new FakeLauncher();
-  const scheduler = new Scheduler(store, launcher, { concurrency: 1, leaseMs: 30_000, intervalMs: 60_000, stopGraceMs: 10 }, silentLog);
-  const ingest = new Ingest(store, [defaultPipeline('abr-default')], new TemplateRegistry(null), silentLog);
+  const scheduler = new Scheduler(
+    store,
+    launcher,
+    { concurrency: 1, leaseMs: 30_000, intervalMs: 60_000, stopGraceMs: 10 },
+    silentLog,
+  );
+  const templates = new TemplateRegistry(null);
+  const ingest = new Ingest(store, [defaultPipeline('abr-default')], templates, silentLog);
   const app = buildApi({
     store,
+    templates,
     objects,
     ingest,
     scheduler,
@@ -39,10 +47,14 @@ async function setup(t: Parameters<typeof tempDir>[0]) {
     await store.close();
   });
   const put = (key: string, body = 'not really a video') => objects.put('source', key, Readable.from([body]));
-  return { app, store, objects, launcher, scheduler, put };
+  return { app, store, objects, launcher, scheduler, put, ingest };
 }
 
-function assertProblem(res: { statusCode: number; headers: Record<string, unknown>; json(): unknown }, status: number, code: string) {
+function assertProblem(
+  res: { statusCode: number; headers: Record<string, unknown>; json(): unknown },
+  status: number,
+  code: string,
+) {
   assert.equal(res.statusCode, status);
   assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
   const body = res.json() as { code: string; status: number; detail: string; title: string };
@@ -57,7 +69,13 @@ test('GET /v1/health reports ok and job counts per status', async (t) => {
   assert.equal(res.statusCode, 200);
   const body = res.json();
   assert.equal(body.status, 'ok');
-  assert.deepEqual(Object.keys(body.jobs).sort(), ['CANCELED', 'COMPLETE', 'ERROR', 'PROGRESSING', 'SUBMITTED']);
+  assert.deepEqual(Object.keys(body.jobs).sort(), [
+    'CANCELED',
+    'COMPLETE',
+    'ERROR',
+    'PROGRESSING',
+    'SUBMITTED',
+  ]);
 });
 
 test('unknown job id is a 404 problem+json JOB_NOT_FOUND on both /v1/jobs/:id and /jobs/:id', async (t) => {
@@ -76,15 +94,27 @@ test('unknown status filter is a 400 INVALID_STATUS; unknown route a 404 ROUTE_N
 test('POST /v1/jobs makes one job per object version and validates its input', async (t) => {
   const { app, put } = await setup(t);
   assertProblem(await app.inject({ method: 'POST', url: '/v1/jobs', payload: {} }), 400, 'VALIDATION_FAILED');
-  assertProblem(await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'missing.mp4' } }), 404, 'OBJECT_NOT_FOUND');
-  assertProblem(await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: '../etc/passwd' } }), 400, 'INVALID_OBJECT_KEY');
+  assertProblem(
+    await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'missing.mp4' } }),
+    404,
+    'OBJECT_NOT_FOUND',
+  );
+  assertProblem(
+    await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: '../etc/passwd' } }),
+    400,
+    'INVALID_OBJECT_KEY',
+  );
   await put('in/clip.mp4');
   assertProblem(
     await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'in/clip.mp4', template: 'nope' } }),
     400,
     'TEMPLATE_NOT_FOUND',
   );
-  const first = await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'in/clip.mp4', userMetadata: { course: 'c1' } } });
+  const first = await app.inject({
+    method: 'POST',
+    url: '/v1/jobs',
+    payload: { key: 'in/clip.mp4', userMetadata: { course: 'c1' } },
+  });
   assert.equal(first.statusCode, 201);
   const job = first.json();
   assert.equal(job.status, 'SUBMITTED');
@@ -106,7 +136,9 @@ test('GET /v1/jobs?status= and the seed routes /jobs/<STATUS> and /jobs/<id> lis
   await app.inject({ method: 'POST', url: `/v1/jobs/${a.id}/cancel` });
   const submitted = (await app.inject('/jobs/SUBMITTED')).json().jobs.map((j: { id: string }) => j.id);
   assert.deepEqual(submitted, [b.id]);
-  const canceled = (await app.inject('/v1/jobs?status=canceled')).json().jobs.map((j: { id: string }) => j.id);
+  const canceled = (await app.inject('/v1/jobs?status=canceled'))
+    .json()
+    .jobs.map((j: { id: string }) => j.id);
   assert.deepEqual(canceled, [a.id]);
   const all = (await app.inject('/v1/jobs')).json().jobs.map((j: { id: string }) => j.id);
   assert.deepEqual(all, [b.id, a.id], 'newest first');
@@ -123,13 +155,19 @@ test('cancel moves SUBMITTED to CANCELED once; cancelling again is a 409 INVALID
   const res = await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/cancel` });
   assert.equal(res.statusCode, 200);
   assert.equal(res.json().status, 'CANCELED');
-  assertProblem(await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/cancel` }), 409, 'INVALID_TRANSITION');
-  const events = (await app.inject(`/v1/jobs/${job.id}/events`)).json().events.map((e: { type: string }) => e.type);
+  assertProblem(
+    await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/cancel` }),
+    409,
+    'INVALID_TRANSITION',
+  );
+  const events = (await app.inject(`/v1/jobs/${job.id}/events`))
+    .json()
+    .events.map((e: { type: string }) => e.type);
   assert.deepEqual(events, ['job:created', 'job:canceled']);
 });
 
 test('PUT /v1/uploads/<key> stores the object in the source bucket and makes its job', async (t) => {
-  const { app, objects } = await setup(t);
+  const { app, objects, ingest } = await setup(t);
   const res = await app.inject({
     method: 'PUT',
     url: '/v1/uploads/lessons/intro.mov',
@@ -141,7 +179,24 @@ test('PUT /v1/uploads/<key> stores the object in the source bucket and makes its
   assert.equal(body.object.size, 10);
   assert.equal(body.jobs.length, 1);
   assert.equal(body.jobs[0].input.key, 'lessons/intro.mov');
-  assert.equal((await objects.stat('source', 'lessons/intro.mov'))?.size, 10);
+  const stored = await objects.stat('source', 'lessons/intro.mov');
+  assert.equal(stored?.size, 10);
+  // The bucket watcher later sees the same object version: it finds the upload's job, makes no other.
+  assert.ok(stored);
+  const seen = await ingest.handle(objectCreatedEvent(stored, 'sluice://buckets/source'));
+  assert.deepEqual(
+    seen.jobs.map((j) => j.id),
+    [body.jobs[0].id],
+  );
+  assert.equal(seen.created, 0);
+  const unknownTemplate = await app.inject({
+    method: 'PUT',
+    url: '/v1/uploads/other.mp4?template=nope',
+    headers: { 'content-type': 'application/octet-stream' },
+    payload: 'x',
+  });
+  assertProblem(unknownTemplate, 400, 'TEMPLATE_NOT_FOUND');
+  assert.equal(await objects.stat('source', 'other.mp4'), null, 'nothing stored for a refused upload');
   const text = await app.inject({
     method: 'PUT',
     url: '/v1/uploads/notes.txt',
@@ -168,7 +223,11 @@ test('Worker API: no token is 401, a wrong token 409 LEASE_LOST, the attempt tok
   const url = `/v1/worker/jobs/${job.id}`;
   assertProblem(await app.inject({ method: 'POST', url: `${url}/claim` }), 401, 'UNAUTHORIZED');
   assertProblem(
-    await app.inject({ method: 'POST', url: `${url}/claim`, headers: { authorization: 'Bearer not-the-token' } }),
+    await app.inject({
+      method: 'POST',
+      url: `${url}/claim`,
+      headers: { authorization: 'Bearer not-the-token' },
+    }),
     409,
     'LEASE_LOST',
   );
@@ -188,7 +247,12 @@ test('Worker API: no token is 401, a wrong token 409 LEASE_LOST, the attempt tok
   assert.equal(shown.phase, 'TRANSCODING');
   assert.deepEqual(shown.progress, { percent: 42.5, fps: 90, speed: 3, etaSeconds: 2 });
   assertProblem(
-    await app.inject({ method: 'POST', url: `${url}/heartbeat`, headers: auth, payload: { progress: { percent: 101 } } }),
+    await app.inject({
+      method: 'POST',
+      url: `${url}/heartbeat`,
+      headers: auth,
+      payload: { progress: { percent: 101 } },
+    }),
     400,
     'VALIDATION_FAILED',
   );

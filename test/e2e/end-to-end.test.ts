@@ -63,7 +63,15 @@ async function topLevelBoxes(file: string): Promise<string[]> {
 
 async function keyframeTimes(file: string): Promise<number[]> {
   const { stdout } = await run('ffprobe', [
-    '-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file,
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'packet=pts_time,flags',
+    '-of',
+    'csv=p=0',
+    file,
   ]);
   return stdout
     .trim()
@@ -91,7 +99,11 @@ test('a clip copied into the source bucket becomes a COMPLETE job with HLS, DASH
     const { jobs } = await getJson<{ jobs: JobView[] }>(`${service.url}/jobs/COMPLETE`);
     if (jobs.length > 0) return jobs;
     const { jobs: failed } = await getJson<{ jobs: JobView[] }>(`${service.url}/jobs/ERROR`);
-    assert.equal(failed.length, 0, `job failed: ${JSON.stringify(failed[0]?.error)} ${failed[0]?.stderrTail}`);
+    assert.equal(
+      failed.length,
+      0,
+      `job failed: ${JSON.stringify(failed[0]?.error)} ${failed[0]?.stderrTail}`,
+    );
     return null;
   });
   assert.equal(listed.length, 1, 'exactly one job for one file');
@@ -115,7 +127,8 @@ test('a clip copied into the source bucket becomes a COMPLETE job with HLS, DASH
   assert.equal((mpd.match(/<Representation /g) ?? []).length, 3, 'two video and one audio representation');
 
   const files = await fs.readdir(out);
-  const segments = (rep: number) => files.filter((f) => f.startsWith(`chunk-${rep}-`) && f.endsWith('.m4s')).length;
+  const segments = (rep: number) =>
+    files.filter((f) => f.startsWith(`chunk-${rep}-`) && f.endsWith('.m4s')).length;
   assert.equal(segments(0), 2, '2 s at 1 s segments');
   assert.equal(segments(1), segments(0), 'every rendition has the same segments');
   // Keyframes at every segment boundary, identically in each rendition.
@@ -126,8 +139,19 @@ test('a clip copied into the source bucket becomes a COMPLETE job with HLS, DASH
   }
   const mp4 = path.join(out, 'lesson 1.mp4');
   const boxes = await topLevelBoxes(mp4);
-  assert.ok(boxes.indexOf('moov') >= 0 && boxes.indexOf('moov') < boxes.indexOf('mdat'), `moov before mdat: ${boxes}`);
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width,height', '-of', 'json', mp4]);
+  assert.ok(
+    boxes.indexOf('moov') >= 0 && boxes.indexOf('moov') < boxes.indexOf('mdat'),
+    `moov before mdat: ${boxes}`,
+  );
+  const { stdout } = await run('ffprobe', [
+    '-v',
+    'error',
+    '-show_entries',
+    'stream=codec_name,width,height',
+    '-of',
+    'json',
+    mp4,
+  ]);
   const streams = JSON.parse(stdout).streams as { codec_name: string; width?: number }[];
   assert.deepEqual(streams.map((s) => s.codec_name).sort(), ['aac', 'h264']);
   assert.equal(streams.find((s) => s.codec_name === 'h264')?.width, 640, 'the MP4 is the top rendition');
@@ -137,7 +161,10 @@ test('a clip copied into the source bucket becomes a COMPLETE job with HLS, DASH
 
   const events = await getJson<{ events: { type: string }[] }>(`${service.url}/v1/jobs/${job.id}/events`);
   const types = events.events.map((e) => e.type);
-  assert.deepEqual(types.filter((x) => x !== 'job:phase'), ['job:created', 'job:claimed', 'job:started', 'job:complete']);
+  assert.deepEqual(
+    types.filter((x) => x !== 'job:phase'),
+    ['job:created', 'job:claimed', 'job:started', 'job:complete'],
+  );
   assert.ok(types.includes('job:phase'));
 });
 
@@ -145,21 +172,33 @@ test('sluice submit --wait uploads through the API and follows the job to COMPLE
   const { service } = await serve(t);
   const input = await clip({ width: 320, height: 180, seconds: 1 });
   const env = { ...process.env, SLUICE_LOG_LEVEL: 'silent' };
-  const submit = await run(process.execPath, [SLUICE_BIN, '--server', service.url, 'submit', input, '--key', 'cli/clip.mp4', '--wait'], { env });
+  const submit = await run(
+    process.execPath,
+    [SLUICE_BIN, '--server', service.url, 'submit', input, '--key', 'cli/clip.mp4', '--wait'],
+    { env },
+  );
   const id = /^(job_\w+)\s+SUBMITTED/m.exec(submit.stdout)?.[1];
   assert.ok(id, `submit printed the job id: ${submit.stdout}`);
   assert.match(submit.stdout, /COMPLETE/);
-  const jobs = await run(process.execPath, [SLUICE_BIN, '--server', service.url, 'jobs', '--status', 'complete'], { env });
+  const jobs = await run(
+    process.execPath,
+    [SLUICE_BIN, '--server', service.url, 'jobs', '--status', 'complete'],
+    { env },
+  );
   assert.match(jobs.stdout, new RegExp(id));
-  const shown = await run(process.execPath, [SLUICE_BIN, '--server', service.url, 'job', id, '--json'], { env });
+  const shown = await run(process.execPath, [SLUICE_BIN, '--server', service.url, 'job', id, '--json'], {
+    env,
+  });
   assert.equal(JSON.parse(shown.stdout).status, 'COMPLETE');
-  const missing = await run(process.execPath, [SLUICE_BIN, '--server', service.url, 'job', 'job_missing'], { env }).catch((e) => e);
+  const missing = await run(process.execPath, [SLUICE_BIN, '--server', service.url, 'job', 'job_missing'], {
+    env,
+  }).catch((e) => e);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /JOB_NOT_FOUND/);
 });
 
 test('cancelling a running job stops its worker and ffmpeg; the job ends CANCELED and stays so', async (t) => {
-  const { service, api } = await serve(t);
+  const { api } = await serve(t);
   const input = await clip({ width: 1280, height: 720, seconds: 30, noise: true });
   const { jobs } = await api.upload(input, 'long.mp4');
   const id = jobs[0]?.id ?? '';
@@ -167,10 +206,14 @@ test('cancelling a running job stops its worker and ffmpeg; the job ends CANCELE
   const canceled = await api.cancel(id);
   assert.equal(canceled.status, 'CANCELED');
   // The worker is gone within the grace period: no ffmpeg for this job remains.
-  await waitFor('worker gone', async () => {
-    const { stdout } = await run('ps', ['-eo', 'args']);
-    return !stdout.includes(`sluice-${id}`) && !stdout.includes(`--job ${id}`);
-  }, 5000);
+  await waitFor(
+    'worker gone',
+    async () => {
+      const { stdout } = await run('ps', ['-eo', 'args']);
+      return !stdout.includes(`sluice-${id}`) && !stdout.includes(`--job ${id}`);
+    },
+    5000,
+  );
   await new Promise((r) => setTimeout(r, 500));
   const after = await api.getJob(id);
   assert.equal(after.status, 'CANCELED');
@@ -179,7 +222,10 @@ test('cancelling a running job stops its worker and ffmpeg; the job ends CANCELE
 
 test('a file that is not media ends in ERROR INPUT_UNREADABLE after one attempt, with nothing published', async (t) => {
   const { dataDir, service } = await serve(t);
-  await fs.writeFile(path.join(dataDir, 'buckets', 'source', 'notes.mp4'), 'this is text, not a video\n'.repeat(100));
+  await fs.writeFile(
+    path.join(dataDir, 'buckets', 'source', 'notes.mp4'),
+    'this is text, not a video\n'.repeat(100),
+  );
   const failed = await waitFor('ERROR', async () => {
     const { jobs } = await getJson<{ jobs: JobView[] }>(`${service.url}/jobs/ERROR`);
     return jobs[0];

@@ -57,7 +57,11 @@ test('at most `concurrency` jobs run at once; the rest wait in SUBMITTED and sta
   assert.equal((await store.get(jobs[2]?.id ?? ''))?.status, 'SUBMITTED');
   const first = launcher.launched[0];
   assert.ok(first);
-  await store.transition(first.jobId, { type: 'complete', leaseToken: first.leaseToken, outputs: [] }, new Date());
+  await store.transition(
+    first.jobId,
+    { type: 'complete', leaseToken: first.leaseToken, outputs: [] },
+    new Date(),
+  );
   scheduler.poke();
   await waitFor('third launch', async () => launcher.launched.length === 3);
   assert.equal(launcher.launched[2]?.jobId, jobs[2]?.id);
@@ -98,7 +102,11 @@ test('a worker exit after its job completed changes nothing', async (t) => {
   const job = await add('a.mp4');
   scheduler.poke();
   const launch = await waitFor('launch', async () => launcher.launched[0]);
-  await store.transition(job.id, { type: 'complete', leaseToken: launch.leaseToken, outputs: [] }, new Date());
+  await store.transition(
+    job.id,
+    { type: 'complete', leaseToken: launch.leaseToken, outputs: [] },
+    new Date(),
+  );
   launcher.exit(launch, 0);
   await scheduler.settle();
   assert.equal((await store.get(job.id))?.status, 'COMPLETE');
