@@ -121,15 +121,21 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   // An upload lands in the source bucket exactly as a file copied there would, and is ingested at once.
-  app.put<{ Params: { '*': string }; Querystring: { template?: string } }>('/v1/uploads/*', async (req, reply) => {
-    const key = validateObjectKey(decodeURIComponent(req.params['*']));
-    const template = req.query.template;
-    if (template) await templates.get(template); // refuse an unknown template before storing anything
-    const object = await objects.put('source', key, req.raw);
-    const result = await ingest.handle(objectCreatedEvent(object, 'sluice://api/uploads'), template ? { template } : {});
-    requirePipelineMatch(result, key);
-    return reply.code(201).send({ object, jobs: result.jobs.map(jobView) });
-  });
+  app.put<{ Params: { '*': string }; Querystring: { template?: string } }>(
+    '/v1/uploads/*',
+    async (req, reply) => {
+      const key = validateObjectKey(decodeURIComponent(req.params['*']));
+      const template = req.query.template;
+      if (template) await templates.get(template); // refuse an unknown template before storing anything
+      const object = await objects.put('source', key, req.raw);
+      const result = await ingest.handle(
+        objectCreatedEvent(object, 'sluice://api/uploads'),
+        template ? { template } : {},
+      );
+      requirePipelineMatch(result, key);
+      return reply.code(201).send({ object, jobs: result.jobs.map(jobView) });
+    },
+  );
 
   // Seed 002's routes: /jobs/<STATUS> lists, /jobs/<id> shows one job.
   app.get<{ Params: { x: string } }>('/jobs/:x', async (req) => {

@@ -41,7 +41,11 @@ export class ApiClient {
     return this.request('POST', '/v1/jobs', body);
   }
 
-  async upload(file: string, key: string, template?: string): Promise<{ object: ObjectInfo; jobs: JobView[] }> {
+  async upload(
+    file: string,
+    key: string,
+    template?: string,
+  ): Promise<{ object: ObjectInfo; jobs: JobView[] }> {
     const stat = await fs.stat(file).catch(() => null);
     if (!stat?.isFile()) throw new SluiceError('VALIDATION_FAILED', `${file} is not a readable file`);
     const body = Readable.toWeb(createReadStream(file)) as ReadableStream;

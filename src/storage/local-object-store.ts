@@ -84,7 +84,12 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  async upload(bucket: string, key: string, fromFile: string, o: { move?: boolean } = {}): Promise<ObjectInfo> {
+  async upload(
+    bucket: string,
+    key: string,
+    fromFile: string,
+    o: { move?: boolean } = {},
+  ): Promise<ObjectInfo> {
     const target = this.pathOf(bucket, key);
     const tmp = await this.tempFile();
     try {
