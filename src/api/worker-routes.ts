@@ -26,6 +26,7 @@ const Output = z.object({
   bucket: z.string().min(1),
   key: z.string().min(1),
   size: z.number().int().nonnegative().optional(),
+  analysis: z.record(z.string(), z.union([z.string(), z.number(), z.null()])).optional(),
 });
 
 const Complete = z.object({

@@ -22,11 +22,13 @@ export interface ObjectRef {
 }
 
 export interface JobOutput {
-  /** hls | dash | mp4 | thumbnail | segment-set */
+  /** hls | dash | mp4 | thumbnail | sprites | segments | rendition | audio-rendition */
   type: string;
   bucket: string;
   key: string;
   size?: number;
+  /** What was measured of a rendition after the encode (bitrates in bit/s). */
+  analysis?: Record<string, string | number | null>;
 }
 
 export interface JobProgress {

@@ -1,7 +1,8 @@
 // ffmpeg argument building, pure: a Plan and local paths -> one argument array for one ffmpeg process.
 // One decode feeds every rendition through `split`; the encoded streams go through the tee muxer to the
 // DASH muxer (CMAF segments + MPD + HLS playlists over the same segments) and to the MP4, so the top
-// rendition and the audio are encoded once and used twice.
+// rendition and the audio are encoded once and used twice. Poster and sprite sheets are two more
+// branches of the same decode.
 import path from 'node:path';
 import type { Plan } from '../templates/ladder.ts';
 
@@ -11,6 +12,8 @@ export interface TranscodePaths {
   streamDir: string;
   mp4: string;
   thumbnail: string;
+  /** Folder for sprite sheets (sprite-001.jpg, ...). */
+  spriteDir: string;
 }
 
 export const STREAM_FILES = {
@@ -21,37 +24,60 @@ export const STREAM_FILES = {
   media: 'chunk-$RepresentationID$-$Number%05d$.m4s',
 } as const;
 
+export const SPRITE_PATTERN = 'sprite-%03d.jpg';
+
+/** setsar rounds ratios to terms of at most 100 unless told otherwise; 640/639 must stay exact. */
+const SAR_MAX = 1_000_000;
+
+/**
+ * PQ/HLG to SDR BT.709: linearise, map primaries, tone-map (Hable keeps highlights), back to BT.709.
+ * Without it HDR sources play washed out on every SDR screen and in browsers' H.264 path.
+ */
+const TONE_MAP =
+  'zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p';
+
 /** Escapes a value for the tee muxer's `[opt=value:...]path|...` syntax. */
 export function teeEscape(value: string): string {
   return value.replace(/[\\:|[\]=,']/g, (c) => `\\${c}`);
 }
 
-/** setsar rounds ratios to terms of at most 100 unless told otherwise; 640/639 must stay exact. */
-const SAR_MAX = 1_000_000;
-
 function kbps(n: number): string {
   return `${n}k`;
 }
 
-export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] {
+function videoFilters(plan: Plan): string {
   const n = plan.renditions.length;
-  const wantStream = plan.hls || plan.dash;
-  const branches = n + (plan.thumbnail ? 1 : 0);
-  const labels = Array.from({ length: branches }, (_, i) => `[s${i}]`);
-  const fps = plan.frameRate !== null ? `fps=${plan.frameRate},` : '';
-  const filters = [`[0:v:0]${fps}split=${branches}${labels.join('')}`];
+  const extra = (plan.thumbnail ? 1 : 0) + (plan.sprites ? 1 : 0);
+  const branches = n + extra;
+  const pre: string[] = [];
+  if (plan.toneMap) pre.push(TONE_MAP);
+  if (plan.changeFrameRate && plan.frameRate) pre.push(`fps=${plan.frameRate}`);
+  const head = pre.length > 0 ? `${pre.join(',')},` : '';
+  const labels = Array.from({ length: branches }, (_, i) => `[s${i}]`).join('');
+  const filters = [`[0:v:0]${head}split=${branches}${labels}`];
   plan.renditions.forEach((r, i) => {
     filters.push(
       `[s${i}]scale=${r.width}:${r.height}:flags=bicubic,setsar=sar=${r.sar}:max=${SAR_MAX},format=yuv420p[v${i}]`,
     );
   });
+  let next = n;
   if (plan.thumbnail) {
     const t = plan.thumbnail;
     filters.push(
-      `[s${n}]trim=start=${t.atSeconds},setpts=PTS-STARTPTS,scale=${t.width}:${t.height}:out_range=full,setsar=1,format=yuvj420p[th]`,
+      `[s${next++}]trim=start=${t.atSeconds},setpts=PTS-STARTPTS,scale=${t.width}:${t.height}:out_range=full,setsar=1,format=yuvj420p[th]`,
     );
   }
+  if (plan.sprites) {
+    const s = plan.sprites;
+    filters.push(
+      `[s${next}]fps=1/${s.intervalSeconds},scale=${s.width}:${s.height}:out_range=full,setsar=1,format=yuvj420p,tile=${s.columns}x${s.rows}[sp]`,
+    );
+  }
+  return filters.join(';');
+}
 
+export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] {
+  const hasVideo = plan.renditions.length > 0;
   const args = [
     '-hide_banner',
     '-nostdin',
@@ -62,27 +88,20 @@ export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] 
     'pipe:1',
     '-nostats',
   ];
-  args.push('-i', paths.input, '-filter_complex', filters.join(';'));
+  args.push('-i', paths.input);
+  if (hasVideo) args.push('-filter_complex', videoFilters(plan));
 
   plan.renditions.forEach((r, i) => {
     args.push('-map', `[v${i}]`);
     args.push(`-b:v:${i}`, kbps(r.videoBitrateKbps), `-maxrate:v:${i}`, kbps(r.maxrateKbps));
     args.push(`-bufsize:v:${i}`, kbps(r.bufsizeKbps));
   });
-  // Keyframes at every segment boundary in every rendition, and nowhere the encoder alone would choose
-  // (scene cuts), so all renditions cut segments at the same instants and players switch cleanly.
-  args.push(
-    '-c:v',
-    'libx264',
-    '-preset',
-    plan.preset,
-    '-profile:v',
-    'high',
-    '-force_key_frames',
-    `expr:gte(t,n_forced*${plan.segmentSeconds})`,
-    '-sc_threshold',
-    '0',
-  );
+  if (hasVideo) {
+    // Keyframes at every segment boundary in every rendition, and nowhere the encoder alone would choose
+    // (scene cuts), so all renditions cut segments at the same instants and players switch cleanly.
+    args.push('-c:v', 'libx264', '-preset', plan.preset, '-profile:v', 'high');
+    args.push('-force_key_frames', `expr:gte(t,n_forced*${plan.segmentSeconds})`, '-sc_threshold', '0');
+  }
   if (plan.audio) {
     args.push('-map', '0:a:0', '-c:a', 'aac', '-b:a', kbps(plan.audio.bitrateKbps));
     args.push('-ac', String(plan.audio.channels), '-ar', '48000');
@@ -91,8 +110,11 @@ export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] 
   args.push('-flags', '+global_header');
 
   const slaves: string[] = [];
-  if (wantStream) {
-    const sets = plan.audio ? 'id=0,streams=v id=1,streams=a' : 'id=0,streams=v';
+  if (plan.hls || plan.dash) {
+    const sets = [hasVideo ? 'streams=v' : null, plan.audio ? 'streams=a' : null]
+      .filter((x) => x !== null)
+      .map((x, i) => `id=${i},${x}`)
+      .join(' ');
     const opts = [
       'f=dash',
       'onfail=abort',
@@ -108,7 +130,7 @@ export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] 
       `[${opts.map(teeOption).join(':')}]${teeEscape(path.join(paths.streamDir, STREAM_FILES.mpd))}`,
     );
   }
-  if (plan.mp4) {
+  if (plan.mp4 && hasVideo) {
     const select = plan.audio ? 'v:0,a' : 'v:0';
     // Quoted: inside a tee slave's option list, `:` and `,` of a stream specifier would split it.
     slaves.push(`[f=mp4:movflags=+faststart:onfail=abort:select=\\'${select}\\']${teeEscape(paths.mp4)}`);
@@ -117,6 +139,9 @@ export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] 
 
   if (plan.thumbnail) {
     args.push('-map', '[th]', '-frames:v', '1', '-update', '1', '-q:v', '3', paths.thumbnail);
+  }
+  if (plan.sprites) {
+    args.push('-map', '[sp]', '-q:v', '5', '-start_number', '1', path.join(paths.spriteDir, SPRITE_PATTERN));
   }
   return args;
 }

@@ -10,13 +10,21 @@ export interface VideoInfo {
   displayHeight: number;
   rotation: number;
   frameRate: number | null;
+  /** True when the nominal and average frame rates disagree: variable frame rate (phones, screen capture). */
+  variableFrameRate: boolean;
   pixelFormat: string | null;
+  bitDepth: number;
+  colorTransfer: string | null;
+  colorPrimaries: string | null;
+  /** PQ (HDR10) or HLG transfer: needs tone mapping to play as SDR. */
+  hdr: boolean;
   bitRate: number | null;
 }
 
 export interface AudioInfo {
   codec: string;
   channels: number;
+  channelLayout: string | null;
   sampleRate: number | null;
   bitRate: number | null;
 }
@@ -40,7 +48,11 @@ interface ProbeStream {
   avg_frame_rate?: string;
   r_frame_rate?: string;
   pix_fmt?: string;
+  bits_per_raw_sample?: string;
+  color_transfer?: string;
+  color_primaries?: string;
   bit_rate?: string;
+  channel_layout?: string;
   channels?: number;
   sample_rate?: string;
   tags?: Record<string, string>;
@@ -74,6 +86,13 @@ function rotationOf(stream: ProbeStream): number {
   return ((Math.round(raw) % 360) + 360) % 360;
 }
 
+function bitDepthOf(stream: ProbeStream): number {
+  const raw = num(stream.bits_per_raw_sample);
+  if (raw) return raw;
+  const m = /p(\d{2})(le|be)$/.exec(stream.pix_fmt ?? '');
+  return m ? Number(m[1]) : 8;
+}
+
 export function parseProbe(json: string): MediaInfo {
   let data: ProbeOutput;
   try {
@@ -90,7 +109,10 @@ export function parseProbe(json: string): MediaInfo {
     const sar = parseRatio(v.sample_aspect_ratio) ?? 1;
     const shownWidth = Math.round(v.width * (sar > 0 ? sar : 1));
     const quarterTurn = rotation === 90 || rotation === 270;
-    const frameRate = parseRatio(v.avg_frame_rate) ?? parseRatio(v.r_frame_rate);
+    const avg = parseRatio(v.avg_frame_rate);
+    const nominal = parseRatio(v.r_frame_rate);
+    const frameRate = avg ?? nominal;
+    const transfer = v.color_transfer ?? null;
     video = {
       codec: v.codec_name ?? 'unknown',
       width: v.width,
@@ -99,7 +121,12 @@ export function parseProbe(json: string): MediaInfo {
       displayHeight: quarterTurn ? shownWidth : v.height,
       rotation,
       frameRate: frameRate !== null && frameRate < 1000 ? Math.round(frameRate * 1000) / 1000 : null,
+      variableFrameRate: avg !== null && nominal !== null && Math.abs(avg - nominal) / nominal > 0.01,
       pixelFormat: v.pix_fmt ?? null,
+      bitDepth: bitDepthOf(v),
+      colorTransfer: transfer,
+      colorPrimaries: v.color_primaries ?? null,
+      hdr: transfer === 'smpte2084' || transfer === 'arib-std-b67',
       bitRate: num(v.bit_rate),
     };
   }
@@ -107,6 +134,7 @@ export function parseProbe(json: string): MediaInfo {
     ? {
         codec: a.codec_name ?? 'unknown',
         channels: a.channels ?? 0,
+        channelLayout: a.channel_layout ?? null,
         sampleRate: num(a.sample_rate),
         bitRate: num(a.bit_rate),
       }

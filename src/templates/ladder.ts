@@ -1,6 +1,7 @@
-// Ladder planning, pure: (template, probe) -> the concrete renditions a job will encode.
+// Ladder planning, pure: (template, probe) -> the concrete renditions, audio, packaging and previews a
+// job will produce. Every rule the plan follows is here, each small enough to test on its own.
 import { SluiceError } from '../errors.ts';
-import type { MediaInfo } from '../media/media-info.ts';
+import type { MediaInfo, VideoInfo } from '../media/media-info.ts';
 import type { Template } from './template.ts';
 
 export interface PlannedRendition {
@@ -16,16 +17,34 @@ export interface PlannedRendition {
   videoBitrateKbps: number;
   maxrateKbps: number;
   bufsizeKbps: number;
+  /** RFC 6381 codec string for manifests: H.264 High profile at the level this size and rate need. */
+  codecs: string;
+}
+
+export interface SpritePlan {
+  intervalSeconds: number;
+  width: number;
+  height: number;
+  columns: number;
+  rows: number;
+  /** Small frames in all (one per interval), and the sheets they fill. */
+  count: number;
+  sheets: number;
 }
 
 export interface Plan {
   renditions: PlannedRendition[];
-  audio: { bitrateKbps: number; channels: number } | null;
-  /** Output frame rate; null keeps the source's. */
+  audio: { bitrateKbps: number; channels: number; codecs: string } | null;
+  /** Constant output frame rate; null for audio only. */
   frameRate: number | null;
+  /** The fps filter is needed: the source is variable-rate or faster than the template allows. */
+  changeFrameRate: boolean;
+  /** HDR (PQ/HLG) source: tone-mapped to SDR BT.709 so every browser shows it right. */
+  toneMap: boolean;
   segmentSeconds: number;
   durationSeconds: number | null;
   thumbnail: { atSeconds: number; width: number; height: number } | null;
+  sprites: SpritePlan | null;
   hls: boolean;
   dash: boolean;
   mp4: boolean;
@@ -59,14 +78,51 @@ export function fitShortSide(displayWidth: number, displayHeight: number, shortS
     : { width: even(long), height: even(shortSide) };
 }
 
-export function planJob(template: Template, media: MediaInfo): Plan {
-  const video = media.video;
-  if (!video) {
-    throw new SluiceError(
-      'INPUT_NO_VIDEO',
-      `template ${template.name} needs a video stream; the input has none`,
-    );
+/** Common frame rates; a measured 29.97002 is 30000/1001, not a new rate. */
+const STANDARD_RATES = [23.976, 24, 25, 29.97, 30, 48, 50, 59.94, 60, 120];
+
+export function outputFrameRate(video: VideoInfo, maxFrameRate: number): { rate: number; change: boolean } {
+  const source = video.frameRate ?? 30;
+  // 29.97 and 30 are 0.1% apart, so the match must be tighter than that.
+  const standard =
+    STANDARD_RATES.find((r) => Math.abs(r - source) / r < 0.0005) ?? Math.round(source * 1000) / 1000;
+  if (standard > maxFrameRate) {
+    // Halve where that lands under the cap (60 -> 30 keeps motion even), else take the cap itself.
+    const half = standard / 2;
+    return { rate: half <= maxFrameRate && half >= 23 ? half : maxFrameRate, change: true };
   }
+  return { rate: standard, change: video.variableFrameRate };
+}
+
+/** H.264 level from macroblocks per frame and per second (ITU-T H.264 Table A-1), as `avc1.6400xx`. */
+export function h264Codecs(width: number, height: number, fps: number): string {
+  const mbs = Math.ceil(width / 16) * Math.ceil(height / 16);
+  const levels: [number, number, number][] = [
+    [30, 1620, 40_500],
+    [31, 3600, 108_000],
+    [32, 5120, 216_000],
+    [40, 8192, 245_760],
+    [42, 8704, 522_240],
+    [50, 22_080, 589_824],
+    [51, 36_864, 983_040],
+    [52, 36_864, 2_073_600],
+  ];
+  const level = levels.find(([, maxFs, maxMbps]) => mbs <= maxFs && mbs * fps <= maxMbps)?.[0] ?? 52;
+  return `avc1.6400${level.toString(16).padStart(2, '0')}`;
+}
+
+/** The source's own video bitrate, when ffprobe knows it (stream, else container minus audio). */
+function sourceVideoKbps(media: MediaInfo): number | null {
+  const bps = media.video?.bitRate ?? (media.bitRate ? media.bitRate - (media.audio?.bitRate ?? 0) : null);
+  return bps && bps > 0 ? Math.round(bps / 1000) : null;
+}
+
+function planRenditions(
+  template: Template,
+  media: MediaInfo,
+  video: VideoInfo,
+  fps: number,
+): PlannedRendition[] {
   const sourceShort = Math.min(video.displayWidth, video.displayHeight);
   const rungs = [...template.ladder].sort((a, b) => b.height - a.height);
   let chosen = template.allowUpscale ? rungs : rungs.filter((r) => r.height <= sourceShort);
@@ -76,46 +132,104 @@ export function planJob(template: Template, media: MediaInfo): Plan {
     if (!lowest) throw new SluiceError('INVALID_TEMPLATE', `template ${template.name} has an empty ladder`);
     chosen = [{ ...lowest, height: sourceShort }];
   }
-  const renditions = chosen.map((r) => {
+  const cap = sourceVideoKbps(media);
+  return chosen.map((r) => {
     const size = fitShortSide(video.displayWidth, video.displayHeight, r.height);
-    const maxrate = Math.round(r.videoBitrateKbps * template.video.maxrateFactor);
+    // Spending more bits than the source has buys nothing; cap at the source's rate (never below 100k).
+    const kbps = cap !== null ? Math.max(100, Math.min(r.videoBitrateKbps, cap)) : r.videoBitrateKbps;
+    const maxrate = Math.round(kbps * template.video.maxrateFactor);
     return {
       name: r.name,
       ...size,
       sar: sampleAspect(video.displayWidth, video.displayHeight, size.width, size.height),
-      videoBitrateKbps: r.videoBitrateKbps,
+      videoBitrateKbps: kbps,
       maxrateKbps: maxrate,
       bufsizeKbps: maxrate * 2,
+      codecs: h264Codecs(size.width, size.height, fps),
     };
   });
-  const frameRate =
-    video.frameRate !== null && video.frameRate > template.video.maxFrameRate
-      ? template.video.maxFrameRate
-      : null;
+}
+
+function planSprites(template: Template, video: VideoInfo, duration: number | null): SpritePlan | null {
+  const s = template.sprites;
+  if (!s.enabled || !duration || duration <= 0) return null;
+  const height = even((s.width * video.displayHeight) / video.displayWidth);
+  const count = Math.max(1, Math.ceil(duration / s.intervalSeconds));
+  return {
+    intervalSeconds: s.intervalSeconds,
+    width: even(s.width),
+    height,
+    columns: s.columns,
+    rows: s.rows,
+    count,
+    sheets: Math.ceil(count / (s.columns * s.rows)),
+  };
+}
+
+export function planJob(template: Template, media: MediaInfo): Plan {
+  const audio = media.audio
+    ? {
+        bitrateKbps: template.audio.bitrateKbps,
+        channels: Math.min(template.audio.channels, Math.max(1, media.audio.channels)),
+        codecs: 'mp4a.40.2',
+      }
+    : null;
+  const common = {
+    segmentSeconds: template.packaging.segmentSeconds,
+    durationSeconds: media.durationSeconds,
+    hls: template.packaging.hls,
+    dash: template.packaging.dash,
+    preset: template.video.preset,
+  };
+  if (template.ladder.length === 0) {
+    if (!audio) {
+      throw new SluiceError(
+        'INPUT_NO_AUDIO',
+        `template ${template.name} makes audio only; the input has no audio stream`,
+      );
+    }
+    return {
+      ...common,
+      renditions: [],
+      audio,
+      frameRate: null,
+      changeFrameRate: false,
+      toneMap: false,
+      thumbnail: null,
+      sprites: null,
+      mp4: false,
+    };
+  }
+  const video = media.video;
+  if (!video) {
+    throw new SluiceError(
+      'INPUT_NO_VIDEO',
+      `template ${template.name} needs a video stream; the input has none (use the audio-only template for audio files)`,
+    );
+  }
+  const fps = outputFrameRate(video, template.video.maxFrameRate);
   const duration = media.durationSeconds;
   let thumbnail: Plan['thumbnail'] = null;
   if (template.thumbnail.enabled) {
-    const short = Math.min(template.thumbnail.height, sourceShort);
-    const at = duration
-      ? Math.min((duration * template.thumbnail.atPercent) / 100, Math.max(0, duration - 0.5))
-      : 0;
+    const short = Math.min(template.thumbnail.height, Math.min(video.displayWidth, video.displayHeight));
+    const wanted =
+      template.thumbnail.atSeconds ?? (duration ? (duration * template.thumbnail.atPercent) / 100 : 0);
+    // Never past the end: a frame must exist there.
+    const at = duration ? Math.min(wanted, Math.max(0, duration - 0.5)) : 0;
     thumbnail = {
       atSeconds: Math.round(at * 1000) / 1000,
       ...fitShortSide(video.displayWidth, video.displayHeight, short),
     };
   }
   return {
-    renditions,
-    audio: media.audio
-      ? { bitrateKbps: template.audio.bitrateKbps, channels: template.audio.channels }
-      : null,
-    frameRate,
-    segmentSeconds: template.packaging.segmentSeconds,
-    durationSeconds: duration,
+    ...common,
+    renditions: planRenditions(template, media, video, fps.rate),
+    audio,
+    frameRate: fps.rate,
+    changeFrameRate: fps.change,
+    toneMap: video.hdr,
     thumbnail,
-    hls: template.packaging.hls,
-    dash: template.packaging.dash,
+    sprites: planSprites(template, video, duration),
     mp4: template.mp4.enabled,
-    preset: template.video.preset,
   };
 }

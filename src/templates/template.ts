@@ -14,7 +14,8 @@ export const Template = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
     description: z.string().default(''),
-    ladder: z.array(RenditionSpec).min(1).max(10),
+    /** Video renditions; an empty ladder makes an audio-only template. */
+    ladder: z.array(RenditionSpec).max(10),
     allowUpscale: z.boolean().default(false),
     video: z
       .object({
@@ -45,15 +46,36 @@ export const Template = z
     thumbnail: z
       .object({
         enabled: z.boolean().default(true),
-        /** Where in the input the poster frame is taken, as a percentage of its duration. */
+        /** Where in the input the poster frame is taken, as a percentage of its duration... */
         atPercent: z.number().min(0).max(100).default(10),
+        /** ...or at this time, when set. */
+        atSeconds: z.number().min(0).optional(),
         height: z.number().int().min(32).max(2160).default(360),
+      })
+      .prefault({}),
+    /** Sprite sheets of small frames and a WebVTT index, for scrubbing previews in players. */
+    sprites: z
+      .object({
+        enabled: z.boolean().default(false),
+        intervalSeconds: z.number().min(0.5).max(60).default(2),
+        /** Width of one small frame; its height follows the display aspect ratio. */
+        width: z.number().int().min(32).max(640).default(160),
+        columns: z.number().int().min(1).max(20).default(10),
+        rows: z.number().int().min(1).max(20).default(10),
       })
       .prefault({}),
     maxAttempts: z.number().int().min(1).max(20).default(3),
   })
   .refine((t) => t.packaging.hls || t.packaging.dash || t.mp4.enabled, {
     message: 'a template must produce at least one of HLS, DASH or MP4',
+    path: ['packaging'],
+  })
+  .refine((t) => t.ladder.length > 0 || !(t.mp4.enabled || t.thumbnail.enabled || t.sprites.enabled), {
+    message: 'an audio-only template (empty ladder) cannot ask for an MP4, a thumbnail or sprites',
+    path: ['ladder'],
+  })
+  .refine((t) => t.ladder.length > 0 || t.packaging.hls || t.packaging.dash, {
+    message: 'an audio-only template (empty ladder) needs HLS or DASH packaging',
     path: ['packaging'],
   });
 export type Template = z.infer<typeof Template>;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { SluiceError } from '../errors.ts';
 import { STREAM_FILES } from '../media/ffmpeg-args.ts';
 import type { Plan } from '../templates/ladder.ts';
+import { SPRITE_VTT } from './finish-packaging.ts';
 
 function missing(what: string): never {
   throw new SluiceError(
@@ -17,13 +18,13 @@ export interface PublishItem {
   file: string;
   key: string;
   /** Set on the files the job lists as its outputs; segments are summarised instead. */
-  type: 'hls' | 'dash' | 'mp4' | 'thumbnail' | null;
+  type: 'hls' | 'dash' | 'mp4' | 'thumbnail' | 'sprites' | null;
   order: number;
 }
 
 export async function publishList(
   plan: Plan,
-  local: { streamDir: string; mp4: string; thumbnail: string },
+  local: { streamDir: string; mp4: string; thumbnail: string; spriteDir: string; spriteVtt: string | null },
   prefix: string,
   baseName: string,
 ): Promise<PublishItem[]> {
@@ -46,6 +47,24 @@ export async function publishList(
       type: 'thumbnail',
       order: 1,
     });
+  }
+  if (plan.sprites) {
+    for (const name of (await fs.readdir(local.spriteDir)).sort()) {
+      items.push({
+        file: path.join(local.spriteDir, name),
+        key: `${prefix}/thumbnails/sprites/${name}`,
+        type: null,
+        order: 1,
+      });
+    }
+    if (local.spriteVtt) {
+      items.push({
+        file: local.spriteVtt,
+        key: `${prefix}/thumbnails/${SPRITE_VTT}`,
+        type: 'sprites',
+        order: 2,
+      });
+    }
   }
   const expected = items.filter((i) => i.type !== null).map((i) => i.type);
   if (plan.hls && !expected.includes('hls')) missing('the HLS master playlist');

@@ -13,6 +13,7 @@ import { type FfmpegRun, runFfmpeg } from '../media/run-ffmpeg.ts';
 import { baseNameOf } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { planJob } from '../templates/ladder.ts';
+import { finishPackaging, renditionOutputs } from './finish-packaging.ts';
 import { publishList } from './outputs.ts';
 import { WorkerApiClient } from './worker-api-client.ts';
 
@@ -80,8 +81,10 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
       streamDir: path.join(workDir, 'stream'),
       mp4: path.join(workDir, 'output.mp4'),
       thumbnail: path.join(workDir, 'poster.jpg'),
+      spriteDir: path.join(workDir, 'sprites'),
     };
     await fs.mkdir(local.streamDir);
+    await fs.mkdir(local.spriteDir);
     phase = 'TRANSCODING';
     void beat();
     ffmpeg = await runFfmpeg(buildTranscodeArgs(plan, local), (sample) => {
@@ -94,8 +97,19 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
     phase = 'UPLOADING';
     progress = { ...progress, percent: 100, etaSeconds: 0 };
     void beat();
-    const items = await publishList(plan, local, job.destination.prefix, baseNameOf(job.input.key));
-    const outputs: JobOutput[] = [];
+    const { measured, spriteVtt } = await finishPackaging(plan, { ...local, workDir });
+    const items = await publishList(
+      plan,
+      { ...local, spriteVtt },
+      job.destination.prefix,
+      baseNameOf(job.input.key),
+    );
+    const outputs: JobOutput[] = renditionOutputs(
+      plan,
+      measured,
+      job.destination.bucket,
+      job.destination.prefix,
+    );
     let segmentBytes = 0;
     for (const item of items) {
       if (aborted) throw new SluiceError('INTERNAL', aborted);

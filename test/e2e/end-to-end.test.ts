@@ -114,7 +114,16 @@ test('a clip copied into the source bucket becomes a COMPLETE job with HLS, DASH
   assert.equal(job.progress.percent, 100);
   assert.equal(job.inputMedia?.video?.width, 640);
   assert.equal(job.inputMedia?.audio?.codec, 'aac');
-  assert.deepEqual(job.outputs.map((o) => o.type).sort(), ['dash', 'hls', 'mp4', 'segments', 'thumbnail']);
+  assert.deepEqual(job.outputs.map((o) => o.type).sort(), [
+    'audio-rendition',
+    'dash',
+    'hls',
+    'mp4',
+    'rendition',
+    'rendition',
+    'segments',
+    'thumbnail',
+  ]);
 
   const out = path.join(dataDir, 'buckets', 'destination', 'course', 'lesson 1');
   const master = await fs.readFile(path.join(out, 'master.m3u8'), 'utf8');
