@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { buildApi } from './api/server.ts';
-import type { Config } from './config/config.ts';
+import { type Config, SERVER_FILE } from './config/config.ts';
 import { BucketWatcher } from './ingest/bucket-watcher.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { defaultPipeline } from './ingest/pipeline.ts';
@@ -24,8 +24,6 @@ export interface Service {
   scheduler: Scheduler;
   stop(): Promise<void>;
 }
-
-export const SERVER_FILE = 'server.json';
 
 export async function startService(config: Config, log: Logger): Promise<Service> {
   const ffmpeg = await findFfmpeg();

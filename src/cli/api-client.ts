@@ -4,9 +4,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { JobView } from '../api/job-view.ts';
-import { DEFAULT_PORT } from '../config/config.ts';
+import { DEFAULT_PORT, SERVER_FILE } from '../config/config.ts';
 import { isErrorCode, SluiceError } from '../errors.ts';
-import { SERVER_FILE } from '../service.ts';
 import type { ObjectInfo } from '../storage/object-store.ts';
 
 /** --server, else SLUICE_SERVER, else the server.json a running `sluice serve` leaves in its data dir. */

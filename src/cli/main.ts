@@ -7,11 +7,11 @@ import { isJobStatus } from '../jobs/job.ts';
 import { createLogger } from '../log.ts';
 import { VERSION } from '../version.ts';
 import { ApiClient, resolveServerUrl } from './api-client.ts';
-import { runDemo } from './demo.ts';
 import { followJob } from './follow.ts';
 import { jobDetails, jobsTable } from './format.ts';
-import { runServe } from './serve.ts';
-import { runWorkerCommand } from './worker-command.ts';
+
+// Commands that need the server stack (Fastify, SQLite) or the worker load it when they run, so a worker
+// process starts without loading the server and the other way round.
 
 const program = new Command('sluice')
   .version(VERSION)
@@ -31,6 +31,7 @@ program
   .option('--port <port>', 'port to listen on (default 8787; 0 picks a free one)')
   .option('--concurrency <n>', 'jobs run at once (default: CPU cores / 2)')
   .action(async (o: { host?: string; port?: string; concurrency?: string }) => {
+    const { runServe } = await import('./serve.ts');
     await runServe(
       loadConfig({ dataDir: dataDir(), host: o.host, port: o.port, concurrency: o.concurrency }),
     );
@@ -43,6 +44,7 @@ program
   .action(async (o: { job: string }) => {
     const server = program.opts<{ server?: string }>().server;
     if (!server) throw new SluiceError('VALIDATION_FAILED', 'sluice worker needs --server <url>');
+    const { runWorkerCommand } = await import('./worker-command.ts');
     process.exitCode = await runWorkerCommand(loadConfig({ dataDir: dataDir() }), server, o.job);
   });
 
@@ -112,6 +114,7 @@ program
   )
   .argument('[file]', 'media file to process')
   .action(async (file: string | undefined) => {
+    const { runDemo } = await import('./demo.ts');
     process.exitCode = await runDemo(dataDir(), file);
   });
 

@@ -10,6 +10,8 @@ export function defaultConcurrency(): number {
 }
 
 export const DEFAULT_PORT = 8787;
+/** Left in the data directory by a running `sluice serve`: how the other commands find it. */
+export const SERVER_FILE = 'server.json';
 
 export const Config = z.object({
   dataDir: z.string().min(1),
