@@ -65,10 +65,12 @@ const dashOpts = (sets: string) => [
   sets,
 ];
 
-/** (a) One hand-written command: one decode, split, tee to DASH+HLS and MP4, plus the poster. */
+const SPRITES = 'fps=1/2,scale=160:90,tile=10x10';
+
+/** (a) One hand-written command: one decode, split, tee to DASH+HLS and MP4, plus poster and sprites. */
 async function singleCommand(input: string): Promise<void> {
   const out = await fresh('single');
-  const split = `[0:v]split=4[a][b][c][t];[a]scale=1920:1080[v0];[b]scale=1280:720[v1];[c]scale=640:360[v2];[t]trim=start=${SECONDS / 10},setpts=PTS-STARTPTS,scale=640:360[th]`;
+  const split = `[0:v]split=5[a][b][c][t][s];[a]scale=1920:1080[v0];[b]scale=1280:720[v1];[c]scale=640:360[v2];[t]trim=start=${SECONDS / 10},setpts=PTS-STARTPTS,scale=640:360[th];[s]${SPRITES}[sp]`;
   const maps = LADDER.flatMap((r, i) => [
     '-map',
     `[v${i}]`,
@@ -101,6 +103,9 @@ async function singleCommand(input: string): Promise<void> {
     '-update',
     '1',
     `${out}/poster.jpg`,
+    '-map',
+    '[sp]',
+    `${out}/sprite-%03d.jpg`,
   ]);
 }
 
@@ -155,6 +160,7 @@ async function perRendition(input: string): Promise<void> {
         '1',
         `${out}/poster.jpg`,
       ]);
+      ffmpegRun(['-i', input, '-vf', SPRITES, `${out}/sprite-%03d.jpg`]);
     }
   }
 }
