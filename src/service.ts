@@ -55,6 +55,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const templates = new TemplateRegistry(path.join(config.dataDir, 'templates'));
   const ingest = new Ingest(
     store,
+    objects,
     [defaultPipeline(config.defaultTemplate)],
     templates,
     log.child({ component: 'ingest' }),

@@ -1,5 +1,7 @@
 // The HTTP API (Fastify): jobs, uploads, health, the seed's /jobs/<status> and /jobs/<id>, and the
 // Worker API. Every error is problem+json with a stable code.
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -9,9 +11,12 @@ import { requirePipelineMatch } from '../ingest/ingest.ts';
 import { objectCreatedEvent } from '../ingest/object-event.ts';
 import { isJobStatus, JOB_STATUSES, type JobStatus } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
+import { probe } from '../media/probe.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { validateObjectKey } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { planJob } from '../templates/ladder.ts';
+import { parseTemplate } from '../templates/template.ts';
 import type { TemplateRegistry } from '../templates/template-registry.ts';
 import { jobView } from './job-view.ts';
 import { sendProblem } from './problem.ts';
@@ -38,6 +43,13 @@ const CreateJob = z.object({
   template: z.string().optional(),
   destinationBucket: z.string().optional(),
   userMetadata: z.record(z.string(), z.string()).default({}),
+});
+
+const PlanRequest = z.object({
+  bucket: z.string().default('source'),
+  key: z.string().min(1),
+  template: z.string().optional(),
+  settings: z.record(z.string(), z.unknown()).optional(),
 });
 
 const ListQuery = z.object({
@@ -136,6 +148,29 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       return reply.code(201).send({ object, jobs: result.jobs.map(jobView) });
     },
   );
+
+  app.get('/v1/templates', async () => ({ templates: await templates.list() }));
+  app.get<{ Params: { name: string } }>('/v1/templates/:name', async (req) => templates.get(req.params.name));
+
+  // Dry run: what a given object would get under a template, before anything runs.
+  app.post('/v1/plan', async (req) => {
+    const body = parseBody(PlanRequest, req.body);
+    const template = body.settings
+      ? parseTemplate({ name: 'inline', ...body.settings }, 'settings')
+      : await templates.get(body.template ?? deps.defaultTemplate);
+    const object = await objects.stat(body.bucket, validateObjectKey(body.key));
+    if (!object)
+      throw new SluiceError('OBJECT_NOT_FOUND', `object ${body.bucket}/${body.key} does not exist`);
+    const dir = await objects.workDir('plan-');
+    try {
+      const file = path.join(dir, 'input');
+      await objects.download(body.bucket, body.key, file);
+      const media = await probe(file);
+      return { template: template.name, input: media, plan: planJob(template, media) };
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
 
   // Seed 002's routes: /jobs/<STATUS> lists, /jobs/<id> shows one job.
   app.get<{ Params: { x: string } }>('/jobs/:x', async (req) => {

@@ -107,6 +107,42 @@ program
     console.log(`${job.id}  ${job.status}`);
   });
 
+const templates = program.command('templates').description('built-in and user templates (job settings)');
+templates
+  .command('list')
+  .description('list templates')
+  .action(async () => {
+    const { listTemplates } = await import('./template-commands.ts');
+    console.log(await listTemplates(dataDir()));
+  });
+templates
+  .command('show')
+  .description('print a template with every default filled in')
+  .argument('<name>', 'template name, or a .json file')
+  .action(async (name: string) => {
+    const { resolveTemplate } = await import('./template-commands.ts');
+    console.log(JSON.stringify(await resolveTemplate(dataDir(), name), null, 2));
+  });
+templates
+  .command('validate')
+  .description('check a template file; errors name the offending field')
+  .argument('<file>', 'template JSON file')
+  .action(async (file: string) => {
+    const { validateTemplateFile } = await import('./template-commands.ts');
+    console.log(await validateTemplateFile(file));
+  });
+
+program
+  .command('plan')
+  .description('dry run: the renditions, audio and packaging a file would get, before anything runs')
+  .argument('<file>', 'media file')
+  .option('--template <name>', 'template name or .json file', 'abr-default')
+  .option('--json', 'print JSON')
+  .action(async (file: string, o: { template: string; json?: boolean }) => {
+    const { planFile } = await import('./template-commands.ts');
+    console.log(await planFile(dataDir(), file, o.template, Boolean(o.json)));
+  });
+
 program
   .command('demo')
   .description(

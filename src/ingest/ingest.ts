@@ -5,9 +5,13 @@ import { SluiceError } from '../errors.ts';
 import type { Job } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
 import { outputPrefixFor, validateObjectKey } from '../storage/object-key.ts';
-import type { TemplateRegistry } from '../templates/template-registry.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import type { Template } from '../templates/template.ts';
+import { type TemplateRegistry, templateFromJson, templateNameFor } from '../templates/template-registry.ts';
 import type { ObjectEvent } from './object-event.ts';
 import { idempotencyKey, matchPipelines, type Pipeline } from './pipeline.ts';
+
+const MAX_SETTINGS_BYTES = 256 * 1024;
 
 export interface IngestResult {
   jobs: Job[];
@@ -17,6 +21,7 @@ export interface IngestResult {
 export class Ingest {
   constructor(
     private readonly store: JobStore,
+    private readonly objects: ObjectStore,
     private readonly pipelines: Pipeline[],
     private readonly templates: TemplateRegistry,
     private readonly log: Logger,
@@ -34,13 +39,43 @@ export class Ingest {
     const jobs: Job[] = [];
     let created = 0;
     for (const p of matched) {
-      const template = o.template ?? p.template;
-      const r = await this.createJob({ pipeline: p.name, bucket, key, size, etag, template });
-      jobs.push(r.job);
-      if (r.created) created++;
+      const settings = o.template ? [] : await this.settingsFiles(p);
+      const requests =
+        settings.length > 0
+          ? settings.map((s) => ({ scope: `${p.name}:${s.key}`, template: s.template }))
+          : [{ scope: p.name, template: o.template ?? p.template }];
+      for (const req of requests) {
+        const r = await this.createJob({ pipeline: p.name, bucket, key, size, etag, ...req });
+        jobs.push(r.job);
+        if (r.created) created++;
+      }
     }
     if (matched.length === 0) this.log.debug({ bucket, key }, 'no pipeline matches object');
     return { jobs, created };
+  }
+
+  /** The valid settings files under a pipeline's settings prefix; invalid ones are reported and skipped. */
+  private async settingsFiles(p: Pipeline): Promise<{ key: string; template: Template }[]> {
+    if (!p.settingsPrefix) return [];
+    const files = (await this.objects.list(p.bucket, p.settingsPrefix))
+      .filter((o) => o.key.toLowerCase().endsWith('.json'))
+      .sort((a, b) => a.key.localeCompare(b.key));
+    const out: { key: string; template: Template }[] = [];
+    for (const f of files) {
+      try {
+        const text = (await this.objects.read(p.bucket, f.key, MAX_SETTINGS_BYTES)).toString('utf8');
+        out.push({
+          key: f.key,
+          template: templateFromJson(text, `${p.bucket}/${f.key}`, templateNameFor(f.key)),
+        });
+      } catch (err) {
+        this.log.error(
+          { key: f.key, err: (err as Error).message },
+          'settings file skipped: not a valid template',
+        );
+      }
+    }
+    return out;
   }
 
   /**
@@ -54,12 +89,12 @@ export class Ingest {
     key: string;
     size?: number;
     etag: string;
-    template: string;
+    template: string | Template;
     destinationBucket?: string;
     userMetadata?: Record<string, string>;
   }): Promise<{ job: Job; created: boolean }> {
     validateObjectKey(req.key);
-    const template = await this.templates.get(req.template);
+    const template = typeof req.template === 'string' ? await this.templates.get(req.template) : req.template;
     const result = await this.store.create(
       {
         pipeline: req.pipeline,

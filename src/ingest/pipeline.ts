@@ -7,7 +7,14 @@ export interface Pipeline {
   suffixes: string[];
   template: string;
   destinationBucket: string;
+  /**
+   * Seed 002's watch folder: JSON settings files under this prefix of the bucket each make a job for
+   * every upload (the template when there are none). Objects under it are never inputs themselves.
+   */
+  settingsPrefix?: string;
 }
+
+export const SETTINGS_PREFIX = 'jobs/';
 
 /** Containers users commonly upload; anything else in the watched bucket is left alone. */
 export const VIDEO_SUFFIXES = [
@@ -34,13 +41,18 @@ export function defaultPipeline(template: string): Pipeline {
     suffixes: VIDEO_SUFFIXES,
     template,
     destinationBucket: 'destination',
+    settingsPrefix: SETTINGS_PREFIX,
   };
 }
 
 export function matchPipelines(pipelines: Pipeline[], bucket: string, key: string): Pipeline[] {
   const lower = key.toLowerCase();
   return pipelines.filter(
-    (p) => p.bucket === bucket && key.startsWith(p.prefix) && p.suffixes.some((s) => lower.endsWith(s)),
+    (p) =>
+      p.bucket === bucket &&
+      key.startsWith(p.prefix) &&
+      !(p.settingsPrefix && key.startsWith(p.settingsPrefix)) &&
+      p.suffixes.some((s) => lower.endsWith(s)),
   );
 }
 

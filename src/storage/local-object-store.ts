@@ -84,6 +84,19 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
+  async read(bucket: string, key: string, maxBytes: number): Promise<Buffer> {
+    const file = this.pathOf(bucket, key);
+    const st = await fs.stat(file).catch(() => null);
+    if (!st?.isFile()) throw new SluiceError('OBJECT_NOT_FOUND', `object ${bucket}/${key} does not exist`);
+    if (st.size > maxBytes) {
+      throw new SluiceError(
+        'VALIDATION_FAILED',
+        `object ${bucket}/${key} is ${st.size} bytes; at most ${maxBytes} are read`,
+      );
+    }
+    return fs.readFile(file);
+  }
+
   async upload(
     bucket: string,
     key: string,

@@ -15,6 +15,8 @@ export interface ObjectStore {
   /** Every object under a prefix, in no particular order. */
   list(bucket: string, prefix?: string): Promise<ObjectInfo[]>;
   download(bucket: string, key: string, toFile: string): Promise<void>;
+  /** A small object's bytes (settings files); refuses objects larger than `maxBytes`. */
+  read(bucket: string, key: string, maxBytes: number): Promise<Buffer>;
   /** `move`: the caller gives the file up, so the store may take it instead of copying it. */
   upload(bucket: string, key: string, fromFile: string, o?: { move?: boolean }): Promise<ObjectInfo>;
   /** A scratch folder for a worker, ideally on the same disk as the store (moves instead of copies). */

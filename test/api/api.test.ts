@@ -27,7 +27,7 @@ async function setup(t: Parameters<typeof tempDir>[0]) {
     silentLog,
   );
   const templates = new TemplateRegistry(null);
-  const ingest = new Ingest(store, [defaultPipeline('abr-default')], templates, silentLog);
+  const ingest = new Ingest(store, objects, [defaultPipeline('abr-default')], templates, silentLog);
   const app = buildApi({
     store,
     templates,

@@ -12,8 +12,26 @@ import type { Plan } from '../../src/templates/ladder.ts';
 
 const plan: Plan = {
   renditions: [
-    { name: '720p', width: 1280, height: 720, sar: '1/1', videoBitrateKbps: 3000, maxrateKbps: 3600, bufsizeKbps: 7200, codecs: 'avc1.64001f' },
-    { name: '240p', width: 426, height: 240, sar: '640/639', videoBitrateKbps: 400, maxrateKbps: 480, bufsizeKbps: 960, codecs: 'avc1.640015' },
+    {
+      name: '720p',
+      width: 1280,
+      height: 720,
+      sar: '1/1',
+      videoBitrateKbps: 3000,
+      maxrateKbps: 3600,
+      bufsizeKbps: 7200,
+      codecs: 'avc1.64001f',
+    },
+    {
+      name: '240p',
+      width: 426,
+      height: 240,
+      sar: '640/639',
+      videoBitrateKbps: 400,
+      maxrateKbps: 480,
+      bufsizeKbps: 960,
+      codecs: 'avc1.640015',
+    },
   ],
   audio: { bitrateKbps: 128, channels: 2, codecs: 'mp4a.40.2' },
   frameRate: 25,
@@ -89,7 +107,11 @@ media_1.m3u8
   assert.match(first, /FRAME-RATE=25\.000/);
   assert.match(first, /CODECS="avc1\.64001f,mp4a\.40\.2"/);
   assert.match(first, /AUDIO="audio"/);
-  assert.match(variants[1] ?? '', /CODECS="avc1\.64000d,mp4a\.40\.2"/, 'codecs come from the actual encode when ffmpeg knows them');
+  assert.match(
+    variants[1] ?? '',
+    /CODECS="avc1\.64000d,mp4a\.40\.2"/,
+    'codecs come from the actual encode when ffmpeg knows them',
+  );
   assert.equal(lines[lines.indexOf(first) + 1], 'media_0.m3u8');
 });
 
@@ -97,7 +119,10 @@ test('an audio-only HLS master has one audio variant and no video attributes', (
   const audioPlan: Plan = { ...plan, renditions: [], frameRate: null, sprites: null };
   const measured = [measureStream('media_0.m3u8', parseMediaPlaylist(playlist), [32_000, 32_000, 16_000], 0)];
   const master = buildHlsMaster(audioPlan, measured, new Map());
-  assert.match(master, /#EXT-X-STREAM-INF:BANDWIDTH=\d+,AVERAGE-BANDWIDTH=\d+,CODECS="mp4a.40.2"\nmedia_0.m3u8/);
+  assert.match(
+    master,
+    /#EXT-X-STREAM-INF:BANDWIDTH=\d+,AVERAGE-BANDWIDTH=\d+,CODECS="mp4a.40.2"\nmedia_0.m3u8/,
+  );
   assert.doesNotMatch(master, /RESOLUTION|EXT-X-MEDIA/);
 });
 
