@@ -5,15 +5,14 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { JobOutput, JobPhase, JobProgress } from '../jobs/job.ts';
-import { buildTranscodeArgs } from '../media/ffmpeg-args.ts';
 import type { MediaInfo } from '../media/media-info.ts';
 import { probe } from '../media/probe.ts';
 import { toJobProgress } from '../media/progress.ts';
-import { type FfmpegRun, runFfmpeg } from '../media/run-ffmpeg.ts';
+import type { FfmpegRun } from '../media/run-ffmpeg.ts';
 import { baseNameOf } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { planJob } from '../templates/ladder.ts';
-import { finishPackaging, renditionOutputs } from './finish-packaging.ts';
+import { encode } from './encode.ts';
+import { renditionOutputs } from './finish-packaging.ts';
 import { publishList } from './outputs.ts';
 import { WorkerApiClient } from './worker-api-client.ts';
 
@@ -37,13 +36,13 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
 
   let phase: JobPhase = 'PROBING';
   let progress: JobProgress = { percent: 0, fps: null, speed: null, etaSeconds: null };
-  let ffmpeg: FfmpegRun | null = null;
+  const running: { ffmpeg: FfmpegRun | null } = { ffmpeg: null };
   let aborted: string | null = null;
   const abort = (why: string) => {
     if (aborted) return;
     aborted = why;
     log.warn({ why }, 'attempt aborted');
-    ffmpeg?.kill();
+    running.ffmpeg?.kill();
   };
 
   let beating = false;
@@ -51,7 +50,7 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
     if (beating && !extra.inputMedia) return;
     beating = true;
     try {
-      await api.heartbeat({ phase, progress, stderrTail: ffmpeg?.stderrTail() ?? '', ...extra });
+      await api.heartbeat({ phase, progress, stderrTail: running.ffmpeg?.stderrTail() ?? '', ...extra });
     } catch (err) {
       const e = toSluiceError(err);
       // The job was canceled, or another attempt holds it now: stop at once, report nothing.
@@ -73,31 +72,23 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
     await o.objects.download(job.input.bucket, job.input.key, input);
     media = await probe(input);
     await beat({ inputMedia: media });
-    const plan = planJob(job.template, media);
-    log.info({ renditions: plan.renditions.map((r) => `${r.width}x${r.height}`) }, 'plan');
-
-    const local = {
-      input,
-      streamDir: path.join(workDir, 'stream'),
-      mp4: path.join(workDir, 'output.mp4'),
-      thumbnail: path.join(workDir, 'poster.jpg'),
-      spriteDir: path.join(workDir, 'sprites'),
-    };
-    await fs.mkdir(local.streamDir);
-    await fs.mkdir(local.spriteDir);
     phase = 'TRANSCODING';
     void beat();
-    ffmpeg = await runFfmpeg(buildTranscodeArgs(plan, local), (sample) => {
-      progress = toJobProgress(sample, media?.durationSeconds ?? null);
+    const { plan, local, measured, spriteVtt } = await encode(job.template, media, input, workDir, {
+      onProgress: (sample) => {
+        progress = toJobProgress(sample, media?.durationSeconds ?? null);
+      },
+      onStart: (run) => {
+        running.ffmpeg = run;
+        if (aborted) run.kill();
+      },
     });
-    if (aborted) ffmpeg.kill();
-    await ffmpeg.done;
     if (aborted) throw new SluiceError('INTERNAL', aborted);
+    log.info({ renditions: plan.renditions.map((r) => `${r.width}x${r.height}`) }, 'encoded');
 
     phase = 'UPLOADING';
     progress = { ...progress, percent: 100, etaSeconds: 0 };
     void beat();
-    const { measured, spriteVtt } = await finishPackaging(plan, { ...local, workDir });
     const items = await publishList(
       plan,
       { ...local, spriteVtt },
@@ -126,7 +117,7 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
       });
     }
     clearInterval(timer);
-    await api.complete({ outputs, inputMedia: media, stderrTail: ffmpeg.stderrTail() });
+    await api.complete({ outputs, inputMedia: media, stderrTail: running.ffmpeg?.stderrTail() ?? '' });
     log.info({ outputs: outputs.length }, 'attempt complete');
     return 'COMPLETE';
   } catch (err) {
@@ -139,7 +130,7 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
         code: e.code,
         message: e.message,
         retryable: e.retryable,
-        stderrTail: ffmpeg?.stderrTail() ?? '',
+        stderrTail: running.ffmpeg?.stderrTail() ?? '',
       })
       .catch((failErr) => log.error({ err: (failErr as Error).message }, 'could not report the failure'));
     return 'FAILED';

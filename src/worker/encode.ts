@@ -1,0 +1,47 @@
+// The media half of an attempt, on local files: plan -> one ffmpeg -> packaging. The worker wraps it
+// with storage and the Worker API; tests and the benchmark call it directly on generated media.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { buildTranscodeArgs, type TranscodePaths } from '../media/ffmpeg-args.ts';
+import type { MediaInfo } from '../media/media-info.ts';
+import type { MeasuredStream } from '../media/packaging.ts';
+import type { ProgressSample } from '../media/progress.ts';
+import { type FfmpegRun, runFfmpeg } from '../media/run-ffmpeg.ts';
+import { type Plan, planJob } from '../templates/ladder.ts';
+import type { Template } from '../templates/template.ts';
+import { finishPackaging } from './finish-packaging.ts';
+
+export interface EncodeResult {
+  plan: Plan;
+  local: TranscodePaths;
+  measured: MeasuredStream[];
+  spriteVtt: string | null;
+}
+
+export function localPaths(workDir: string, input: string): TranscodePaths {
+  return {
+    input,
+    streamDir: path.join(workDir, 'stream'),
+    mp4: path.join(workDir, 'output.mp4'),
+    thumbnail: path.join(workDir, 'poster.jpg'),
+    spriteDir: path.join(workDir, 'sprites'),
+  };
+}
+
+export async function encode(
+  template: Template,
+  media: MediaInfo,
+  input: string,
+  workDir: string,
+  o: { onProgress?: (s: ProgressSample) => void; onStart?: (run: FfmpegRun) => void } = {},
+): Promise<EncodeResult> {
+  const plan = planJob(template, media);
+  const local = localPaths(workDir, input);
+  await fs.mkdir(local.streamDir, { recursive: true });
+  await fs.mkdir(local.spriteDir, { recursive: true });
+  const run = await runFfmpeg(buildTranscodeArgs(plan, local), o.onProgress ?? (() => {}));
+  o.onStart?.(run);
+  await run.done;
+  const { measured, spriteVtt } = await finishPackaging(plan, { ...local, workDir });
+  return { plan, local, measured, spriteVtt };
+}
