@@ -51,7 +51,8 @@ export interface Plan {
   preset: string;
 }
 
-const even = (n: number): number => Math.max(2, Math.round(n / 2) * 2);
+/** Down to even: never a pixel more than the source has (853x479 -> 850x478). */
+const even = (n: number): number => Math.max(2, Math.floor(n / 2) * 2);
 
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
