@@ -100,6 +100,12 @@ export function parseProbe(json: string): MediaInfo {
   } catch {
     throw new SluiceError('INPUT_UNREADABLE', 'ffprobe output is not JSON; the input is not a media file');
   }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new SluiceError(
+      'INPUT_UNREADABLE',
+      'ffprobe output is not an object; the input is not a media file',
+    );
+  }
   const streams = data.streams ?? [];
   const v = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
   const a = streams.find((s) => s.codec_type === 'audio');

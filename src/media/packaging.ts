@@ -21,6 +21,46 @@ export function parseMediaPlaylist(text: string): MediaPlaylist {
   return { segments };
 }
 
+/**
+ * A last segment this short is folded into the one before it. AAC priming shifts audio by ~21 ms, so an
+ * input whose length is a whole number of segments ends with a 21 ms audio segment; hls.js then stalls
+ * a few frames before the end instead of ending. Two fMP4 fragments in one file are still one valid
+ * CMAF segment, and DASH players, which count segments from the duration, never asked for the tiny one.
+ */
+export function tinyTail(
+  parsed: MediaPlaylist,
+  segmentSeconds: number,
+): { last: string; into: string } | null {
+  const n = parsed.segments.length;
+  const last = parsed.segments[n - 1];
+  const before = parsed.segments[n - 2];
+  if (!last || !before || last.duration >= Math.min(0.5, segmentSeconds / 4)) return null;
+  return { last: last.uri, into: before.uri };
+}
+
+/** The media playlist without its last segment, whose duration is added to the one before. */
+export function foldLastSegment(text: string): string {
+  const lines = text.split('\n');
+  const uriIdx = (from: number) => {
+    for (let i = from; i >= 0; i--) if (lines[i]?.trim() && !lines[i]?.startsWith('#')) return i;
+    return -1;
+  };
+  const lastUri = uriIdx(lines.length - 1);
+  const prevUri = uriIdx(lastUri - 1);
+  const infIdx = (uri: number) => {
+    for (let i = uri - 1; i >= 0; i--) if (lines[i]?.startsWith('#EXTINF:')) return i;
+    return -1;
+  };
+  const lastInf = infIdx(lastUri);
+  const prevInf = infIdx(prevUri);
+  if (lastUri < 0 || prevUri < 0 || lastInf < 0 || prevInf < 0) return text;
+  const dur = (i: number) => Number.parseFloat((lines[i] ?? '').slice(8));
+  lines[prevInf] = `#EXTINF:${(dur(prevInf) + dur(lastInf)).toFixed(6)},`;
+  // Drop the last segment's EXTINF, its tags (PROGRAM-DATE-TIME) and its URI.
+  lines.splice(lastInf, lastUri - lastInf + 1);
+  return lines.join('\n');
+}
+
 export interface MeasuredStream {
   /** Media playlist file name (media_N.m3u8); N is the stream's index in the encode. */
   playlist: string;

@@ -8,9 +8,11 @@ import {
   buildHlsMaster,
   buildSpriteVtt,
   codecsFromFfmpegMaster,
+  foldLastSegment,
   type MeasuredStream,
   measureStream,
   parseMediaPlaylist,
+  tinyTail,
 } from '../media/packaging.ts';
 import type { Plan } from '../templates/ladder.ts';
 
@@ -26,9 +28,21 @@ export async function measureStreams(plan: Plan, streamDir: string): Promise<Mea
   const measured: MeasuredStream[] = [];
   for (let i = 0; i < count; i++) {
     const playlist = `media_${i}.m3u8`;
-    const text = await fs.readFile(path.join(streamDir, playlist), 'utf8').catch(() => null);
+    const file = path.join(streamDir, playlist);
+    let text = await fs.readFile(file, 'utf8').catch(() => null);
     if (text === null) continue;
-    const parsed = parseMediaPlaylist(text);
+    let parsed = parseMediaPlaylist(text);
+    const tail = tinyTail(parsed, plan.segmentSeconds);
+    if (tail) {
+      await fs.appendFile(
+        path.join(streamDir, tail.into),
+        await fs.readFile(path.join(streamDir, tail.last)),
+      );
+      await fs.rm(path.join(streamDir, tail.last));
+      text = foldLastSegment(text);
+      await fs.writeFile(file, text);
+      parsed = parseMediaPlaylist(text);
+    }
     const sizes = await Promise.all(parsed.segments.map((s) => size(path.join(streamDir, s.uri))));
     measured.push(measureStream(playlist, parsed, sizes, await size(path.join(streamDir, `init-${i}.m4s`))));
   }

@@ -5,8 +5,10 @@ import {
   buildHlsMaster,
   buildSpriteVtt,
   codecsFromFfmpegMaster,
+  foldLastSegment,
   measureStream,
   parseMediaPlaylist,
+  tinyTail,
 } from '../../src/media/packaging.ts';
 import type { Plan } from '../../src/templates/ladder.ts';
 
@@ -137,4 +139,15 @@ test('sprite WebVTT: one cue per interval, tiles left to right, top to bottom, t
   assert.deepEqual(cues[2]?.[1], 'sprites/sprite-001.jpg#xywh=0,90,160,90');
   assert.deepEqual(cues[3]?.[1], 'sprites/sprite-001.jpg#xywh=160,90,160,90');
   assert.deepEqual(cues[4], ['00:00:04.000 --> 00:00:05.000', 'sprites/sprite-002.jpg#xywh=0,0,160,90']);
+});
+
+test('a tiny last segment (AAC priming spill) is folded into the one before; a normal last segment is kept', () => {
+  const spill = `${playlist.replace('#EXT-X-ENDLIST\n', '')}#EXTINF:0.021333,\nchunk-0-00004.m4s\n#EXT-X-ENDLIST\n`;
+  const parsed = parseMediaPlaylist(spill);
+  assert.deepEqual(tinyTail(parsed, 2), { last: 'chunk-0-00004.m4s', into: 'chunk-0-00003.m4s' });
+  const folded = parseMediaPlaylist(foldLastSegment(spill));
+  assert.deepEqual(folded.segments.at(-1), { uri: 'chunk-0-00003.m4s', duration: 1.021333 });
+  assert.equal(folded.segments.length, 3);
+  assert.match(foldLastSegment(spill), /#EXT-X-ENDLIST/);
+  assert.equal(tinyTail(parseMediaPlaylist(playlist), 2), null, 'a 1 s last segment of 2 s segments stays');
 });

@@ -1,0 +1,197 @@
+// The default template's outputs played start to end in real players: HLS in hls.js and DASH in dash.js,
+// inside Debian's Chromium (H.264/AAC through MSE), driven by playwright-core. No browser download.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Browser, chromium } from 'playwright-core';
+import { probe } from '../../src/media/probe.ts';
+import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
+import { parseTemplate } from '../../src/templates/template.ts';
+import { encode } from '../../src/worker/encode.ts';
+import { clip } from '../helpers.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const LIBS: Record<string, string> = {
+  'hls.js': 'node_modules/hls.js/dist/hls.min.js',
+  'dash.js': 'node_modules/dashjs/dist/modern/umd/dash.all.min.js',
+};
+
+const PAGE = (lib: string, setup: string) => `<!doctype html><html><body>
+<video id="v" muted playsinline></video>
+<script src="/lib/${lib}"></script>
+<script>
+  const v = document.getElementById('v');
+  const errors = [];
+  const finish = (ended) => {
+    if (window.__result) return;
+    const q = v.getVideoPlaybackQuality();
+    window.__result = { ended, errors, currentTime: v.currentTime, duration: v.duration, width: v.videoWidth, frames: q.totalVideoFrames, dropped: q.droppedVideoFrames };
+  };
+  v.addEventListener('ended', () => finish(true));
+  setInterval(() => console.log('t=' + v.currentTime + ' rs=' + v.readyState + ' d=' + v.duration), 2000);
+  v.addEventListener('error', () => { errors.push('video element: ' + (v.error && v.error.message)); finish(false); });
+  const src = new URLSearchParams(location.search).get('src');
+  ${setup}
+  v.playbackRate = 2;
+  v.play().catch((e) => { errors.push('play: ' + e.message); finish(false); });
+</script></body></html>`;
+
+const HLS_SETUP = `
+  const hls = new Hls({ debug: false });
+  hls.on(Hls.Events.ERROR, (_e, d) => { errors.push('hls.js ' + d.type + ' ' + d.details + (d.fatal ? ' (fatal)' : '')); if (d.fatal) finish(false); });
+  hls.loadSource(src); hls.attachMedia(v);`;
+const DASH_SETUP = `
+  const player = dashjs.MediaPlayer().create();
+  player.on(dashjs.MediaPlayer.events.ERROR, (e) => { errors.push('dash.js ' + JSON.stringify(e.error && (e.error.message || e.error.code) || e)); finish(false); });
+  player.initialize(v, src, false);`;
+
+let root = '';
+let server: http.Server;
+let base = '';
+let browser: Browser | undefined;
+
+async function serveFiles(): Promise<void> {
+  server = http.createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    let file: string | null = null;
+    let body: string | null = null;
+    if (url.pathname === '/hls.html') body = PAGE('hls.js', HLS_SETUP);
+    else if (url.pathname === '/dash.html') body = PAGE('dash.js', DASH_SETUP);
+    else if (url.pathname.startsWith('/lib/')) file = LIBS[url.pathname.slice(5)] ?? null;
+    else if (url.pathname.startsWith('/media/')) {
+      const rel = path.normalize(decodeURIComponent(url.pathname.slice(7)));
+      if (!rel.startsWith('..')) file = path.join(root, rel);
+    }
+    if (body !== null) {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(body);
+      return;
+    }
+    const data = file ? await fs.readFile(file).catch(() => null) : null;
+    if (!data) {
+      res.writeHead(404).end();
+      return;
+    }
+    const type = file?.endsWith('.m3u8')
+      ? 'application/vnd.apple.mpegurl'
+      : file?.endsWith('.mpd')
+        ? 'application/dash+xml'
+        : file?.endsWith('.js')
+          ? 'text/javascript'
+          : 'video/mp4';
+    res.writeHead(200, { 'content-type': type }).end(data);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** One encode with the default template's settings (ultrafast, short segments to keep it quick). */
+async function makeOutputs(name: string): Promise<string> {
+  const dir = path.join(root, name);
+  const input = await clip({ width: 640, height: 360, seconds: 4 });
+  const settings = { ...getBuiltinTemplate('abr-default'), name: 'players' };
+  const template = parseTemplate({
+    ...settings,
+    video: { ...settings.video, preset: 'ultrafast' },
+    packaging: { ...settings.packaging, segmentSeconds: 1 },
+  });
+  await encode(template, await probe(input), input, dir);
+  return dir;
+}
+
+async function play(page: 'hls' | 'dash', src: string) {
+  assert.ok(browser);
+  const tab = await browser.newPage();
+  const log: string[] = [];
+  tab.on('console', (m) => log.push(m.text()));
+  try {
+    await tab.goto(`${base}/${page}.html?src=${encodeURIComponent(src)}`);
+    await tab
+      .waitForFunction(() => (window as unknown as { __result?: unknown }).__result, null, {
+        timeout: 30_000,
+      })
+      .catch((err: Error) => {
+        throw new Error(`${page}: no result (${err.message}); console: ${log.slice(-10).join(' | ')}`);
+      });
+    return (await tab.evaluate(() => (window as unknown as { __result: unknown }).__result)) as {
+      ended: boolean;
+      errors: string[];
+      currentTime: number;
+      duration: number;
+      width: number;
+      frames: number;
+      dropped: number;
+    };
+  } finally {
+    await tab.close();
+  }
+}
+
+before(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-players-'));
+  await serveFiles();
+  if (existsSync(CHROMIUM)) {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--autoplay-policy=no-user-gesture-required',
+      ],
+    });
+  }
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+test('the default template plays start to end in hls.js and in dash.js', async (t) => {
+  if (!browser) return t.skip(`no Chromium at ${CHROMIUM} (.ci/run installs it)`);
+  await makeOutputs('good');
+  for (const [page, manifest] of [
+    ['hls', 'master.m3u8'],
+    ['dash', 'manifest.mpd'],
+  ] as const) {
+    const r = await play(page, `/media/good/stream/${manifest}`);
+    t.diagnostic(`${page}: ${JSON.stringify(r)}`);
+    assert.deepEqual(r.errors, [], `${page}: no player error`);
+    assert.equal(r.ended, true, `${page}: played to the end`);
+    assert.ok(
+      r.duration > 3.5 && r.currentTime >= r.duration - 0.3,
+      `${page}: ${r.currentTime} of ${r.duration} s`,
+    );
+    assert.ok(r.width >= 426, `${page}: a video rendition was shown (${r.width} px wide)`);
+    // 4 s at 30 fps: every frame decoded (a player that skips a bad segment still "ends").
+    assert.ok(r.frames >= 114, `${page}: ${r.frames} frames decoded (${r.dropped} dropped) of 120`);
+  }
+});
+
+test('the player check fails when a segment is broken: a corrupt segment is reported, not played through', async (t) => {
+  if (!browser) return t.skip(`no Chromium at ${CHROMIUM} (.ci/run installs it)`);
+  const dir = await makeOutputs('broken');
+  const stream = path.join(dir, 'stream');
+  // Video segments 2-4 of the (one) video rendition are garbage.
+  for (const f of await fs.readdir(stream)) {
+    if (/^chunk-0-0000[2-4]\.m4s$/.test(f)) await fs.writeFile(path.join(stream, f), Buffer.alloc(4096, 7));
+  }
+  for (const [page, manifest] of [
+    ['hls', 'master.m3u8'],
+    ['dash', 'manifest.mpd'],
+  ] as const) {
+    const r = await play(page, `/media/broken/stream/${manifest}`);
+    t.diagnostic(`${page} on a broken stream: ${JSON.stringify(r)}`);
+    // The same checks as the good run must fail: an error, no end, or frames missing.
+    const passes = r.errors.length === 0 && r.ended && r.frames >= 114;
+    assert.equal(passes, false, `${page} would have passed a broken stream: ${JSON.stringify(r)}`);
+  }
+});
