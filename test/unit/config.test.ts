@@ -1,0 +1,68 @@
+// Configuration: embedded defaults, then SLUICE_* environment variables, then CLI flags.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { DEFAULT_PORT, loadConfig } from '../../src/config/config.ts';
+import { SluiceError } from '../../src/errors.ts';
+
+test('with no flags and no environment the embedded defaults apply', () => {
+  const c = loadConfig({}, {});
+  assert.equal(c.host, '127.0.0.1');
+  assert.equal(c.port, 8787);
+  assert.equal(DEFAULT_PORT, 8787);
+  assert.equal(c.dataDir, path.resolve('sluice-data'));
+  assert.ok(path.isAbsolute(c.dataDir));
+  assert.equal(c.defaultTemplate, 'abr-default');
+  assert.ok(c.concurrency >= 1);
+});
+
+test('the process environment is not read when an env object is given', () => {
+  const saved = process.env.SLUICE_PORT;
+  process.env.SLUICE_PORT = '9999';
+  try {
+    assert.equal(loadConfig({}, {}).port, 8787);
+  } finally {
+    if (saved === undefined) delete process.env.SLUICE_PORT;
+    else process.env.SLUICE_PORT = saved;
+  }
+});
+
+test('SLUICE_* environment variables override the defaults (strings coerced)', () => {
+  const c = loadConfig({}, { SLUICE_PORT: '9000', SLUICE_HOST: '0.0.0.0', SLUICE_DATA_DIR: 'elsewhere' });
+  assert.equal(c.port, 9000);
+  assert.equal(c.host, '0.0.0.0');
+  assert.equal(c.dataDir, path.resolve('elsewhere'));
+});
+
+test('an empty environment variable counts as unset', () => {
+  assert.equal(loadConfig({}, { SLUICE_PORT: '' }).port, 8787);
+});
+
+test('flags override the environment', () => {
+  const c = loadConfig({ port: 7000, host: 'localhost' }, { SLUICE_PORT: '9000', SLUICE_HOST: '0.0.0.0' });
+  assert.equal(c.port, 7000);
+  assert.equal(c.host, 'localhost');
+});
+
+test("an invalid SLUICE_PORT 'abc' is VALIDATION_FAILED naming SLUICE_PORT", () => {
+  assert.throws(
+    () => loadConfig({}, { SLUICE_PORT: 'abc' }),
+    (err: unknown) => {
+      assert.ok(err instanceof SluiceError, `expected a SluiceError, got ${String(err)}`);
+      assert.equal(err.code, 'VALIDATION_FAILED');
+      assert.ok(err.message.includes('SLUICE_PORT'), err.message);
+      return true;
+    },
+  );
+});
+
+test('an out-of-range port is refused', () => {
+  assert.throws(
+    () => loadConfig({ port: 70000 }, {}),
+    (err: unknown) => {
+      assert.ok(err instanceof SluiceError);
+      assert.equal(err.code, 'VALIDATION_FAILED');
+      return true;
+    },
+  );
+});
