@@ -22,7 +22,11 @@ test('sluice demo exits 0 and leaves HLS, DASH, fMP4 segments, an MP4 and a JPEG
   const files = await fs.readdir(out);
   for (const f of ['master.m3u8', 'manifest.mpd', 'sluice-sample.mp4']) assert.ok(files.includes(f), f);
   assert.ok(files.some((f) => f.endsWith('.m4s')));
-  assert.deepEqual((await fs.readdir(path.join(out, 'thumbnails'))).sort(), ['sluice-sample.jpg', 'sprites', 'sprites.vtt']);
+  assert.deepEqual((await fs.readdir(path.join(out, 'thumbnails'))).sort(), [
+    'sluice-sample.jpg',
+    'sprites',
+    'sprites.vtt',
+  ]);
   assert.deepEqual(await fs.readdir(path.join(out, 'thumbnails', 'sprites')), ['sprite-001.jpg']);
   await assert.rejects(
     fs.access(path.join(dataDir, 'server.json')),
