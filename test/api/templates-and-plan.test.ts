@@ -89,9 +89,9 @@ test('settings files under jobs/ in the source bucket make one job each; none ma
   ]);
   const again = await ingest.handle(objectCreatedEvent(video, 'test'));
   assert.equal(again.created, 0, 'the same event again makes no job');
-  const settingsEvent = await ingest.handle(
-    objectCreatedEvent((await objects.stat('source', 'jobs/small.json'))!, 'test'),
-  );
+  const settingsObject = await objects.stat('source', 'jobs/small.json');
+  assert.ok(settingsObject);
+  const settingsEvent = await ingest.handle(objectCreatedEvent(settingsObject, 'test'));
   assert.equal(settingsEvent.jobs.length, 0, 'a settings file is not an input');
 });
 
