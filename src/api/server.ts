@@ -132,6 +132,17 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return jobView(await scheduler.cancel(req.params.id, 'canceled through the API'));
   });
 
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', async (req) => {
+    await getJob(req.params.id);
+    const job = await store.transition(
+      req.params.id,
+      { type: 'retry', reason: 'retried through the API' },
+      new Date(),
+    );
+    scheduler.poke();
+    return jobView(job);
+  });
+
   // An upload lands in the source bucket exactly as a file copied there would, and is ingested at once.
   app.put<{ Params: { '*': string }; Querystring: { template?: string } }>(
     '/v1/uploads/*',

@@ -36,6 +36,10 @@ export class ApiClient {
     return this.request('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`, {});
   }
 
+  retry(id: string): Promise<JobView> {
+    return this.request('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`, {});
+  }
+
   createJob(body: { key: string; bucket?: string; template?: string }): Promise<JobView> {
     return this.request('POST', '/v1/jobs', body);
   }

@@ -107,6 +107,15 @@ program
     console.log(`${job.id}  ${job.status}`);
   });
 
+program
+  .command('retry')
+  .description('run an ERROR or CANCELED job again, with a fresh set of attempts')
+  .argument('<id>', 'job id')
+  .action(async (id: string) => {
+    const job = await (await api()).retry(id);
+    console.log(`${job.id}  ${job.status}`);
+  });
+
 const templates = program.command('templates').description('built-in and user templates (job settings)');
 templates
   .command('list')

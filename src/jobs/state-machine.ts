@@ -26,7 +26,8 @@ export type Transition =
       retryDelayMs: number;
       stderrTail?: string;
     }
-  | { type: 'cancel'; reason: string };
+  | { type: 'cancel'; reason: string }
+  | { type: 'retry'; reason: string };
 
 export interface TransitionResult {
   job: Job;
@@ -154,6 +155,25 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
         attempt: job.attempts,
       });
     }
+    case 'retry':
+      // A dead-lettered or canceled job runs again with a fresh set of attempts; its history stays.
+      requireStatus(job, ['ERROR', 'CANCELED'], 'be retried (only ERROR and CANCELED jobs are)');
+      return result(
+        {
+          status: 'SUBMITTED',
+          phase: null,
+          progress: EMPTY_PROGRESS,
+          attempts: 0,
+          runAfter: at,
+          leaseToken: null,
+          leaseUntil: null,
+          finishedAt: null,
+          error: null,
+          outputs: [],
+        },
+        'job:resubmitted',
+        { reason: t.reason, previousError: job.error, previousAttempts: job.attempts },
+      );
     case 'cancel':
       requireStatus(job, ['SUBMITTED', 'PROGRESSING'], 'be canceled');
       return result(

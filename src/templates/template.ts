@@ -65,6 +65,13 @@ export const Template = z
       })
       .prefault({}),
     maxAttempts: z.number().int().min(1).max(20).default(3),
+    /** Wall-clock limit of one attempt; past it the job ends in ERROR JOB_TIMEOUT (0: no limit). */
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .default(6 * 3600),
   })
   .refine((t) => t.packaging.hls || t.packaging.dash || t.mp4.enabled, {
     message: 'a template must produce at least one of HLS, DASH or MP4',

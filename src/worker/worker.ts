@@ -62,6 +62,16 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
     }
   };
   const timer = setInterval(() => void beat(), assignment.heartbeatSeconds * 1000);
+  let timedOut = false;
+  const limit = job.template.timeoutSeconds;
+  const deadline =
+    limit > 0
+      ? setTimeout(() => {
+          timedOut = true;
+          log.warn({ limit }, 'attempt exceeded its time limit');
+          running.ffmpeg?.kill();
+        }, limit * 1000)
+      : null;
   const onTerm = () => abort('worker received SIGTERM');
   process.once('SIGTERM', onTerm);
   process.once('SIGINT', onTerm);
@@ -84,6 +94,7 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
       },
     });
     if (aborted) throw new SluiceError('INTERNAL', aborted);
+    if (timedOut) throw new SluiceError('JOB_TIMEOUT', 'time limit');
     log.info({ renditions: plan.renditions.map((r) => `${r.width}x${r.height}`) }, 'encoded');
 
     phase = 'UPLOADING';
@@ -123,7 +134,12 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
   } catch (err) {
     clearInterval(timer);
     if (aborted) return 'ABORTED';
-    const e = toSluiceError(err);
+    const e = timedOut
+      ? new SluiceError(
+          'JOB_TIMEOUT',
+          `the attempt ran longer than the template's limit of ${limit} s and was stopped`,
+        )
+      : toSluiceError(err);
     log.error({ code: e.code, err: e.message }, 'attempt failed');
     await api
       .fail({
@@ -136,6 +152,7 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
     return 'FAILED';
   } finally {
     clearInterval(timer);
+    if (deadline) clearTimeout(deadline);
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onTerm);
     await fs.rm(workDir, { recursive: true, force: true });

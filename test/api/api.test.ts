@@ -148,8 +148,9 @@ test('GET /v1/jobs?status= and the seed routes /jobs/<STATUS> and /jobs/<id> lis
   assert.ok('progress' in shown && 'inputMedia' in shown);
 });
 
-test('cancel moves SUBMITTED to CANCELED once; cancelling again is a 409 INVALID_TRANSITION', async (t) => {
-  const { app, put } = await setup(t);
+test('cancel moves SUBMITTED to CANCELED once (again is 409 INVALID_TRANSITION); retry runs it again', async (t) => {
+  const { app, put, scheduler } = await setup(t);
+  await scheduler.stop(); // the retried job stays SUBMITTED for the test to see
   await put('c.mp4');
   const job = (await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'c.mp4' } })).json();
   const res = await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/cancel` });

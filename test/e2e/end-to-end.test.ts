@@ -244,3 +244,21 @@ test('a file that is not media ends in ERROR INPUT_UNREADABLE after one attempt,
   const dest = await fs.readdir(path.join(dataDir, 'buckets', 'destination'));
   assert.deepEqual(dest, []);
 });
+
+test('an attempt past the template time limit is stopped and ends in ERROR JOB_TIMEOUT, not retried', async (t) => {
+  const { api } = await serve(t, {
+    ladder: [{ name: '720p', height: 720, videoBitrateKbps: 2000 }],
+    timeoutSeconds: 1,
+  });
+  const input = await clip({ width: 1280, height: 720, seconds: 30, noise: true });
+  const { jobs } = await api.upload(input, 'slow.mp4');
+  const id = jobs[0]?.id ?? '';
+  const done = await waitFor('ERROR', async () => {
+    const j = await api.getJob(id);
+    return j.status !== 'SUBMITTED' && j.status !== 'PROGRESSING' && j;
+  });
+  assert.equal(done.status, 'ERROR');
+  assert.equal(done.error?.code, 'JOB_TIMEOUT');
+  assert.equal(done.attempts, 1);
+  assert.deepEqual(done.outputs, []);
+});

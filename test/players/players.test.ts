@@ -37,7 +37,6 @@ const PAGE = (lib: string, setup: string) => `<!doctype html><html><body>
   v.addEventListener('error', () => { errors.push('video element: ' + (v.error && v.error.message)); finish(false); });
   const src = new URLSearchParams(location.search).get('src');
   ${setup}
-  v.playbackRate = 2;
   v.play().catch((e) => { errors.push('play: ' + e.message); finish(false); });
 </script></body></html>`;
 
