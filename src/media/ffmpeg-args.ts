@@ -5,6 +5,7 @@
 // branches of the same decode.
 import path from 'node:path';
 import type { Plan } from '../templates/ladder.ts';
+import { inputRestrictions } from './input-policy.ts';
 
 export interface TranscodePaths {
   input: string;
@@ -88,7 +89,7 @@ export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] 
     'pipe:1',
     '-nostats',
   ];
-  args.push('-i', paths.input);
+  args.push(...inputRestrictions(), '-i', paths.input);
   if (hasVideo) args.push('-filter_complex', videoFilters(plan));
 
   plan.renditions.forEach((r, i) => {

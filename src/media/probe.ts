@@ -2,10 +2,20 @@
 import { execFile } from 'node:child_process';
 import { SluiceError } from '../errors.ts';
 import { findFfmpeg } from './ffmpeg-binaries.ts';
+import { inputRestrictions } from './input-policy.ts';
 import { type MediaInfo, parseProbe } from './media-info.ts';
 
 export function probeArgs(file: string): string[] {
-  return ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', file];
+  return [
+    '-v',
+    'error',
+    ...inputRestrictions(),
+    '-print_format',
+    'json',
+    '-show_format',
+    '-show_streams',
+    file,
+  ];
 }
 
 export async function probe(file: string, timeoutMs = 60_000): Promise<MediaInfo> {
@@ -25,6 +35,13 @@ export async function probe(file: string, timeoutMs = 60_000): Promise<MediaInfo
   );
   if (code !== 0) {
     const reason = stderr.trim().split('\n').slice(-3).join(' ') || `ffprobe exited with ${code}`;
+    if (/not on whitelist|not in allowed|Invalid data found when processing input/.test(reason)) {
+      // Either nothing recognisable, or a format the allowlist keeps closed.
+      throw new SluiceError(
+        /whitelist|allowed/.test(reason) ? 'INPUT_FORMAT_NOT_ALLOWED' : 'INPUT_UNREADABLE',
+        `the input could not be read as an accepted media format: ${reason}`,
+      );
+    }
     throw new SluiceError('INPUT_UNREADABLE', `the input could not be read as media: ${reason}`);
   }
   const info = parseProbe(stdout);

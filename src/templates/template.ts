@@ -1,6 +1,7 @@
 // Templates (job settings) as zod schemas: the one definition of what a template may say.
 import { z } from 'zod';
 import { SluiceError } from '../errors.ts';
+import { DEFAULT_LIMITS } from '../media/input-policy.ts';
 
 export const RenditionSpec = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'lowercase letters, digits, - and _ only'),
@@ -62,6 +63,15 @@ export const Template = z
         width: z.number().int().min(32).max(640).default(160),
         columns: z.number().int().min(1).max(20).default(10),
         rows: z.number().int().min(1).max(20).default(10),
+      })
+      .prefault({}),
+    /** What an input may be; checked after the probe, before any encode (see media/input-policy.ts). */
+    limits: z
+      .object({
+        maxBytes: z.number().int().positive().default(DEFAULT_LIMITS.maxBytes),
+        maxPixels: z.number().int().positive().default(DEFAULT_LIMITS.maxPixels),
+        maxDurationSeconds: z.number().positive().default(DEFAULT_LIMITS.maxDurationSeconds),
+        maxStreams: z.number().int().positive().default(DEFAULT_LIMITS.maxStreams),
       })
       .prefault({}),
     maxAttempts: z.number().int().min(1).max(20).default(3),

@@ -6,13 +6,13 @@ import type { Logger } from 'pino';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { JobOutput, JobPhase, JobProgress } from '../jobs/job.ts';
 import type { MediaInfo } from '../media/media-info.ts';
-import { probe } from '../media/probe.ts';
 import { toJobProgress } from '../media/progress.ts';
 import type { FfmpegRun } from '../media/run-ffmpeg.ts';
 import { baseNameOf } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { encode } from './encode.ts';
 import { renditionOutputs } from './finish-packaging.ts';
+import { inspectInput } from './inspect-input.ts';
 import { publishList } from './outputs.ts';
 import { WorkerApiClient } from './worker-api-client.ts';
 
@@ -80,8 +80,7 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
   try {
     const input = path.join(workDir, `input${path.extname(job.input.key).slice(0, 16)}`);
     await o.objects.download(job.input.bucket, job.input.key, input);
-    media = await probe(input);
-    await beat({ inputMedia: media });
+    media = await inspectInput(input, job.template.limits, (probed) => beat({ inputMedia: probed }));
     phase = 'TRANSCODING';
     void beat();
     const { plan, local, measured, spriteVtt } = await encode(job.template, media, input, workDir, {

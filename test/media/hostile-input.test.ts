@@ -1,0 +1,202 @@
+// Hostile and broken inputs: each is refused with its own code before any encode, and nothing outside
+// the input is read. "Read" is detected with a FIFO canary: a writer blocks on it until some process
+// opens it for reading, so a writer still blocked afterwards proves nobody opened the canary.
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { SluiceError } from '../../src/errors.ts';
+import { buildTranscodeArgs } from '../../src/media/ffmpeg-args.ts';
+import { DEFAULT_LIMITS } from '../../src/media/input-policy.ts';
+import { validateObjectKey } from '../../src/storage/object-key.ts';
+import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
+import { planJob } from '../../src/templates/ladder.ts';
+import { inspectInput } from '../../src/worker/inspect-input.ts';
+import { clip } from '../helpers.ts';
+
+const run = promisify(execFile);
+let dir = '';
+before(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-hostile-'));
+});
+after(() => fs.rm(dir, { recursive: true, force: true }));
+
+interface Canary {
+  path: string;
+  writer: ChildProcess;
+  wasRead(): boolean;
+  close(): void;
+}
+
+/** A FIFO named like a media segment; `wasRead()` tells whether any process opened it. */
+async function canary(name: string): Promise<Canary> {
+  const file = path.join(dir, name);
+  await run('mkfifo', [file]);
+  const writer = spawn('sh', ['-c', `printf 'SECRET' > '${file}'`], { stdio: 'ignore' });
+  let exited = false;
+  writer.on('exit', () => {
+    exited = true;
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  return {
+    path: file,
+    writer,
+    wasRead: () => exited,
+    close: () => writer.kill('SIGKILL'),
+  };
+}
+
+async function refusal(file: string, limits = DEFAULT_LIMITS): Promise<SluiceError> {
+  try {
+    await inspectInput(file, limits);
+  } catch (err) {
+    assert.ok(err instanceof SluiceError, `a SluiceError, not ${err}`);
+    return err;
+  }
+  assert.fail(`${path.basename(file)} was accepted`);
+}
+
+test('control: without Sluice restrictions ffprobe follows an HLS playlist into a local file (the detector works)', async () => {
+  const c = await canary('control.ts');
+  const playlist = path.join(dir, 'control.m3u8');
+  await fs.writeFile(
+    playlist,
+    '#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\ncontrol.ts\n#EXT-X-ENDLIST\n',
+  );
+  await run('ffprobe', ['-v', 'quiet', playlist], { timeout: 10_000 }).catch(() => {});
+  await new Promise((r) => setTimeout(r, 200));
+  const read = c.wasRead();
+  c.close();
+  assert.equal(read, true, 'plain ffprobe opened the canary');
+});
+
+test('an HLS playlist named .mp4 pointing at a local file is refused (INPUT_FORMAT_NOT_ALLOWED) and reads nothing', async () => {
+  const c = await canary('secret.ts');
+  const evil = path.join(dir, 'playlist.mp4');
+  await fs.writeFile(
+    evil,
+    `#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nsecret.ts\n#EXTINF:10,\nfile://${c.path}\n#EXT-X-ENDLIST\n`,
+  );
+  const err = await refusal(evil);
+  assert.equal(err.code, 'INPUT_FORMAT_NOT_ALLOWED');
+  // ffmpeg itself, with the arguments Sluice builds, is confined the same way.
+  const plan = planJob(getBuiltinTemplate('abr-default'), {
+    container: 'mov,mp4,m4a,3gp,3g2,mj2',
+    durationSeconds: 10,
+    sizeBytes: 1,
+    bitRate: null,
+    streamCount: 1,
+    audio: null,
+    video: {
+      codec: 'h264',
+      width: 640,
+      height: 360,
+      displayWidth: 640,
+      displayHeight: 360,
+      rotation: 0,
+      frameRate: 30,
+      variableFrameRate: false,
+      pixelFormat: 'yuv420p',
+      bitDepth: 8,
+      colorTransfer: null,
+      colorPrimaries: null,
+      hdr: false,
+      bitRate: null,
+    },
+  });
+  const out = path.join(dir, 'evil-out');
+  await fs.mkdir(path.join(out, 'stream'), { recursive: true });
+  const args = buildTranscodeArgs(plan, {
+    input: evil,
+    streamDir: path.join(out, 'stream'),
+    mp4: path.join(out, 'o.mp4'),
+    thumbnail: path.join(out, 'p.jpg'),
+    spriteDir: out,
+  });
+  const ff = await run('ffmpeg', args, { timeout: 10_000 }).catch((e) => e);
+  assert.notEqual(ff.code ?? 0, 0, 'ffmpeg refuses it too');
+  await new Promise((r) => setTimeout(r, 200));
+  const read = c.wasRead();
+  c.close();
+  assert.equal(read, false, 'the canary was never opened');
+});
+
+test('an ffconcat list is refused and reads nothing', async () => {
+  const c = await canary('part.ts');
+  const list = path.join(dir, 'list.mov');
+  await fs.writeFile(list, 'ffconcat version 1.0\nfile part.ts\n');
+  const err = await refusal(list);
+  assert.ok(['INPUT_FORMAT_NOT_ALLOWED', 'INPUT_UNREADABLE'].includes(err.code), err.code);
+  await new Promise((r) => setTimeout(r, 200));
+  const read = c.wasRead();
+  c.close();
+  assert.equal(read, false);
+});
+
+test('zero bytes is INPUT_EMPTY; random bytes, text named .mp4 and a truncated MP4 are INPUT_UNREADABLE', async () => {
+  const zero = path.join(dir, 'zero.mp4');
+  await fs.writeFile(zero, '');
+  assert.equal((await refusal(zero)).code, 'INPUT_EMPTY');
+  const random = path.join(dir, 'random.mp4');
+  await fs.writeFile(
+    random,
+    Buffer.from(Array.from({ length: 64 * 1024 }, (_, i) => (i * 2654435761) % 251)),
+  );
+  assert.equal((await refusal(random)).code, 'INPUT_UNREADABLE');
+  const text = path.join(dir, 'notes.mp4');
+  await fs.writeFile(text, 'These are my lecture notes, not a video.\n'.repeat(50));
+  assert.equal((await refusal(text)).code, 'INPUT_UNREADABLE');
+  // moov at the end (no faststart) and the file cut in half: the index never arrives.
+  const whole = path.join(dir, 'whole.mp4');
+  await run('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-i',
+    await clip({ width: 320, height: 180, seconds: 2 }),
+    '-c',
+    'copy',
+    whole,
+  ]);
+  const bytes = await fs.readFile(whole);
+  const truncated = path.join(dir, 'truncated.mp4');
+  await fs.writeFile(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
+  assert.equal((await refusal(truncated)).code, 'INPUT_UNREADABLE');
+});
+
+test('a header claiming 100000x100000 is refused before anything is decoded', async () => {
+  const y4m = path.join(dir, 'huge.mp4');
+  await fs.writeFile(
+    y4m,
+    Buffer.concat([Buffer.from('YUV4MPEG2 W100000 H100000 F30:1 C420jpeg\nFRAME\n'), Buffer.alloc(1024)]),
+  );
+  assert.equal((await refusal(y4m)).code, 'INPUT_FORMAT_NOT_ALLOWED');
+});
+
+test('limits after the probe: pixels, duration, stream count and file size each have their own code', async () => {
+  const input = await clip({ width: 320, height: 180, seconds: 2 });
+  const size = (await fs.stat(input)).size;
+  assert.equal(
+    (await refusal(input, { ...DEFAULT_LIMITS, maxPixels: 320 * 179 })).code,
+    'INPUT_TOO_MANY_PIXELS',
+  );
+  assert.equal((await refusal(input, { ...DEFAULT_LIMITS, maxDurationSeconds: 1 })).code, 'INPUT_TOO_LONG');
+  assert.equal((await refusal(input, { ...DEFAULT_LIMITS, maxStreams: 1 })).code, 'INPUT_TOO_MANY_STREAMS');
+  assert.equal((await refusal(input, { ...DEFAULT_LIMITS, maxBytes: size - 1 })).code, 'INPUT_TOO_BIG');
+  const media = await inspectInput(input, DEFAULT_LIMITS);
+  assert.equal(media.video?.width, 320, 'within the limits it passes');
+});
+
+test('hostile object keys are refused; a name with two dots is not hostile', () => {
+  for (const key of ['../x', 'a/../../etc/passwd', '%2e%2e%2f', '..\\x', '/etc/passwd', 'a\u0000b', 'a//b']) {
+    assert.throws(
+      () => validateObjectKey(key),
+      (e: unknown) => e instanceof SluiceError && e.code === 'INVALID_OBJECT_KEY',
+      key,
+    );
+  }
+  assert.equal(validateObjectKey('foo..bar.mp4'), 'foo..bar.mp4');
+});
