@@ -22,7 +22,8 @@ export interface Service {
   objects: LocalObjectStore;
   ingest: Ingest;
   scheduler: Scheduler;
-  stop(): Promise<void>;
+  /** Stops taking work; running jobs get `graceMs` (default: the configured grace) to finish, else are released. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export async function startService(config: Config, log: Logger): Promise<Service> {
@@ -49,7 +50,13 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const scheduler = new Scheduler(
     store,
     launcher,
-    { concurrency: config.concurrency, leaseMs, intervalMs: config.schedulerIntervalMs, stopGraceMs: 2000 },
+    {
+      concurrency: config.concurrency,
+      leaseMs,
+      intervalMs: config.schedulerIntervalMs,
+      stopGraceMs: 2000,
+      retentionMs: config.retentionDays * 86_400_000,
+    },
     log.child({ component: 'scheduler' }),
   );
   const templates = new TemplateRegistry(path.join(config.dataDir, 'templates'));
@@ -98,11 +105,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
     objects,
     ingest,
     scheduler,
-    async stop() {
+    async stop(graceMs = config.shutdownGraceSeconds * 1000) {
       await watcher.stop();
-      await scheduler.stop();
-      await launcher.shutdown(2000);
-      await scheduler.settle();
+      await scheduler.drain(graceMs);
       await api.close();
       await store.close();
       await fs.rm(path.join(config.dataDir, SERVER_FILE), { force: true });

@@ -26,6 +26,10 @@ export const Config = z.object({
   /** How long a file in the source bucket must stay unchanged before it is taken as fully written. */
   settleMs: z.coerce.number().int().min(0).max(600_000).default(1500),
   schedulerIntervalMs: z.coerce.number().int().min(50).max(60_000).default(500),
+  /** On SIGTERM, running jobs get this long to finish before they are released for the next start. */
+  shutdownGraceSeconds: z.coerce.number().min(0).max(86_400).default(30),
+  /** Finished jobs and their events are purged this many days after they end (0 keeps them). */
+  retentionDays: z.coerce.number().min(0).max(36_500).default(30),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof Config>;
@@ -43,6 +47,8 @@ const ENV: Record<keyof Config, string> = {
   pollMs: 'SLUICE_POLL_MS',
   settleMs: 'SLUICE_SETTLE_MS',
   schedulerIntervalMs: 'SLUICE_SCHEDULER_INTERVAL_MS',
+  shutdownGraceSeconds: 'SLUICE_SHUTDOWN_GRACE_SECONDS',
+  retentionDays: 'SLUICE_RETENTION_DAYS',
   logLevel: 'SLUICE_LOG_LEVEL',
 };
 

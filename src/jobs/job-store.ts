@@ -22,5 +22,7 @@ export interface JobStore {
   countByStatus(status: JobStatus): Promise<number>;
   /** PROGRESSING jobs whose lease lapsed before `now`. */
   expiredLeases(now: Date): Promise<Job[]>;
+  /** Deletes finished jobs that ended before `before`, with their events; queued work is never purged. */
+  purgeFinished(before: Date): Promise<number>;
   close(): Promise<void>;
 }

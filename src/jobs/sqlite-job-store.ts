@@ -302,6 +302,15 @@ export class SqliteJobStore implements JobStore {
     return rows.map(fromRow);
   }
 
+  async purgeFinished(before: Date): Promise<number> {
+    const r = await this.db
+      .deleteFrom('jobs')
+      .where('status', 'in', ['COMPLETE', 'ERROR', 'CANCELED'])
+      .where('finished_at', '<', before.toISOString())
+      .executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   async close(): Promise<void> {
     await this.db.destroy();
   }

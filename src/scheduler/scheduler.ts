@@ -14,13 +14,20 @@ export interface SchedulerOptions {
   intervalMs: number;
   /** How long a stopped worker gets to clean up before it is killed. */
   stopGraceMs: number;
+  /** Finished jobs (COMPLETE, ERROR, CANCELED) and their events are deleted this long after they end. */
+  retentionMs: number;
 }
+
+const PURGE_EVERY_MS = 3600_000;
 
 export class Scheduler {
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  /** Shutting down: a worker stopped now gives its job back without using up an attempt. */
+  private releasing = false;
+  private lastPurge = 0;
   private readonly exits = new Set<Promise<void>>();
 
   constructor(
@@ -80,6 +87,11 @@ export class Scheduler {
 
   private async tick(): Promise<void> {
     const now = new Date();
+    if (this.options.retentionMs > 0 && now.getTime() - this.lastPurge > PURGE_EVERY_MS) {
+      this.lastPurge = now.getTime();
+      const purged = await this.store.purgeFinished(new Date(now.getTime() - this.options.retentionMs));
+      if (purged > 0) this.log.info({ purged }, 'finished jobs past retention purged');
+    }
     for (const job of await this.store.expiredLeases(now)) {
       this.launcher.stop(job.id, 0);
       await this.failLost(job.id, job.leaseToken, job.attempts, 'its lease lapsed: no heartbeat', null);
@@ -107,8 +119,30 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Graceful stop: no new launches; running attempts get `graceMs` to finish, then their workers are
+   * stopped and their jobs released back to SUBMITTED (the attempt not counted) for the next start.
+   */
+  async drain(graceMs: number): Promise<void> {
+    await this.stop();
+    const end = Date.now() + graceMs;
+    while (this.launcher.running() > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    this.releasing = true;
+    await this.launcher.shutdown(Math.min(2000, graceMs));
+    await this.settle();
+  }
+
   private async onWorkerExit(exit: WorkerExit): Promise<void> {
     const job = await this.store.get(exit.jobId);
+    if (job && job.status === 'PROGRESSING' && job.leaseToken === exit.leaseToken && this.releasing) {
+      await this.store
+        .transition(job.id, { type: 'release', reason: 'the server shut down', retryDelayMs: 0 }, new Date())
+        .catch((err) =>
+          this.log.warn({ jobId: job.id, err: (err as Error).message }, 'release on shutdown failed'),
+        );
+      this.log.info({ jobId: job.id }, 'job released on shutdown');
+      return;
+    }
     if (job && job.status === 'PROGRESSING' && job.leaseToken === exit.leaseToken) {
       const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
       await this.failLost(

@@ -23,7 +23,7 @@ async function setup(t: Parameters<typeof tempDir>[0]) {
   const scheduler = new Scheduler(
     store,
     launcher,
-    { concurrency: 1, leaseMs: 30_000, intervalMs: 60_000, stopGraceMs: 10 },
+    { concurrency: 1, leaseMs: 30_000, intervalMs: 60_000, stopGraceMs: 10, retentionMs: 0 },
     silentLog,
   );
   const templates = new TemplateRegistry(null);

@@ -30,7 +30,7 @@ async function setup(t: Parameters<typeof tempDir>[0]) {
   const scheduler = new Scheduler(
     store,
     new FakeLauncher(),
-    { concurrency: 1, leaseMs: 30_000, intervalMs: 60_000, stopGraceMs: 10 },
+    { concurrency: 1, leaseMs: 30_000, intervalMs: 60_000, stopGraceMs: 10, retentionMs: 0 },
     silentLog,
   );
   await scheduler.stop(); // nothing is launched: these tests look at the jobs made

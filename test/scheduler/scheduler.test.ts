@@ -8,7 +8,10 @@ import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
 import { FakeLauncher, silentLog, tempDir, waitFor } from '../helpers.ts';
 
-async function setup(t: Parameters<typeof tempDir>[0], o: { concurrency?: number; leaseMs?: number } = {}) {
+async function setup(
+  t: Parameters<typeof tempDir>[0],
+  o: { concurrency?: number; leaseMs?: number; retentionMs?: number } = {},
+) {
   const dir = await tempDir(t);
   const store = new SqliteJobStore(path.join(dir, 'sluice.db'));
   await store.migrate();
@@ -16,7 +19,13 @@ async function setup(t: Parameters<typeof tempDir>[0], o: { concurrency?: number
   const scheduler = new Scheduler(
     store,
     launcher,
-    { concurrency: o.concurrency ?? 2, leaseMs: o.leaseMs ?? 30_000, intervalMs: 20, stopGraceMs: 10 },
+    {
+      concurrency: o.concurrency ?? 2,
+      leaseMs: o.leaseMs ?? 30_000,
+      intervalMs: 20,
+      stopGraceMs: 10,
+      retentionMs: o.retentionMs ?? 0,
+    },
     silentLog,
   );
   t.after(async () => {
@@ -134,4 +143,34 @@ test('cancel of a running job marks it CANCELED and stops its worker', async (t)
   assert.equal(canceled.status, 'CANCELED');
   assert.deepEqual(launcher.stopped, [job.id]);
   assert.equal((await store.get(job.id))?.status, 'CANCELED');
+});
+
+test('finished jobs past the retention are purged with their events; queued and recent ones stay', async (t) => {
+  const { store, scheduler, add } = await setup(t, { concurrency: 1, retentionMs: 86_400_000 });
+  const old = await add('old.mp4');
+  const recent = await add('recent.mp4');
+  const queued = await add('queued.mp4');
+  const longAgo = new Date(Date.now() - 40 * 86_400_000);
+  await store.transition(old.id, { type: 'cancel', reason: 'test' }, longAgo);
+  await store.transition(recent.id, { type: 'cancel', reason: 'test' }, new Date());
+  scheduler.poke();
+  await waitFor('purge', async () => (await store.get(old.id)) === null);
+  assert.equal(await store.get(old.id), null, 'finished 40 days ago: purged');
+  assert.deepEqual(await store.events(old.id), []);
+  assert.equal((await store.get(recent.id))?.status, 'CANCELED');
+  assert.ok(await store.get(queued.id), 'queued work is never purged');
+});
+
+test('graceful drain: a running job still running after the grace period is released, its attempt not counted', async (t) => {
+  const { store, launcher, scheduler, add } = await setup(t, { concurrency: 1 });
+  const job = await add('a.mp4');
+  scheduler.start();
+  const launch = await waitFor('launch', async () => launcher.launched[0]);
+  // FakeLauncher: its shutdown does not exit workers by itself; report the stop as a real one would.
+  launcher.shutdown = async () => launcher.exit(launch, 143);
+  await scheduler.drain(50);
+  const released = await store.get(job.id);
+  assert.equal(released?.status, 'SUBMITTED');
+  assert.equal(released?.attempts, 0);
+  assert.ok((await store.events(job.id)).some((e) => e.type === 'job:released'));
 });
