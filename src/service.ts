@@ -2,6 +2,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { isLoopback, loadOrCreateToken, TOKEN_FILE } from './api/api-token.ts';
 import { buildApi } from './api/server.ts';
 import { type Config, SERVER_FILE } from './config/config.ts';
 import { BucketWatcher } from './ingest/bucket-watcher.ts';
@@ -68,7 +69,18 @@ export async function startService(config: Config, log: Logger): Promise<Service
     log.child({ component: 'ingest' }),
     () => scheduler.poke(),
   );
+  let apiToken: string | null = null;
+  if (!isLoopback(config.host)) {
+    const t = await loadOrCreateToken(config.dataDir);
+    apiToken = t.token;
+    if (t.created) {
+      // Printed once, when made; afterwards it is read from the file.
+      process.stdout.write(`API token (also in ${path.join(config.dataDir, TOKEN_FILE)}): ${t.token}\n`);
+    }
+  }
   const api = buildApi({
+    apiToken,
+    maxUploadBytes: config.maxUploadBytes,
     store,
     templates,
     objects,

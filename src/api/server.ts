@@ -2,6 +2,7 @@
 // Worker API. Every error is problem+json with a stable code.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -18,6 +19,7 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { planJob } from '../templates/ladder.ts';
 import { parseTemplate } from '../templates/template.ts';
 import type { TemplateRegistry } from '../templates/template-registry.ts';
+import { tokenMatches } from './api-token.ts';
 import { jobView } from './job-view.ts';
 import { sendProblem } from './problem.ts';
 import { parseBody } from './validate.ts';
@@ -35,6 +37,10 @@ export interface ApiDeps {
   heartbeatSeconds: number;
   retryDelay: (attempt: number) => number;
   version: string;
+  /** When set, API calls need `Authorization: Bearer <token>` (health and Worker API excepted). */
+  apiToken?: string | null;
+  /** Largest upload accepted by PUT /v1/uploads, in bytes. */
+  maxUploadBytes?: number;
 }
 
 const CreateJob = z.object({
@@ -57,6 +63,21 @@ const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
+/** Passes a stream through, failing it with PAYLOAD_TOO_LARGE past `max` bytes (no length declared). */
+function limitStream(source: NodeJS.ReadableStream, max: number): Readable {
+  let seen = 0;
+  return Readable.from(
+    (async function* () {
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        seen += chunk.length;
+        if (seen > max)
+          throw new SluiceError('PAYLOAD_TOO_LARGE', `upload is larger than the limit of ${max} bytes`);
+        yield chunk;
+      }
+    })(),
+  );
+}
+
 function statusOf(value: string | undefined): JobStatus | undefined {
   if (value === undefined || value === '') return undefined;
   const upper = value.toUpperCase();
@@ -78,6 +99,22 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   // Uploads are streamed straight to the bucket, not buffered.
   app.addContentTypeParser('application/octet-stream', (_req, _payload, done) => done(null, undefined));
   app.setErrorHandler((err, req, reply) => sendProblem(reply, err, req));
+  const apiToken = deps.apiToken;
+  if (apiToken) {
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.url === '/v1/health' || req.url.startsWith('/v1/worker/')) return;
+      if (!tokenMatches(req.headers.authorization, apiToken)) {
+        return sendProblem(
+          reply,
+          new SluiceError(
+            'UNAUTHORIZED',
+            'this API needs "Authorization: Bearer <token>"; the token is in <data-dir>/api-token',
+          ),
+          req,
+        );
+      }
+    });
+  }
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, new SluiceError('ROUTE_NOT_FOUND', `no route ${req.method} ${req.url}`), req),
   );
@@ -150,7 +187,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       const key = validateObjectKey(decodeURIComponent(req.params['*']));
       const template = req.query.template;
       if (template) await templates.get(template); // refuse an unknown template before storing anything
-      const object = await objects.put('source', key, req.raw);
+      const max = deps.maxUploadBytes ?? Number.POSITIVE_INFINITY;
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > max)
+        throw new SluiceError('PAYLOAD_TOO_LARGE', `upload is ${declared} bytes; the limit is ${max}`);
+      const object = await objects.put('source', key, limitStream(req.raw, max));
       const result = await ingest.handle(
         objectCreatedEvent(object, 'sluice://api/uploads'),
         template ? { template } : {},

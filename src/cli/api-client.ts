@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { TOKEN_FILE } from '../api/api-token.ts';
 import type { JobView } from '../api/job-view.ts';
 import { DEFAULT_PORT, SERVER_FILE } from '../config/config.ts';
 import { isErrorCode, SluiceError } from '../errors.ts';
@@ -20,8 +21,18 @@ export async function resolveServerUrl(flag: string | undefined, dataDir: string
   }
 }
 
+/** SLUICE_API_TOKEN, else the token file a `sluice serve` beyond loopback keeps in its data directory. */
+export async function resolveApiToken(dataDir: string): Promise<string | undefined> {
+  if (process.env.SLUICE_API_TOKEN) return process.env.SLUICE_API_TOKEN;
+  const t = await fs.readFile(path.join(dataDir, TOKEN_FILE), 'utf8').catch(() => null);
+  return t?.trim() || undefined;
+}
+
 export class ApiClient {
-  constructor(readonly baseUrl: string) {}
+  constructor(
+    readonly baseUrl: string,
+    private readonly token?: string,
+  ) {}
 
   listJobs(status?: string): Promise<{ jobs: JobView[] }> {
     const q = status ? `?status=${encodeURIComponent(status)}` : '';
@@ -69,9 +80,13 @@ export class ApiClient {
     let res: Response;
     try {
       const isStream = body instanceof ReadableStream;
+      const auth: Record<string, string> = this.token ? { authorization: `Bearer ${this.token}` } : {};
       res = await fetch(this.baseUrl + route, {
         method,
-        headers: isStream ? headers : body !== undefined ? { 'content-type': 'application/json' } : {},
+        headers: {
+          ...auth,
+          ...(isStream ? headers : body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         body: isStream ? body : body !== undefined ? JSON.stringify(body) : undefined,
         ...(isStream ? { duplex: 'half' } : {}),
       } as RequestInit);

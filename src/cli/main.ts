@@ -6,7 +6,7 @@ import { SluiceError, toSluiceError } from '../errors.ts';
 import { isJobStatus } from '../jobs/job.ts';
 import { createLogger } from '../log.ts';
 import { VERSION } from '../version.ts';
-import { ApiClient, resolveServerUrl } from './api-client.ts';
+import { ApiClient, resolveApiToken, resolveServerUrl } from './api-client.ts';
 import { followJob } from './follow.ts';
 import { jobDetails, jobsTable } from './format.ts';
 
@@ -22,7 +22,10 @@ const program = new Command('sluice')
 
 const dataDir = () => path.resolve(program.opts<{ dataDir?: string }>().dataDir ?? 'sluice-data');
 const api = async () =>
-  new ApiClient(await resolveServerUrl(program.opts<{ server?: string }>().server, dataDir()));
+  new ApiClient(
+    await resolveServerUrl(program.opts<{ server?: string }>().server, dataDir()),
+    await resolveApiToken(dataDir()),
+  );
 
 program
   .command('serve')

@@ -26,6 +26,12 @@ export const Config = z.object({
   /** How long a file in the source bucket must stay unchanged before it is taken as fully written. */
   settleMs: z.coerce.number().int().min(0).max(600_000).default(1500),
   schedulerIntervalMs: z.coerce.number().int().min(50).max(60_000).default(500),
+  /** Largest upload PUT /v1/uploads accepts. */
+  maxUploadBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(50 * 1024 ** 3),
   /** On SIGTERM, running jobs get this long to finish before they are released for the next start. */
   shutdownGraceSeconds: z.coerce.number().min(0).max(86_400).default(30),
   /** Finished jobs and their events are purged this many days after they end (0 keeps them). */
@@ -47,6 +53,7 @@ const ENV: Record<keyof Config, string> = {
   pollMs: 'SLUICE_POLL_MS',
   settleMs: 'SLUICE_SETTLE_MS',
   schedulerIntervalMs: 'SLUICE_SCHEDULER_INTERVAL_MS',
+  maxUploadBytes: 'SLUICE_MAX_UPLOAD_BYTES',
   shutdownGraceSeconds: 'SLUICE_SHUTDOWN_GRACE_SECONDS',
   retentionDays: 'SLUICE_RETENTION_DAYS',
   logLevel: 'SLUICE_LOG_LEVEL',

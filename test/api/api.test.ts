@@ -1,9 +1,11 @@
 // API routes through Fastify's inject() on a real SQLite store and real local buckets; workers are
 // not launched (FakeLauncher), so the Worker API is driven by the test itself.
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
+import { isLoopback, loadOrCreateToken } from '../../src/api/api-token.ts';
 import { buildApi } from '../../src/api/server.ts';
 import { Ingest } from '../../src/ingest/ingest.ts';
 import { objectCreatedEvent } from '../../src/ingest/object-event.ts';
@@ -14,7 +16,10 @@ import { LocalObjectStore } from '../../src/storage/local-object-store.ts';
 import { TemplateRegistry } from '../../src/templates/template-registry.ts';
 import { FakeLauncher, silentLog, tempDir, waitFor } from '../helpers.ts';
 
-async function setup(t: Parameters<typeof tempDir>[0]) {
+async function setup(
+  t: Parameters<typeof tempDir>[0],
+  extra: { apiToken?: string; maxUploadBytes?: number } = {},
+) {
   const dir = await tempDir(t);
   const store = new SqliteJobStore(path.join(dir, 'sluice.db'));
   await store.migrate();
@@ -40,6 +45,7 @@ async function setup(t: Parameters<typeof tempDir>[0]) {
     heartbeatSeconds: 1,
     retryDelay: () => 0,
     version: 'test',
+    ...extra,
   });
   t.after(async () => {
     await scheduler.stop();
@@ -272,4 +278,61 @@ test('Worker API: no token is 401, a wrong token 409 LEASE_LOST, the attempt tok
     409,
     'LEASE_LOST',
   );
+});
+
+test('beyond loopback the API needs the bearer token (health and the Worker API excepted)', async (t) => {
+  const { app } = await setup(t, { apiToken: 'sekrit-token' });
+  assertProblem(await app.inject('/v1/jobs'), 401, 'UNAUTHORIZED');
+  assertProblem(
+    await app.inject({ url: '/jobs/COMPLETE', headers: { authorization: 'Bearer wrong' } }),
+    401,
+    'UNAUTHORIZED',
+  );
+  assert.equal(
+    (await app.inject({ url: '/v1/jobs', headers: { authorization: 'Bearer sekrit-token' } })).statusCode,
+    200,
+  );
+  assert.equal((await app.inject('/v1/health')).statusCode, 200);
+  // The Worker API answers on its own terms (the attempt token), not the API token.
+  assertProblem(
+    await app.inject({ method: 'POST', url: '/v1/worker/jobs/job_x/claim' }),
+    401,
+    'UNAUTHORIZED',
+  );
+  assertProblem(
+    await app.inject({
+      method: 'POST',
+      url: '/v1/worker/jobs/job_x/claim',
+      headers: { authorization: 'Bearer t' },
+    }),
+    404,
+    'JOB_NOT_FOUND',
+  );
+});
+
+test('the token is made once, kept 0600 in the data directory, and reused', async (t) => {
+  const dir = await tempDir(t);
+  const first = await loadOrCreateToken(dir);
+  assert.equal(first.created, true);
+  assert.ok(first.token.length >= 40);
+  const again = await loadOrCreateToken(dir);
+  assert.deepEqual(again, { token: first.token, created: false });
+  assert.equal((await fs.stat(path.join(dir, 'api-token'))).mode & 0o777, 0o600);
+  assert.equal(isLoopback('127.0.0.1'), true);
+  assert.equal(isLoopback('::1'), true);
+  assert.equal(isLoopback('0.0.0.0'), false);
+});
+
+test('uploads over the size limit are refused with 413 PAYLOAD_TOO_LARGE and nothing is stored', async (t) => {
+  const { app, objects } = await setup(t, { maxUploadBytes: 5 });
+  const res = await app.inject({
+    method: 'PUT',
+    url: '/v1/uploads/big.mp4',
+    headers: { 'content-type': 'application/octet-stream' },
+    payload: Buffer.alloc(10),
+  });
+  assertProblem(res, 413, 'PAYLOAD_TOO_LARGE');
+  assert.equal(await objects.stat('source', 'big.mp4'), null);
+  const json = await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'x'.repeat(2 << 20) } });
+  assertProblem(json, 413, 'PAYLOAD_TOO_LARGE');
 });
