@@ -128,6 +128,23 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
+  async move(bucket: string, fromKey: string, toKey: string): Promise<void> {
+    const from = this.pathOf(bucket, fromKey);
+    const to = this.pathOf(bucket, toKey);
+    try {
+      await fs.mkdir(path.dirname(to), { recursive: true });
+      await fs.rename(from, to);
+    } catch (err) {
+      throw storageError(bucket, toKey, err);
+    }
+  }
+
+  async removePrefix(bucket: string, prefix: string): Promise<void> {
+    const trimmed = prefix.replace(/\/+$/, '');
+    if (!trimmed) throw new SluiceError('INVALID_OBJECT_KEY', 'refusing to remove a whole bucket');
+    await fs.rm(this.pathOf(bucket, trimmed), { recursive: true, force: true });
+  }
+
   /** A scratch folder on the same disk as the buckets, so publishing a finished file is a rename. */
   async workDir(prefix: string): Promise<string> {
     await fs.mkdir(this.tmpDir, { recursive: true });

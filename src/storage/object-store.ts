@@ -19,6 +19,10 @@ export interface ObjectStore {
   read(bucket: string, key: string, maxBytes: number): Promise<Buffer>;
   /** `move`: the caller gives the file up, so the store may take it instead of copying it. */
   upload(bucket: string, key: string, fromFile: string, o?: { move?: boolean }): Promise<ObjectInfo>;
+  /** Renames an object within a bucket (local: one atomic rename; S3: copy + delete). */
+  move(bucket: string, fromKey: string, toKey: string): Promise<void>;
+  /** Deletes every object under a prefix (a folder-like `a/b/`). */
+  removePrefix(bucket: string, prefix: string): Promise<void>;
   /** A scratch folder for a worker, ideally on the same disk as the store (moves instead of copies). */
   workDir(prefix: string): Promise<string>;
   /** Writes a stream as one object; the object appears only once it is complete. */

@@ -14,6 +14,7 @@ import { encode } from './encode.ts';
 import { renditionOutputs } from './finish-packaging.ts';
 import { inspectInput } from './inspect-input.ts';
 import { publishList } from './outputs.ts';
+import { publish } from './publish.ts';
 import { WorkerApiClient } from './worker-api-client.ts';
 
 export interface WorkerOptions {
@@ -111,13 +112,15 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
       job.destination.bucket,
       job.destination.prefix,
     );
-    let segmentBytes = 0;
-    for (const item of items) {
-      if (aborted) throw new SluiceError('INTERNAL', aborted);
-      const info = await o.objects.upload(job.destination.bucket, item.key, item.file, { move: true });
-      if (item.type) outputs.push({ type: item.type, bucket: info.bucket, key: info.key, size: info.size });
-      else segmentBytes += info.size;
-    }
+    const published = await publish(
+      o.objects,
+      job.destination.bucket,
+      items,
+      { jobId: job.id, attempt: job.attempt },
+      () => !aborted && !timedOut,
+    );
+    outputs.push(...published.outputs);
+    const segmentBytes = published.segmentBytes;
     if (segmentBytes > 0) {
       outputs.push({
         type: 'segments',
