@@ -124,7 +124,7 @@ let duplicated = 0;
 let attempts = 0;
 for (const id of ids) {
   const job = jobs.find((j) => j.id === id);
-  if (!job || job.status !== 'COMPLETE') {
+  if (job?.status !== 'COMPLETE') {
     lost++;
     continue;
   }

@@ -18,7 +18,7 @@ import { FakeLauncher, silentLog, tempDir, waitFor } from '../helpers.ts';
 
 async function setup(
   t: Parameters<typeof tempDir>[0],
-  extra: { apiToken?: string; maxUploadBytes?: number } = {},
+  extra: { apiToken?: string; maxUploadBytes?: number; leaseMs?: number } = {},
 ) {
   const dir = await tempDir(t);
   const store = new SqliteJobStore(path.join(dir, 'sluice.db'));
@@ -28,7 +28,7 @@ async function setup(
   const scheduler = new Scheduler(
     store,
     launcher,
-    { concurrency: 1, leaseMs: 30_000, intervalMs: 60_000, stopGraceMs: 10, retentionMs: 0 },
+    { concurrency: 1, leaseMs: extra.leaseMs ?? 30_000, intervalMs: 60_000, stopGraceMs: 10, retentionMs: 0 },
     silentLog,
   );
   const templates = new TemplateRegistry(null);
@@ -41,7 +41,7 @@ async function setup(
     scheduler,
     log: silentLog,
     defaultTemplate: 'abr-default',
-    leaseMs: 30_000,
+    leaseMs: extra.leaseMs ?? 30_000,
     heartbeatSeconds: 1,
     retryDelay: () => 0,
     version: 'test',
@@ -335,4 +335,56 @@ test('uploads over the size limit are refused with 413 PAYLOAD_TOO_LARGE and not
   assert.equal(await objects.stat('source', 'big.mp4'), null);
   const json = await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'x'.repeat(2 << 20) } });
   assertProblem(json, 413, 'PAYLOAD_TOO_LARGE');
+});
+
+test('fencing: a worker paused past its lease can neither heartbeat, complete nor fail the newer attempt', async (t) => {
+  const { app, put, scheduler, launcher, store } = await setup(t, { leaseMs: 300 });
+  await put('f.mp4');
+  const job = (await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'f.mp4' } })).json();
+  scheduler.poke();
+  const stale = await waitFor('first launch', async () => launcher.launched[0], 5000);
+  const staleAuth = { authorization: `Bearer ${stale.leaseToken}` };
+  assert.equal(
+    (await app.inject({ method: 'POST', url: `/v1/worker/jobs/${job.id}/claim`, headers: staleAuth }))
+      .statusCode,
+    200,
+  );
+  // The worker stops heartbeating (paused); its lease lapses and the job goes to a new attempt.
+  await new Promise((r) => setTimeout(r, 400));
+  scheduler.poke();
+  const fresh = await waitFor(
+    'second launch',
+    async () => {
+      scheduler.poke();
+      return launcher.launched[1];
+    },
+    10_000,
+  );
+  assert.notEqual(fresh.leaseToken, stale.leaseToken);
+  // The paused worker resumes and reports: every call is refused, and the job keeps the newer attempt.
+  for (const [op, payload] of [
+    ['heartbeat', { progress: { percent: 50 } }],
+    ['complete', { outputs: [] }],
+    ['fail', { code: 'TRANSCODE_FAILED', message: 'late', retryable: false }],
+  ] as const) {
+    assertProblem(
+      await app.inject({
+        method: 'POST',
+        url: `/v1/worker/jobs/${job.id}/${op}`,
+        headers: staleAuth,
+        payload,
+      }),
+      409,
+      'LEASE_LOST',
+    );
+  }
+  const current = await store.get(job.id);
+  assert.equal(current?.status, 'PROGRESSING');
+  assert.equal(current?.attempts, 2);
+  const retry = (await store.events(job.id)).find((e) => e.type === 'job:retry');
+  assert.equal(
+    (retry?.data.error as { code: string } | undefined)?.code,
+    'WORKER_LOST',
+    'the lapsed attempt is on record',
+  );
 });
