@@ -24,6 +24,7 @@ export const ERROR_CATALOGUE = {
   INPUT_UNREADABLE: { status: 422, title: 'Input is not a readable media file', retryable: false },
   INPUT_NO_VIDEO: { status: 422, title: 'Input has no video stream', retryable: false },
   INPUT_NO_AUDIO: { status: 422, title: 'Input has no audio stream', retryable: false },
+  JOB_CPU_LIMIT: { status: 500, title: 'Attempt exceeded its CPU-time limit', retryable: false },
   JOB_TIMEOUT: { status: 500, title: "Attempt exceeded the template's time limit", retryable: false },
   TRANSCODE_FAILED: { status: 500, title: 'ffmpeg failed', retryable: true },
   WORKER_LOST: { status: 500, title: 'Worker stopped without reporting', retryable: true },

@@ -74,24 +74,26 @@ export class BucketWatcher {
   }
 
   private async emit(object: ObjectInfo): Promise<void> {
-    this.pending.delete(object.key);
     try {
       validateObjectKey(object.key);
     } catch (err) {
+      this.pending.delete(object.key);
       this.emitted.set(object.key, object.etag);
       this.log.warn({ key: object.key, err: (err as Error).message }, 'object ignored: key refused');
       return;
     }
     try {
       await this.onEvent(objectCreatedEvent(object, `sluice://buckets/${this.options.bucket}`));
+      this.pending.delete(object.key);
       this.emitted.set(object.key, object.etag);
     } catch (err) {
       if (err instanceof SluiceError && !err.retryable) {
+        this.pending.delete(object.key);
         this.emitted.set(object.key, object.etag);
         this.log.warn({ key: object.key, code: err.code, err: err.message }, 'object event refused');
         return;
       }
-      // Left unmarked, so the next pass delivers it again; ingest is idempotent.
+      // Left pending (still settled), so the next pass delivers it again; ingest is idempotent.
       this.log.error({ err, key: object.key }, 'object event not handled; will retry');
     }
   }

@@ -1,6 +1,7 @@
 // Spawns ffmpeg without a shell, reporting progress and keeping stderr's tail. ffmpeg stays in the worker's
 // process group, so whoever stops the worker's group (the launcher) stops ffmpeg with it.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { SluiceError } from '../errors.ts';
 import { findFfmpeg } from './ffmpeg-binaries.ts';
 import { ProgressParser, type ProgressSample } from './progress.ts';
@@ -14,9 +15,29 @@ export interface FfmpegRun {
 
 const TAIL_BYTES = 8 * 1024;
 
-export async function runFfmpeg(args: string[], onProgress: (s: ProgressSample) => void): Promise<FfmpegRun> {
+const PRLIMIT = '/usr/bin/prlimit';
+
+/**
+ * `cpuSeconds`: a CPU-time limit enforced by the kernel (RLIMIT_CPU, through util-linux's prlimit when
+ * the machine has it); past it ffmpeg gets SIGXCPU and the attempt fails with JOB_CPU_LIMIT.
+ */
+export async function runFfmpeg(
+  args: string[],
+  onProgress: (s: ProgressSample) => void,
+  o: { cpuSeconds?: number } = {},
+): Promise<FfmpegRun> {
   const { ffmpeg } = await findFfmpeg();
-  const child = spawn(ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const limited = o.cpuSeconds && o.cpuSeconds > 0 && existsSync(PRLIMIT);
+  const child = limited
+    ? // Soft limit below the hard one: SIGXCPU (which names the cause) comes before the hard SIGKILL.
+      spawn(
+        PRLIMIT,
+        [`--cpu=${Math.ceil(o.cpuSeconds ?? 0)}:${Math.ceil(o.cpuSeconds ?? 0) + 10}`, '--', ffmpeg, ...args],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      )
+    : spawn(ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const parser = new ProgressParser();
   let tail = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -34,6 +55,16 @@ export async function runFfmpeg(args: string[], onProgress: (s: ProgressSample) 
     );
     child.on('close', (code, signal) => {
       if (code === 0) return resolve();
+      // ffmpeg catches SIGXCPU and exits with 255, its code for "stopped by a signal"; Sluice itself only
+      // ever stops ffmpeg with SIGKILL, so under a CPU limit a 255 is that limit.
+      if (signal === 'SIGXCPU' || (limited && code === 255)) {
+        return reject(
+          new SluiceError(
+            'JOB_CPU_LIMIT',
+            `ffmpeg used up its CPU-time limit of ${o.cpuSeconds} s and was stopped`,
+          ),
+        );
+      }
       const last = tail.trim().split('\n').slice(-3).join(' | ');
       reject(
         new SluiceError('TRANSCODE_FAILED', `ffmpeg exited with ${signal ?? code}: ${last || 'no message'}`, {

@@ -40,7 +40,7 @@ export class LocalObjectStore implements ObjectStore {
       const st = await fs.stat(this.pathOf(bucket, key));
       return st.isFile() ? info(bucket, key, st) : null;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (isMissing(err)) return null;
       throw err;
     }
   }
@@ -77,7 +77,7 @@ export class LocalObjectStore implements ObjectStore {
     try {
       await fs.link(from, toFile).catch(() => fs.copyFile(from, toFile));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (isMissing(err)) {
         throw new SluiceError('OBJECT_NOT_FOUND', `object ${bucket}/${key} does not exist`);
       }
       throw new SluiceError('STORAGE_FAILED', `could not read ${bucket}/${key}: ${(err as Error).message}`);
@@ -171,6 +171,12 @@ function info(bucket: string, key: string, st: { size: number; mtimeMs: number; 
     etag: `${st.size.toString(16)}-${Math.floor(st.mtimeMs * 1000).toString(16)}`,
     lastModified: st.mtime.toISOString(),
   };
+}
+
+/** ENOTDIR too: `clip.mp4/poster.jpg` when `clip.mp4` is a file is simply not there. */
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 function storageError(bucket: string, key: string, err: unknown): SluiceError {

@@ -82,6 +82,13 @@ export const Template = z
       .min(0)
       .max(7 * 24 * 3600)
       .default(6 * 3600),
+    /** CPU-time limit of the encode, all threads together (0: none); JOB_CPU_LIMIT past it. */
+    cpuSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 24 * 3600)
+      .default(24 * 3600),
   })
   .refine((t) => t.packaging.hls || t.packaging.dash || t.mp4.enabled, {
     message: 'a template must produce at least one of HLS, DASH or MP4',

@@ -39,7 +39,9 @@ export async function encode(
   const local = localPaths(workDir, input);
   await fs.mkdir(local.streamDir, { recursive: true });
   await fs.mkdir(local.spriteDir, { recursive: true });
-  const run = await runFfmpeg(buildTranscodeArgs(plan, local), o.onProgress ?? (() => {}));
+  const run = await runFfmpeg(buildTranscodeArgs(plan, local), o.onProgress ?? (() => {}), {
+    cpuSeconds: template.cpuSeconds,
+  });
   o.onStart?.(run);
   await run.done;
   const { measured, spriteVtt } = await finishPackaging(plan, { ...local, workDir });

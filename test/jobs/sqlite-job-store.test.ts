@@ -341,7 +341,7 @@ test('a stale lease token cannot heartbeat, complete or fail (LEASE_LOST) and le
 });
 
 test('expiredLeases(now) returns only PROGRESSING jobs whose leaseUntil is before now', async (t) => {
-  const { store } = await fixture(t);
+  const { file, store } = await fixture(t);
   const short = (await store.create(newJob('short.mp4'), at(-40))).job;
   const long = (await store.create(newJob('long.mp4'), at(-30))).job;
   const done = (await store.create(newJob('done.mp4'), at(-20))).job;
@@ -351,6 +351,14 @@ test('expiredLeases(now) returns only PROGRESSING jobs whose leaseUntil is befor
   await store.claimNext('t-long', 60_000, at(0)); // lease until +60 s
   await store.claimNext('t-done', 10_000, at(0));
   await store.transition(done.id, { type: 'complete', leaseToken: 't-done', outputs: [] }, at(1_000));
+  // The state machine clears the lease on completion; give the finished row a stale one anyway, so the
+  // status filter is what keeps it out (not just a NULL leaseUntil).
+  const raw = new Database(file);
+  try {
+    raw.prepare('UPDATE jobs SET lease_until = ? WHERE id = ?').run(at(5_000).toISOString(), done.id);
+  } finally {
+    raw.close();
+  }
 
   const ids = async (ms: number) => (await store.expiredLeases(at(ms))).map((j) => j.id).sort();
 
@@ -428,7 +436,10 @@ test('get() of an unknown id returns null', async (t) => {
 
 test('transition() of an unknown id fails with JOB_NOT_FOUND', async (t) => {
   const { store } = await fixture(t);
-  await rejectsWithCode(store.transition('job_doesnotexist', { type: 'cancel', reason: 'x' }, T0), 'JOB_NOT_FOUND');
+  await rejectsWithCode(
+    store.transition('job_doesnotexist', { type: 'cancel', reason: 'x' }, T0),
+    'JOB_NOT_FOUND',
+  );
   assert.deepEqual(await store.events('job_doesnotexist'), []);
 });
 

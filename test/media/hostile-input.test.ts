@@ -14,6 +14,8 @@ import { DEFAULT_LIMITS } from '../../src/media/input-policy.ts';
 import { validateObjectKey } from '../../src/storage/object-key.ts';
 import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
 import { planJob } from '../../src/templates/ladder.ts';
+import { parseTemplate } from '../../src/templates/template.ts';
+import { encode } from '../../src/worker/encode.ts';
 import { inspectInput } from '../../src/worker/inspect-input.ts';
 import { clip } from '../helpers.ts';
 
@@ -199,4 +201,21 @@ test('hostile object keys are refused; a name with two dots is not hostile', () 
     );
   }
   assert.equal(validateObjectKey('foo..bar.mp4'), 'foo..bar.mp4');
+});
+
+test('the CPU-time limit stops an encode that uses more: JOB_CPU_LIMIT', async () => {
+  const input = await clip({ width: 1280, height: 720, seconds: 20, noise: true });
+  const template = parseTemplate({
+    name: 'cpu',
+    ladder: [{ name: '720p', height: 720, videoBitrateKbps: 3000 }],
+    video: { preset: 'medium' },
+    cpuSeconds: 1,
+  });
+  const work = await fs.mkdtemp(path.join(dir, 'cpu-'));
+  const err = await encode(template, await inspectInput(input, DEFAULT_LIMITS), input, work).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof SluiceError, `refused: ${err}`);
+  assert.equal(err.code, 'JOB_CPU_LIMIT');
 });
