@@ -1,6 +1,7 @@
 // Launches each worker as a child process of the server (`sluice worker`), in its own process group so
 // stopping it also stops the ffmpeg it runs.
 import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SluiceError } from '../errors.ts';
@@ -55,11 +56,23 @@ export class LocalProcessLauncher implements Launcher {
       });
       child.once('exit', (code, signal) => {
         this.children.delete(req.jobId);
-        // Anything the worker left behind in its group (an orphaned ffmpeg) goes with it.
+        // Anything the worker left behind in its group (an orphaned ffmpeg) goes with it, and so does
+        // its scratch folder if it could not remove it itself (killed).
         killGroup(child, 'SIGKILL');
+        void this.removeScratch(req.jobId);
         for (const l of this.listeners) l({ ...req, code, signal, stderrTail: tail });
       });
     });
+  }
+
+  private async removeScratch(jobId: string): Promise<void> {
+    const tmp = path.join(this.options.dataDir, 'tmp');
+    const names = await fs.readdir(tmp).catch(() => [] as string[]);
+    await Promise.all(
+      names
+        .filter((n) => n.startsWith(`sluice-${jobId}-`))
+        .map((n) => fs.rm(path.join(tmp, n), { recursive: true, force: true })),
+    );
   }
 
   stop(jobId: string, graceMs: number): void {

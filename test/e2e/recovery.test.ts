@@ -96,7 +96,7 @@ async function setup(t: Parameters<typeof tempDir>[0]) {
 const finished = (j: JobView) => ['COMPLETE', 'ERROR', 'CANCELED'].includes(j.status);
 
 test('a worker killed with SIGKILL mid-encode: the job is retried and completes on attempt 2', async (t) => {
-  const { api, start } = await setup(t);
+  const { api, start, dataDir } = await setup(t);
   await start();
   const input = await clip({ width: 640, height: 360, seconds: 20, noise: true });
   const { jobs } = await api.upload(input, 'killme.mp4');
@@ -120,6 +120,12 @@ test('a worker killed with SIGKILL mid-encode: the job is retried and completes 
   };
   const retry = events.events.find((e) => e.type === 'job:retry');
   assert.equal(retry?.data.error?.code, 'WORKER_LOST');
+  const scratch = await fs.readdir(path.join(dataDir, 'tmp'));
+  assert.deepEqual(
+    scratch.filter((n) => n.startsWith('sluice-')),
+    [],
+    'the killed attempt left no scratch folder',
+  );
   assert.equal(events.events.filter((e) => e.type === 'job:complete').length, 1, 'completed exactly once');
 });
 
