@@ -1,7 +1,9 @@
 // Shared test fixtures: temp dirs, silent loggers, generated media (cached per run), a fake launcher.
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { pino } from 'pino';
 import type { Launcher, LaunchRequest, WorkerExit } from '../src/launchers/launcher.ts';
 import { makeSampleClip, type SampleOptions } from '../src/media/sample-clip.ts';
@@ -78,4 +80,24 @@ export class FakeLauncher implements Launcher {
     return this.launched.length;
   }
   async shutdown(): Promise<void> {}
+}
+
+/** Presentation times (s, 2 decimals) of the first video stream's keyframes, as ffprobe reads them. */
+export async function keyframeTimes(file: string): Promise<number[]> {
+  const { stdout } = await promisify(execFile)('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'packet=pts_time,flags',
+    '-of',
+    'csv=p=0',
+    file,
+  ]);
+  return stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.split(',')[1]?.includes('K'))
+    .map((l) => Math.round(Number(l.split(',')[0]) * 100) / 100);
 }

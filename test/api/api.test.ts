@@ -1,60 +1,14 @@
-// API routes through Fastify's inject() on a real SQLite store and real local buckets; workers are
-// not launched (FakeLauncher), so the Worker API is driven by the test itself.
+// API routes through Fastify's inject() on a real SQLite store and real local buckets (test-api.ts).
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { isLoopback, loadOrCreateToken } from '../../src/api/api-token.ts';
-import { buildApi } from '../../src/api/server.ts';
-import { Ingest } from '../../src/ingest/ingest.ts';
 import { objectCreatedEvent } from '../../src/ingest/object-event.ts';
-import { defaultPipeline } from '../../src/ingest/pipeline.ts';
-import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
-import { Scheduler } from '../../src/scheduler/scheduler.ts';
-import { LocalObjectStore } from '../../src/storage/local-object-store.ts';
-import { TemplateRegistry } from '../../src/templates/template-registry.ts';
-import { FakeLauncher, silentLog, tempDir, waitFor } from '../helpers.ts';
+import { tempDir, waitFor } from '../helpers.ts';
+import { buildTestApi } from './test-api.ts';
 
-async function setup(
-  t: Parameters<typeof tempDir>[0],
-  extra: { apiToken?: string; maxUploadBytes?: number; leaseMs?: number } = {},
-) {
-  const dir = await tempDir(t);
-  const store = new SqliteJobStore(path.join(dir, 'sluice.db'));
-  await store.migrate();
-  const objects = new LocalObjectStore(dir);
-  const launcher = new FakeLauncher();
-  const scheduler = new Scheduler(
-    store,
-    launcher,
-    { concurrency: 1, leaseMs: extra.leaseMs ?? 30_000, intervalMs: 60_000, stopGraceMs: 10, retentionMs: 0 },
-    silentLog,
-  );
-  const templates = new TemplateRegistry(null);
-  const ingest = new Ingest(store, objects, [defaultPipeline('abr-default')], templates, silentLog);
-  const app = buildApi({
-    store,
-    templates,
-    objects,
-    ingest,
-    scheduler,
-    log: silentLog,
-    defaultTemplate: 'abr-default',
-    leaseMs: extra.leaseMs ?? 30_000,
-    heartbeatSeconds: 1,
-    retryDelay: () => 0,
-    version: 'test',
-    ...extra,
-  });
-  t.after(async () => {
-    await scheduler.stop();
-    await app.close();
-    await store.close();
-  });
-  const put = (key: string, body = 'not really a video') => objects.put('source', key, Readable.from([body]));
-  return { app, store, objects, launcher, scheduler, put, ingest };
-}
+const setup = buildTestApi;
 
 function assertProblem(
   res: { statusCode: number; headers: Record<string, unknown>; json(): unknown },

@@ -4,56 +4,20 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { buildApi } from '../../src/api/server.ts';
-import { Ingest } from '../../src/ingest/ingest.ts';
 import { objectCreatedEvent } from '../../src/ingest/object-event.ts';
-import { defaultPipeline } from '../../src/ingest/pipeline.ts';
-import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
 import { SLUICE_BIN } from '../../src/launchers/local-process-launcher.ts';
-import { Scheduler } from '../../src/scheduler/scheduler.ts';
-import { LocalObjectStore } from '../../src/storage/local-object-store.ts';
-import { TemplateRegistry } from '../../src/templates/template-registry.ts';
-import { clip, FakeLauncher, silentLog, tempDir } from '../helpers.ts';
+import { clip, tempDir } from '../helpers.ts';
+import { buildTestApi } from './test-api.ts';
 
 const run = promisify(execFile);
 
 async function setup(t: Parameters<typeof tempDir>[0]) {
-  const dir = await tempDir(t);
-  const store = new SqliteJobStore(path.join(dir, 'sluice.db'));
-  await store.migrate();
-  const objects = new LocalObjectStore(dir);
-  await fs.mkdir(path.join(dir, 'templates'));
-  const templates = new TemplateRegistry(path.join(dir, 'templates'));
-  const scheduler = new Scheduler(
-    store,
-    new FakeLauncher(),
-    { concurrency: 1, leaseMs: 30_000, intervalMs: 60_000, stopGraceMs: 10, retentionMs: 0 },
-    silentLog,
-  );
-  await scheduler.stop(); // nothing is launched: these tests look at the jobs made
-  const ingest = new Ingest(store, objects, [defaultPipeline('abr-default')], templates, silentLog);
-  const app = buildApi({
-    store,
-    templates,
-    objects,
-    ingest,
-    scheduler,
-    log: silentLog,
-    defaultTemplate: 'abr-default',
-    leaseMs: 30_000,
-    heartbeatSeconds: 1,
-    retryDelay: () => 0,
-    version: 'test',
-  });
-  t.after(async () => {
-    await app.close();
-    await store.close();
-  });
-  const put = (key: string, body: string) => objects.put('source', key, Readable.from([body]));
-  return { dir, app, objects, ingest, put };
+  const api = await buildTestApi(t, { userTemplates: true });
+  await api.scheduler.stop(); // nothing is launched: these tests look at the jobs made
+  const put = (key: string, body: string) => api.put(key, body);
+  return { ...api, put };
 }
 
 test('settings files under jobs/ in the source bucket make one job each; none makes one default job', async (t) => {

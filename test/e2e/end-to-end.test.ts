@@ -11,7 +11,7 @@ import { ApiClient } from '../../src/cli/api-client.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { SLUICE_BIN } from '../../src/launchers/local-process-launcher.ts';
 import { startService } from '../../src/service.ts';
-import { clip, silentLog, tempDir, waitFor } from '../helpers.ts';
+import { clip, keyframeTimes, silentLog, tempDir, waitFor } from '../helpers.ts';
 
 const run = promisify(execFile);
 
@@ -59,25 +59,6 @@ async function topLevelBoxes(file: string): Promise<string[]> {
     off += size;
   }
   return boxes;
-}
-
-async function keyframeTimes(file: string): Promise<number[]> {
-  const { stdout } = await run('ffprobe', [
-    '-v',
-    'error',
-    '-select_streams',
-    'v:0',
-    '-show_entries',
-    'packet=pts_time,flags',
-    '-of',
-    'csv=p=0',
-    file,
-  ]);
-  return stdout
-    .trim()
-    .split('\n')
-    .filter((l) => l.includes('K'))
-    .map((l) => Math.round(Number(l.split(',')[0]) * 100) / 100);
 }
 
 test('a clip copied into the source bucket becomes a COMPLETE job with HLS, DASH, MP4 and a thumbnail', async (t) => {

@@ -13,6 +13,7 @@ import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
 import { planJob } from '../../src/templates/ladder.ts';
 import { parseTemplate } from '../../src/templates/template.ts';
 import { encode } from '../../src/worker/encode.ts';
+import { keyframeTimes } from '../helpers.ts';
 
 const run = promisify(execFile);
 let dir = '';
@@ -91,25 +92,6 @@ async function streams(file: string) {
   };
 }
 
-async function keyframes(file: string): Promise<number[]> {
-  const { stdout } = await run('ffprobe', [
-    '-v',
-    'error',
-    '-select_streams',
-    'v:0',
-    '-show_entries',
-    'packet=pts_time,flags',
-    '-of',
-    'csv=p=0',
-    file,
-  ]);
-  return stdout
-    .trim()
-    .split('\n')
-    .filter((l) => l.split(',')[1]?.includes('K'))
-    .map((l) => Math.round(Number(l.split(',')[0]) * 100) / 100);
-}
-
 const video = (p: Awaited<ReturnType<typeof streams>>) => p.streams.find((s) => s.codec_type === 'video');
 const audio = (p: Awaited<ReturnType<typeof streams>>) => p.streams.find((s) => s.codec_type === 'audio');
 
@@ -133,7 +115,7 @@ test('keyframes on every segment boundary, the same in every rendition, and equa
   assert.equal(count(1), count(0));
   for (const i of [0, 1]) {
     assert.deepEqual(
-      await keyframes(path.join(r.local.streamDir, `media_${i}.m3u8`)),
+      await keyframeTimes(path.join(r.local.streamDir, `media_${i}.m3u8`)),
       [0, 1, 2],
       `rendition ${i}`,
     );

@@ -1,0 +1,61 @@
+// The API as the tests drive it: real SQLite store, real local buckets, Fastify inject(); workers are
+// not launched (FakeLauncher), so the Worker API is driven by the test itself.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { buildApi } from '../../src/api/server.ts';
+import { Ingest } from '../../src/ingest/ingest.ts';
+import { defaultPipeline } from '../../src/ingest/pipeline.ts';
+import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
+import { Scheduler } from '../../src/scheduler/scheduler.ts';
+import { LocalObjectStore } from '../../src/storage/local-object-store.ts';
+import { TemplateRegistry } from '../../src/templates/template-registry.ts';
+import { FakeLauncher, silentLog, tempDir } from '../helpers.ts';
+
+export interface TestApiOptions {
+  apiToken?: string;
+  maxUploadBytes?: number;
+  leaseMs?: number;
+  /** A user templates folder under the data directory. */
+  userTemplates?: boolean;
+}
+
+export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiOptions = {}) {
+  const dir = await tempDir(t);
+  const store = new SqliteJobStore(path.join(dir, 'sluice.db'));
+  await store.migrate();
+  const objects = new LocalObjectStore(dir);
+  const launcher = new FakeLauncher();
+  const leaseMs = o.leaseMs ?? 30_000;
+  const scheduler = new Scheduler(
+    store,
+    launcher,
+    { concurrency: 1, leaseMs, intervalMs: 60_000, stopGraceMs: 10, retentionMs: 0 },
+    silentLog,
+  );
+  if (o.userTemplates) await fs.mkdir(path.join(dir, 'templates'));
+  const templates = new TemplateRegistry(o.userTemplates ? path.join(dir, 'templates') : null);
+  const ingest = new Ingest(store, objects, [defaultPipeline('abr-default')], templates, silentLog);
+  const app = buildApi({
+    store,
+    templates,
+    objects,
+    ingest,
+    scheduler,
+    log: silentLog,
+    defaultTemplate: 'abr-default',
+    leaseMs,
+    heartbeatSeconds: 1,
+    retryDelay: () => 0,
+    version: 'test',
+    apiToken: o.apiToken ?? null,
+    ...(o.maxUploadBytes ? { maxUploadBytes: o.maxUploadBytes } : {}),
+  });
+  t.after(async () => {
+    await scheduler.stop();
+    await app.close();
+    await store.close();
+  });
+  const put = (key: string, body = 'not really a video') => objects.put('source', key, Readable.from([body]));
+  return { dir, app, store, objects, launcher, scheduler, put, ingest };
+}
