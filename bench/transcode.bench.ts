@@ -260,6 +260,10 @@ const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)
 console.log(
   `\nmedian wall time: sluice ${m.sluice?.toFixed(2)} s, single command ${m.single?.toFixed(2)} s, per-rendition ${m.perRendition?.toFixed(2)} s`,
 );
+const phase = (k: string) => median(phases.map((p) => p[k] ?? 0)).toFixed(2);
+console.log(
+  `sluice job phases (median s): launch ${phase('launch')}, probe ${phase('probe')}, transcode ${phase('transcode')}, publish ${phase('publish')}; the upload through the API, before the job exists: ${median(uploadSeconds).toFixed(2)} s`,
+);
 console.log(
   `(a) sluice / best single ffmpeg command      = ${((m.sluice ?? 0) / (m.single ?? 1)).toFixed(3)}  (target <= 1.10)`,
 );
