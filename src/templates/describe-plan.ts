@@ -45,7 +45,7 @@ export function describePlan(plan: Plan): string {
   const packages = [plan.hls ? 'HLS' : null, plan.dash ? 'DASH' : null].filter(Boolean).join(' + ');
   if (packages)
     lines.push(`packaging: ${packages} over shared ${plan.segmentSeconds} s CMAF (fMP4) segments`);
-  if (plan.mp4) lines.push('mp4: top rendition + audio, moov first (faststart)');
+  if (plan.mp4) lines.push(`mp4: top rendition${plan.audio ? ' + audio' : ''}, moov first (faststart)`);
   if (plan.thumbnail)
     lines.push(
       `poster: ${plan.thumbnail.width}x${plan.thumbnail.height} JPEG at ${plan.thumbnail.atSeconds} s`,
