@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { SluiceError } from '../../src/errors.ts';
 import { buildTranscodeArgs } from '../../src/media/ffmpeg-args.ts';
 import { DEFAULT_LIMITS } from '../../src/media/input-policy.ts';
+import { probe } from '../../src/media/probe.ts';
 import { validateObjectKey } from '../../src/storage/object-key.ts';
 import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
 import { planJob } from '../../src/templates/ladder.ts';
@@ -85,30 +86,11 @@ test('an HLS playlist named .mp4 pointing at a local file is refused (INPUT_FORM
   const err = await refusal(evil);
   assert.equal(err.code, 'INPUT_FORMAT_NOT_ALLOWED');
   // ffmpeg itself, with the arguments Sluice builds, is confined the same way.
-  const plan = planJob(getBuiltinTemplate('abr-default'), {
-    container: 'mov,mp4,m4a,3gp,3g2,mj2',
-    durationSeconds: 10,
-    sizeBytes: 1,
-    bitRate: null,
-    streamCount: 1,
-    audio: null,
-    video: {
-      codec: 'h264',
-      width: 640,
-      height: 360,
-      displayWidth: 640,
-      displayHeight: 360,
-      rotation: 0,
-      frameRate: 30,
-      variableFrameRate: false,
-      pixelFormat: 'yuv420p',
-      bitDepth: 8,
-      colorTransfer: null,
-      colorPrimaries: null,
-      hdr: false,
-      bitRate: null,
-    },
-  });
+  // The plan of an ordinary clip, pointed at the evil file: what ffmpeg would run if the probe were fooled.
+  const plan = planJob(
+    getBuiltinTemplate('abr-default'),
+    await probe(await clip({ width: 320, height: 180, seconds: 1 })),
+  );
   const out = path.join(dir, 'evil-out');
   await fs.mkdir(path.join(out, 'stream'), { recursive: true });
   const args = buildTranscodeArgs(plan, {
