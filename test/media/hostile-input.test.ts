@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { SluiceError } from '../../src/errors.ts';
 import { buildTranscodeArgs } from '../../src/media/ffmpeg-args.ts';
-import { DEFAULT_LIMITS } from '../../src/media/input-policy.ts';
+import { DEFAULT_LIMITS, inputRestrictions } from '../../src/media/input-policy.ts';
 import { probe } from '../../src/media/probe.ts';
 import { validateObjectKey } from '../../src/storage/object-key.ts';
 import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
@@ -200,4 +200,114 @@ test('the CPU-time limit stops an encode that uses more: JOB_CPU_LIMIT', async (
   );
   assert.ok(err instanceof SluiceError, `refused: ${err}`);
   assert.equal(err.code, 'JOB_CPU_LIMIT');
+});
+
+/**
+ * A minimal AVI with one subtitle stream ('txts') whose only packet is a GAB2 container: "GAB2\0",
+ * version 2, a UTF-16 title, then an embedded subtitle file that avidec probes and opens as a nested
+ * demuxer. The CVE-2017-9993 exploit put an HLS playlist there.
+ */
+function gab2Avi(embedded: string): Buffer {
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(n);
+    return b;
+  };
+  const u16 = (n: number) => {
+    const b = Buffer.alloc(2);
+    b.writeUInt16LE(n);
+    return b;
+  };
+  const chunk = (id: string, data: Buffer) =>
+    Buffer.concat([Buffer.from(id, 'latin1'), u32(data.length), data, Buffer.alloc(data.length % 2)]);
+  const list = (type: string, ...parts: Buffer[]) =>
+    chunk('LIST', Buffer.concat([Buffer.from(type, 'latin1'), ...parts]));
+  const payload = Buffer.from(embedded);
+  const title = Buffer.from('x\0\0\0', 'latin1');
+  const gab2 = Buffer.concat([
+    Buffer.from('GAB2\0', 'latin1'),
+    u16(2),
+    u32(title.length),
+    title,
+    u16(4),
+    u32(payload.length),
+    payload,
+  ]);
+  const avih = Buffer.concat([
+    u32(40_000),
+    u32(0),
+    u32(0),
+    u32(0x10),
+    u32(1),
+    u32(0),
+    u32(1),
+    u32(0),
+    u32(0),
+    u32(0),
+    Buffer.alloc(16),
+  ]);
+  const strh = Buffer.concat([
+    Buffer.from('txts'),
+    u32(0),
+    u32(0),
+    u16(0),
+    u16(0),
+    u32(0),
+    u32(1),
+    u32(1),
+    u32(0),
+    u32(1),
+    u32(0),
+    u32(0),
+    u32(0),
+    Buffer.alloc(8),
+  ]);
+  const body = Buffer.concat([
+    Buffer.from('AVI '),
+    list('hdrl', chunk('avih', avih), list('strl', chunk('strh', strh), chunk('strf', Buffer.alloc(0)))),
+    list('movi', chunk('00tx', gab2)),
+    chunk('idx1', Buffer.concat([Buffer.from('00tx'), u32(0x10), u32(4), u32(gab2.length)])),
+  ]);
+  return Buffer.concat([Buffer.from('RIFF'), u32(body.length), body]);
+}
+
+test('an AVI with an embedded HLS playlist (CVE-2017-9993) reads nothing outside the input', async (t) => {
+  // Control: the same AVI carrying an SRT is opened through the GAB2 path (the title and codec show it).
+  const srt = path.join(dir, 'subtitled.avi');
+  await fs.writeFile(srt, gab2Avi('1\n00:00:00,000 --> 00:00:01,000\nhello\n\n'));
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', srt]);
+  const sub = JSON.parse(stdout).streams[0];
+  assert.equal(sub.codec_name, 'subrip', 'the crafted AVI reaches the embedded-subtitle demuxer');
+  assert.equal(sub.tags?.title, 'x');
+
+  const c = await canary('lesson.ts');
+  const evil = path.join(dir, 'lecture.avi');
+  await fs.writeFile(
+    evil,
+    gab2Avi('#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:10.0,\nlesson.ts\n#EXT-X-ENDLIST\n'),
+  );
+  try {
+    // What Sluice does with it: a confined probe (an AVI with no video or audio stream is not media to
+    // encode), then, were it planned, a confined ffmpeg reading the whole file.
+    const err = await inspectInput(evil, DEFAULT_LIMITS).then(
+      (media) => {
+        assert.equal(media.video, null);
+        assert.equal(media.audio, null);
+        return null;
+      },
+      (e: unknown) => e,
+    );
+    if (err) assert.ok(err instanceof SluiceError, String(err));
+    await run('ffmpeg', ['-v', 'error', ...inputRestrictions(), '-i', evil, '-map', '0', '-f', 'null', '-'], {
+      timeout: 10_000,
+    }).catch(() => {});
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(c.wasRead(), false, 'the canary was never opened');
+    // For the record: this ffmpeg (>= 3.3.3) also refuses anything but srt/ass inside GAB2 by itself.
+    await run('ffprobe', ['-v', 'quiet', evil], { timeout: 10_000 }).catch(() => {});
+    await new Promise((r) => setTimeout(r, 200));
+    t.diagnostic(`unrestricted ffprobe opened the canary: ${c.wasRead()}`);
+  } finally {
+    c.close();
+  }
 });
