@@ -2,7 +2,7 @@
 // workers reach jobs through the Worker API. better-sqlite3 is synchronous, so each transaction below
 // runs without interleaving and a claim is atomic.
 import Database from 'better-sqlite3';
-import { type Generated, Kysely, type Selectable, SqliteDialect, type Transaction } from 'kysely';
+import { type Generated, Kysely, type Selectable, SqliteDialect, sql, type Transaction } from 'kysely';
 import { SluiceError } from '../errors.ts';
 import type { Job, JobEvent, JobStatus, NewJob } from './job.ts';
 import { newJobId } from './job-id.ts';
@@ -235,7 +235,7 @@ export class SqliteJobStore implements JobStore {
     if (filter.status) q = q.where('status', '=', filter.status);
     const rows = await q
       .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
+      .orderBy(sql`rowid`, 'desc')
       .limit(filter.limit ?? 100)
       .execute();
     return rows.map(fromRow);
@@ -275,7 +275,8 @@ export class SqliteJobStore implements JobStore {
         .where('status', '=', 'SUBMITTED')
         .where('run_after', '<=', now.toISOString())
         .orderBy('created_at')
-        .orderBy('id')
+        // Insertion order breaks ties: ids are random within a millisecond, rowids only grow.
+        .orderBy(sql`rowid`)
         .limit(1)
         .executeTakeFirst();
       if (!row) return null;
