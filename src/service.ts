@@ -55,7 +55,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
       concurrency: config.concurrency,
       leaseMs,
       intervalMs: config.schedulerIntervalMs,
-      stopGraceMs: 2000,
+      // Cancel must end the worker and its ffmpeg within 2 s: SIGTERM, then SIGKILL after 1 s.
+      stopGraceMs: 1000,
       retentionMs: config.retentionDays * 86_400_000,
     },
     log.child({ component: 'scheduler' }),
