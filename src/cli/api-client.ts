@@ -51,10 +51,6 @@ export class ApiClient {
     return this.request('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`, {});
   }
 
-  createJob(body: { key: string; bucket?: string; template?: string }): Promise<JobView> {
-    return this.request('POST', '/v1/jobs', body);
-  }
-
   async upload(
     file: string,
     key: string,

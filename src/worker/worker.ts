@@ -23,7 +23,6 @@ export interface WorkerOptions {
   token: string;
   objects: ObjectStore;
   log: Logger;
-  tmpRoot?: string;
 }
 
 export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED' | 'ABORTED'> {
@@ -31,9 +30,7 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
   const assignment = await api.claim();
   const { job } = assignment;
   const log = o.log.child({ jobId: job.id, attempt: job.attempt });
-  const workDir = o.tmpRoot
-    ? await fs.mkdtemp(path.join(o.tmpRoot, `sluice-${job.id}-`))
-    : await o.objects.workDir(`sluice-${job.id}-`);
+  const workDir = await o.objects.workDir(`sluice-${job.id}-`);
 
   let phase: JobPhase = 'PROBING';
   let progress: JobProgress = { percent: 0, fps: null, speed: null, etaSeconds: null };
