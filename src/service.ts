@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { isLoopback, loadOrCreateToken, TOKEN_FILE } from './api/api-token.ts';
 import { buildApi } from './api/server.ts';
-import { type Config, SERVER_FILE } from './config/config.ts';
+import { type Config, ceilingsOf, SERVER_FILE } from './config/config.ts';
 import { BucketWatcher } from './ingest/bucket-watcher.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { defaultPipeline } from './ingest/pipeline.ts';
@@ -69,6 +69,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     templates,
     log.child({ component: 'ingest' }),
     () => scheduler.poke(),
+    ceilingsOf(config),
   );
   let apiToken: string | null = null;
   if (!isLoopback(config.host)) {

@@ -2,14 +2,11 @@
 // Worker API. Every error is problem+json with a stable code.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { SluiceError } from '../errors.ts';
 import type { Ingest } from '../ingest/ingest.ts';
-import { requirePipelineMatch } from '../ingest/ingest.ts';
-import { objectCreatedEvent } from '../ingest/object-event.ts';
 import { isJobStatus, JOB_STATUSES, type JobStatus } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
 import { probe } from '../media/probe.ts';
@@ -22,6 +19,7 @@ import type { TemplateRegistry } from '../templates/template-registry.ts';
 import { tokenMatches } from './api-token.ts';
 import { jobView } from './job-view.ts';
 import { sendProblem } from './problem.ts';
+import { registerUploadRoute } from './upload-route.ts';
 import { parseBody } from './validate.ts';
 import { registerWorkerRoutes } from './worker-routes.ts';
 
@@ -63,21 +61,6 @@ const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-/** Passes a stream through, failing it with PAYLOAD_TOO_LARGE past `max` bytes (no length declared). */
-function limitStream(source: NodeJS.ReadableStream, max: number): Readable {
-  let seen = 0;
-  return Readable.from(
-    (async function* () {
-      for await (const chunk of source as AsyncIterable<Buffer>) {
-        seen += chunk.length;
-        if (seen > max)
-          throw new SluiceError('PAYLOAD_TOO_LARGE', `upload is larger than the limit of ${max} bytes`);
-        yield chunk;
-      }
-    })(),
-  );
-}
-
 function statusOf(value: string | undefined): JobStatus | undefined {
   if (value === undefined || value === '') return undefined;
   const upper = value.toUpperCase();
@@ -96,8 +79,6 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
     bodyLimit: 1 << 20,
   }) as unknown as FastifyInstance;
-  // Uploads are streamed straight to the bucket, not buffered.
-  app.addContentTypeParser('application/octet-stream', (_req, _payload, done) => done(null, undefined));
   app.setErrorHandler((err, req, reply) => sendProblem(reply, err, req));
   const apiToken = deps.apiToken;
   if (apiToken) {
@@ -180,26 +161,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return jobView(job);
   });
 
-  // An upload lands in the source bucket exactly as a file copied there would, and is ingested at once.
-  app.put<{ Params: { '*': string }; Querystring: { template?: string } }>(
-    '/v1/uploads/*',
-    async (req, reply) => {
-      const key = validateObjectKey(decodeURIComponent(req.params['*']));
-      const template = req.query.template;
-      if (template) await templates.get(template); // refuse an unknown template before storing anything
-      const max = deps.maxUploadBytes ?? Number.POSITIVE_INFINITY;
-      const declared = Number(req.headers['content-length'] ?? 0);
-      if (declared > max)
-        throw new SluiceError('PAYLOAD_TOO_LARGE', `upload is ${declared} bytes; the limit is ${max}`);
-      const object = await objects.put('source', key, limitStream(req.raw, max));
-      const result = await ingest.handle(
-        objectCreatedEvent(object, 'sluice://api/uploads'),
-        template ? { template } : {},
-      );
-      requirePipelineMatch(result, key);
-      return reply.code(201).send({ object, jobs: result.jobs.map(jobView) });
-    },
-  );
+  registerUploadRoute(app, {
+    objects,
+    ingest,
+    templates,
+    maxUploadBytes: deps.maxUploadBytes ?? Number.POSITIVE_INFINITY,
+  });
 
   app.get('/v1/templates', async () => ({ templates: await templates.list() }));
   app.get<{ Params: { name: string } }>('/v1/templates/:name', async (req) => templates.get(req.params.name));

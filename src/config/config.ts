@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { SluiceError } from '../errors.ts';
+import { DEFAULT_LIMITS } from '../media/input-policy.ts';
+import type { Ceilings } from '../templates/ceilings.ts';
 
 /** ffmpeg's x264 uses several threads per job; one job per two cores keeps each one fast. */
 export function defaultConcurrency(): number {
@@ -36,6 +38,22 @@ export const Config = z.object({
   shutdownGraceSeconds: z.coerce.number().min(0).max(86_400).default(30),
   /** Finished jobs and their events are purged this many days after they end (0 keeps them). */
   retentionDays: z.coerce.number().min(0).max(36_500).default(30),
+  /** Server-wide ceilings: no template or settings file runs a job with a higher limit. */
+  maxJobSeconds: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(24 * 3600),
+  maxCpuSeconds: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(48 * 3600),
+  maxAttempts: z.coerce.number().int().min(1).max(20).default(10),
+  maxInputBytes: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxBytes),
+  maxInputPixels: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxPixels),
+  maxInputSeconds: z.coerce.number().positive().default(DEFAULT_LIMITS.maxDurationSeconds),
+  maxInputStreams: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxStreams),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof Config>;
@@ -56,6 +74,13 @@ const ENV: Record<keyof Config, string> = {
   maxUploadBytes: 'SLUICE_MAX_UPLOAD_BYTES',
   shutdownGraceSeconds: 'SLUICE_SHUTDOWN_GRACE_SECONDS',
   retentionDays: 'SLUICE_RETENTION_DAYS',
+  maxJobSeconds: 'SLUICE_MAX_JOB_SECONDS',
+  maxCpuSeconds: 'SLUICE_MAX_CPU_SECONDS',
+  maxAttempts: 'SLUICE_MAX_ATTEMPTS',
+  maxInputBytes: 'SLUICE_MAX_INPUT_BYTES',
+  maxInputPixels: 'SLUICE_MAX_INPUT_PIXELS',
+  maxInputSeconds: 'SLUICE_MAX_INPUT_SECONDS',
+  maxInputStreams: 'SLUICE_MAX_INPUT_STREAMS',
   logLevel: 'SLUICE_LOG_LEVEL',
 };
 
@@ -75,4 +100,18 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     throw new SluiceError('VALIDATION_FAILED', `configuration is not valid: ${issues.join('; ')}`);
   }
   return parsed.data;
+}
+
+export function ceilingsOf(c: Config): Ceilings {
+  return {
+    timeoutSeconds: c.maxJobSeconds,
+    cpuSeconds: c.maxCpuSeconds,
+    maxAttempts: c.maxAttempts,
+    limits: {
+      maxBytes: c.maxInputBytes,
+      maxPixels: c.maxInputPixels,
+      maxDurationSeconds: c.maxInputSeconds,
+      maxStreams: c.maxInputStreams,
+    },
+  };
 }

@@ -6,6 +6,7 @@ import type { Job } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
 import { outputPrefixFor, validateObjectKey } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { applyCeilings, type Ceilings } from '../templates/ceilings.ts';
 import type { Template } from '../templates/template.ts';
 import { type TemplateRegistry, templateFromJson, templateNameFor } from '../templates/template-registry.ts';
 import type { ObjectEvent } from './object-event.ts';
@@ -26,7 +27,20 @@ export class Ingest {
     private readonly templates: TemplateRegistry,
     private readonly log: Logger,
     private readonly onJobCreated: () => void = () => {},
+    private readonly ceilings: Ceilings | null = null,
   ) {}
+
+  /** The pipelines an object event for this key would run (pure; nothing is read). */
+  pipelinesFor(bucket: string, key: string): Pipeline[] {
+    return matchPipelines(this.pipelines, bucket, key);
+  }
+
+  /** Keys under a pipeline's settings folder are job settings, which only the operator places. */
+  isSettingsKey(bucket: string, key: string): boolean {
+    return this.pipelines.some(
+      (p) => p.bucket === bucket && p.settingsPrefix !== undefined && key.startsWith(p.settingsPrefix),
+    );
+  }
 
   /**
    * `template` overrides the pipelines' template (an upload that names one). The idempotency key stays
@@ -94,7 +108,10 @@ export class Ingest {
     userMetadata?: Record<string, string>;
   }): Promise<{ job: Job; created: boolean }> {
     validateObjectKey(req.key);
-    const template = typeof req.template === 'string' ? await this.templates.get(req.template) : req.template;
+    const asked = typeof req.template === 'string' ? await this.templates.get(req.template) : req.template;
+    const { template, lowered } = this.ceilings
+      ? applyCeilings(asked, this.ceilings)
+      : { template: asked, lowered: [] };
     const result = await this.store.create(
       {
         pipeline: req.pipeline,
@@ -104,23 +121,27 @@ export class Ingest {
         destination: { bucket: req.destinationBucket ?? 'destination', prefix: outputPrefixFor(req.key) },
         userMetadata: req.userMetadata ?? {},
         idempotencyKey: idempotencyKey(req.scope ?? req.pipeline, req.bucket, req.key, req.etag),
+        ...(lowered.length > 0 ? { limitsLowered: lowered } : {}),
       },
       new Date(),
     );
     if (result.created) {
-      this.log.info({ jobId: result.job.id, key: req.key, template: template.name }, 'job created');
+      this.log.info(
+        { jobId: result.job.id, key: req.key, template: template.name, limitsLowered: lowered },
+        'job created',
+      );
       this.onJobCreated();
     }
     return result;
   }
 }
 
-export function requirePipelineMatch(result: IngestResult, key: string): IngestResult {
-  if (result.jobs.length === 0) {
+export function requirePipelineMatch<T>(matched: T[], key: string): T[] {
+  if (matched.length === 0) {
     throw new SluiceError(
       'NO_MATCHING_PIPELINE',
       `no pipeline takes ${key}; the default pipeline takes video files (.mp4, .mov, .mkv, .webm, ...)`,
     );
   }
-  return result;
+  return matched;
 }

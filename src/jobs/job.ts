@@ -83,4 +83,8 @@ export interface JobEvent {
 export type NewJob = Pick<
   Job,
   'pipeline' | 'input' | 'templateName' | 'template' | 'destination' | 'userMetadata' | 'idempotencyKey'
-> & { maxAttempts?: number };
+> & {
+  maxAttempts?: number;
+  /** Template limits the server-wide ceilings lowered, recorded on the job's created event. */
+  limitsLowered?: string[];
+};

@@ -220,6 +220,7 @@ export class SqliteJobStore implements JobStore {
         input: job.input,
         template: job.templateName,
         pipeline: job.pipeline,
+        ...(input.limitsLowered ? { limitsLowered: input.limitsLowered } : {}),
       });
       return { job, created: true };
     });

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SluiceError } from '../errors.ts';
 import { validateBucketName, validateObjectKey } from './object-key.ts';
-import type { ObjectInfo, ObjectStore } from './object-store.ts';
+import { checkPutSize, type ObjectInfo, type ObjectStore, type PutOptions } from './object-store.ts';
 
 export class LocalObjectStore implements ObjectStore {
   readonly root: string;
@@ -116,11 +116,12 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  async put(bucket: string, key: string, body: Readable): Promise<ObjectInfo> {
+  async put(bucket: string, key: string, body: Readable, o: PutOptions = {}): Promise<ObjectInfo> {
     const target = this.pathOf(bucket, key);
     const tmp = await this.tempFile();
     try {
       await pipeline(body, createWriteStream(tmp));
+      checkPutSize((await fs.stat(tmp)).size, o);
       return await this.publish(bucket, key, tmp, target);
     } catch (err) {
       await fs.rm(tmp, { force: true });

@@ -1,5 +1,6 @@
 // The ObjectStore seam: buckets of objects addressed by validated keys. Local folders today, S3 later.
 import type { Readable } from 'node:stream';
+import { SluiceError } from '../errors.ts';
 
 export interface ObjectInfo {
   bucket: string;
@@ -8,6 +9,26 @@ export interface ObjectInfo {
   /** Changes whenever the object's content may have changed (local: size + mtime). */
   etag: string;
   lastModified: string;
+}
+
+export interface PutOptions {
+  /** The body must be exactly this long (a declared Content-Length): UPLOAD_INCOMPLETE otherwise. */
+  expectedBytes?: number;
+  /** Fewer bytes than this is INPUT_EMPTY. */
+  minBytes?: number;
+}
+
+/** The size check `put` makes before an object becomes visible. */
+export function checkPutSize(size: number, o: PutOptions): void {
+  if (o.minBytes !== undefined && size < o.minBytes) {
+    throw new SluiceError('INPUT_EMPTY', `the upload is ${size} bytes; nothing was stored`);
+  }
+  if (o.expectedBytes !== undefined && size !== o.expectedBytes) {
+    throw new SluiceError(
+      'UPLOAD_INCOMPLETE',
+      `the upload ended after ${size} of the ${o.expectedBytes} bytes it declared; nothing was stored`,
+    );
+  }
 }
 
 export interface ObjectStore {
@@ -25,6 +46,9 @@ export interface ObjectStore {
   removePrefix(bucket: string, prefix: string): Promise<void>;
   /** A scratch folder for a worker, ideally on the same disk as the store (moves instead of copies). */
   workDir(prefix: string): Promise<string>;
-  /** Writes a stream as one object; the object appears only once it is complete. */
-  put(bucket: string, key: string, body: Readable): Promise<ObjectInfo>;
+  /**
+   * Writes a stream as one object; the object appears only once it is complete, and not at all (an
+   * existing object of that key untouched) when the stream fails or its size is not what `o` expects.
+   */
+  put(bucket: string, key: string, body: Readable, o?: PutOptions): Promise<ObjectInfo>;
 }

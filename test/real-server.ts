@@ -1,0 +1,103 @@
+// `sluice serve` as its own process, as an operator runs it: for tests whose finding was reproduced
+// against a real server (uploads, slow writers, output layout). Its JSON log lines are kept for assertions.
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { ApiClient } from '../src/cli/api-client.ts';
+import { SLUICE_BIN } from '../src/launchers/local-process-launcher.ts';
+import { tempDir, waitFor } from './helpers.ts';
+
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** A small, fast template for tests that check where outputs go rather than how they look. */
+export const TINY_TEMPLATE = {
+  ladder: [{ name: '180p', height: 180, videoBitrateKbps: 300 }],
+  video: { preset: 'ultrafast' },
+  packaging: { segmentSeconds: 1 },
+};
+
+export interface RealServer {
+  dataDir: string;
+  url: string;
+  api: ApiClient;
+  source: string;
+  destination: string;
+  /** Parsed JSON log lines the server (and its workers) wrote so far. */
+  logs(): Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+export async function startRealServer(
+  t: Parameters<typeof tempDir>[0],
+  o: { env?: Record<string, string>; templates?: Record<string, object>; dataDir?: string } = {},
+): Promise<RealServer> {
+  const dataDir = o.dataDir ?? (await tempDir(t));
+  await fs.mkdir(path.join(dataDir, 'templates'), { recursive: true });
+  for (const [name, body] of Object.entries(o.templates ?? { tiny: TINY_TEMPLATE })) {
+    await fs.writeFile(path.join(dataDir, 'templates', `${name}.json`), JSON.stringify(body));
+  }
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [SLUICE_BIN, 'serve', '--data-dir', dataDir, '--port', String(port), '--concurrency', '1'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: {
+        ...process.env,
+        SLUICE_LOG_LEVEL: 'info',
+        SLUICE_LEASE_SECONDS: '10',
+        SLUICE_HEARTBEAT_SECONDS: '0.5',
+        SLUICE_POLL_MS: '100',
+        SLUICE_SETTLE_MS: '300',
+        SLUICE_SCHEDULER_INTERVAL_MS: '100',
+        SLUICE_DEFAULT_TEMPLATE: 'tiny',
+        ...o.env,
+      },
+    },
+  );
+  const lines: Record<string, unknown>[] = [];
+  let partial = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop() ?? '';
+    for (const p of parts) {
+      try {
+        lines.push(JSON.parse(p) as Record<string, unknown>);
+      } catch {
+        lines.push({ msg: p });
+      }
+    }
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  };
+  t.after(stop);
+  await waitFor(
+    'server up',
+    async () =>
+      fetch(`${url}/v1/health`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    30_000,
+  );
+  return {
+    dataDir,
+    url,
+    api: new ApiClient(url),
+    source: path.join(dataDir, 'buckets', 'source'),
+    destination: path.join(dataDir, 'buckets', 'destination'),
+    logs: () => lines,
+    stop,
+  };
+}
