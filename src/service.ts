@@ -68,8 +68,11 @@ export async function startService(config: Config, log: Logger): Promise<Service
     [defaultPipeline(config.defaultTemplate)],
     templates,
     log.child({ component: 'ingest' }),
-    () => scheduler.poke(),
-    ceilingsOf(config),
+    {
+      onJobCreated: () => scheduler.poke(),
+      onSuperseded: (jobs) => scheduler.stopWorkers(jobs.map((j) => j.id)),
+      ceilings: ceilingsOf(config),
+    },
   );
   let apiToken: string | null = null;
   if (!isLoopback(config.host)) {

@@ -1,6 +1,8 @@
 // Errors as RFC 9457 problem+json with Sluice's stable codes.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CATALOGUE, SluiceError } from '../errors.ts';
+import type { Job } from '../jobs/job.ts';
+import { type JobView, jobView } from './job-view.ts';
 
 export interface Problem {
   type: string;
@@ -9,6 +11,8 @@ export interface Problem {
   code: string;
   detail: string;
   instance?: string;
+  /** JOB_CONFLICT: the existing job the request would have deduplicated to. */
+  job?: JobView;
 }
 
 export function toProblem(err: unknown, instance?: string): Problem {
@@ -29,6 +33,7 @@ export function toProblem(err: unknown, instance?: string): Problem {
     code: e.code,
     detail: e.message,
     ...(instance ? { instance } : {}),
+    ...(e.details?.job ? { job: jobView(e.details.job as Job) } : {}),
   };
 }
 

@@ -41,22 +41,22 @@ export interface ApiDeps {
   maxUploadBytes?: number;
 }
 
-const CreateJob = z.object({
+const CreateJob = z.strictObject({
   bucket: z.string().default('source'),
   key: z.string().min(1),
   template: z.string().optional(),
   destinationBucket: z.string().optional(),
-  userMetadata: z.record(z.string(), z.string()).default({}),
+  userMetadata: z.record(z.string(), z.string()).optional(),
 });
 
-const PlanRequest = z.object({
+const PlanRequest = z.strictObject({
   bucket: z.string().default('source'),
   key: z.string().min(1),
   template: z.string().optional(),
   settings: z.record(z.string(), z.unknown()).optional(),
 });
 
-const ListQuery = z.object({
+const ListQuery = z.strictObject({
   status: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
@@ -132,6 +132,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       throw new SluiceError('OBJECT_NOT_FOUND', `object ${body.bucket}/${body.key} does not exist`);
     const template = body.template ?? deps.defaultTemplate;
     const { job, created } = await ingest.createJob({
+      source: 'request',
       pipeline: 'api',
       scope: `api:${template}`,
       bucket: object.bucket,
@@ -140,7 +141,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       etag: object.etag,
       template,
       ...(body.destinationBucket ? { destinationBucket: body.destinationBucket } : {}),
-      userMetadata: body.userMetadata,
+      ...(body.userMetadata ? { userMetadata: body.userMetadata } : {}),
     });
     return reply.code(created ? 201 : 200).send(jobView(job));
   });

@@ -7,21 +7,21 @@ import { JOB_PHASES } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
 import { parseBody } from './validate.ts';
 
-const Progress = z.object({
+const Progress = z.strictObject({
   percent: z.number().min(0).max(100).optional(),
   fps: z.number().nullable().optional(),
   speed: z.number().nullable().optional(),
   etaSeconds: z.number().nullable().optional(),
 });
 
-const Heartbeat = z.object({
+const Heartbeat = z.strictObject({
   phase: z.enum(JOB_PHASES).optional(),
   progress: Progress.optional(),
   inputMedia: z.record(z.string(), z.unknown()).optional(),
   stderrTail: z.string().max(16_384).optional(),
 });
 
-const Output = z.object({
+const Output = z.strictObject({
   type: z.string().min(1),
   bucket: z.string().min(1),
   key: z.string().min(1),
@@ -29,13 +29,13 @@ const Output = z.object({
   analysis: z.record(z.string(), z.union([z.string(), z.number(), z.null()])).optional(),
 });
 
-const Complete = z.object({
+const Complete = z.strictObject({
   outputs: z.array(Output).max(100_000),
   inputMedia: z.record(z.string(), z.unknown()).optional(),
   stderrTail: z.string().max(16_384).optional(),
 });
 
-const Fail = z.object({
+const Fail = z.strictObject({
   code: z.string().refine(isErrorCode, 'unknown error code'),
   message: z.string().max(4096),
   retryable: z.boolean(),

@@ -1,22 +1,51 @@
-// Ingest: an object event -> one job per matching pipeline. The idempotency key (pipeline + bucket + key +
-// etag) makes a repeated event return the job it already made.
+// Ingest: an object event -> one job per matching pipeline (and settings file). The idempotency key
+// (scope + bucket + key + etag) makes a repeated event return the job it already made, and the ingest
+// ledger remembers it after the job itself is purged. A job for a newer version of a key supersedes the
+// queued and running jobs of its older versions in the same scope.
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { SluiceError } from '../errors.ts';
 import type { Job } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
-import { outputPrefixFor, validateObjectKey } from '../storage/object-key.ts';
+import { outputPrefixFor, validateBucketName, validateObjectKey } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { applyCeilings, type Ceilings } from '../templates/ceilings.ts';
 import type { Template } from '../templates/template.ts';
 import { type TemplateRegistry, templateFromJson, templateNameFor } from '../templates/template-registry.ts';
 import type { ObjectEvent } from './object-event.ts';
-import { idempotencyKey, matchPipelines, type Pipeline } from './pipeline.ts';
+import { idempotencyKey, matchPipelines, type Pipeline, versionGroup } from './pipeline.ts';
 
 const MAX_SETTINGS_BYTES = 256 * 1024;
 
 export interface IngestResult {
   jobs: Job[];
   created: number;
+}
+
+export interface IngestHooks {
+  onJobCreated?: () => void;
+  /** Jobs a newer version of their input superseded: their workers are to be stopped. */
+  onSuperseded?: (jobs: Job[]) => void;
+  /** Server-wide limits no template may exceed. */
+  ceilings?: Ceilings;
+}
+
+export interface JobRequest {
+  pipeline: string;
+  /** What makes jobs of one object version distinct: the pipeline, its settings file, or `api:<template>`. */
+  scope?: string;
+  bucket: string;
+  key: string;
+  size?: number;
+  etag: string;
+  template: string | Template;
+  destinationBucket?: string;
+  userMetadata?: Record<string, string>;
+  /**
+   * An object event (watcher, upload): a version whose job was purged is a replay and makes nothing. An
+   * explicit API request instead makes a new job, and is told (409) when it differs from the live one.
+   */
+  source: 'event' | 'request';
 }
 
 export class Ingest {
@@ -26,8 +55,7 @@ export class Ingest {
     private readonly pipelines: Pipeline[],
     private readonly templates: TemplateRegistry,
     private readonly log: Logger,
-    private readonly onJobCreated: () => void = () => {},
-    private readonly ceilings: Ceilings | null = null,
+    private readonly hooks: IngestHooks = {},
   ) {}
 
   /** The pipelines an object event for this key would run (pure; nothing is read). */
@@ -43,6 +71,21 @@ export class Ingest {
   }
 
   /**
+   * A destination must be a valid bucket name and never a bucket pipelines watch: outputs published
+   * there would become inputs.
+   */
+  checkDestination(bucket: string): string {
+    validateBucketName(bucket);
+    if (this.pipelines.some((p) => p.bucket === bucket)) {
+      throw new SluiceError(
+        'INVALID_DESTINATION',
+        `destination bucket "${bucket}" is watched for inputs: its outputs would become new jobs; choose another bucket (default "destination")`,
+      );
+    }
+    return bucket;
+  }
+
+  /**
    * `template` overrides the pipelines' template (an upload that names one). The idempotency key stays
    * the pipeline's, so the bucket watcher seeing the same upload later finds this job, not a new one.
    */
@@ -52,6 +95,17 @@ export class Ingest {
     const matched = matchPipelines(this.pipelines, bucket, key);
     const jobs: Job[] = [];
     let created = 0;
+    if (matched.length === 0) {
+      this.log.debug({ bucket, key }, 'no pipeline matches object');
+      return { jobs, created };
+    }
+    // An event for a version that is no longer there (replaced since, or out of order) makes nothing:
+    // the current version has, or will have, its own event.
+    const current = await this.objects.stat(bucket, key);
+    if (!current || current.etag !== etag) {
+      this.log.info({ bucket, key, etag, current: current?.etag ?? null }, 'stale object event skipped');
+      return { jobs, created };
+    }
     for (const p of matched) {
       const settings = o.template ? [] : await this.settingsFiles(p);
       const requests =
@@ -59,12 +113,21 @@ export class Ingest {
           ? settings.map((s) => ({ scope: `${p.name}:${s.key}`, template: s.template }))
           : [{ scope: p.name, template: o.template ?? p.template }];
       for (const req of requests) {
-        const r = await this.createJob({ pipeline: p.name, bucket, key, size, etag, ...req });
+        const r = await this.createJob({
+          pipeline: p.name,
+          bucket,
+          key,
+          size,
+          etag,
+          destinationBucket: p.destinationBucket,
+          source: 'event',
+          ...req,
+        });
+        if (!r) continue;
         jobs.push(r.job);
         if (r.created) created++;
       }
     }
-    if (matched.length === 0) this.log.debug({ bucket, key }, 'no pipeline matches object');
     return { jobs, created };
   }
 
@@ -93,44 +156,75 @@ export class Ingest {
   }
 
   /**
-   * A job for one object and template. Same object version and same `scope` (default: the pipeline)
-   * = same job: `POST /v1/jobs` scopes by template, so asking for another template makes another job.
+   * A job for one object version and template. Same version and same `scope` = same job. Returns null
+   * for an object event whose version was ingested before and whose job has been purged since.
    */
-  async createJob(req: {
-    pipeline: string;
-    scope?: string;
-    bucket: string;
-    key: string;
-    size?: number;
-    etag: string;
-    template: string | Template;
-    destinationBucket?: string;
-    userMetadata?: Record<string, string>;
-  }): Promise<{ job: Job; created: boolean }> {
+  async createJob(req: JobRequest & { source: 'request' }): Promise<{ job: Job; created: boolean }>;
+  async createJob(req: JobRequest): Promise<{ job: Job; created: boolean } | null>;
+  async createJob(req: JobRequest): Promise<{ job: Job; created: boolean } | null> {
     validateObjectKey(req.key);
+    const destinationBucket = this.checkDestination(req.destinationBucket ?? 'destination');
     const asked = typeof req.template === 'string' ? await this.templates.get(req.template) : req.template;
-    const { template, lowered } = this.ceilings
-      ? applyCeilings(asked, this.ceilings)
+    const { template, lowered } = this.hooks.ceilings
+      ? applyCeilings(asked, this.hooks.ceilings)
       : { template: asked, lowered: [] };
+    const scope = req.scope ?? req.pipeline;
+    const idem = idempotencyKey(scope, req.bucket, req.key, req.etag);
+    if (req.source === 'event') {
+      const seen = await this.store.ingested(idem);
+      if (seen && !(await this.store.get(seen.jobId))) {
+        this.log.info(
+          { key: req.key, scope, jobId: seen.jobId, ingestedAt: seen.ingestedAt },
+          'object version already ingested (its job was purged): no new job',
+        );
+        return null;
+      }
+    }
+    const userMetadata = req.userMetadata ?? {};
     const result = await this.store.create(
       {
         pipeline: req.pipeline,
         input: { bucket: req.bucket, key: req.key, size: req.size, etag: req.etag },
         templateName: template.name,
         template,
-        destination: { bucket: req.destinationBucket ?? 'destination', prefix: outputPrefixFor(req.key) },
-        userMetadata: req.userMetadata ?? {},
-        idempotencyKey: idempotencyKey(req.scope ?? req.pipeline, req.bucket, req.key, req.etag),
+        destination: { bucket: destinationBucket, prefix: outputPrefixFor(req.key, template.name) },
+        userMetadata,
+        idempotencyKey: idem,
+        versionGroup: versionGroup(scope, req.bucket, req.key),
         ...(lowered.length > 0 ? { limitsLowered: lowered } : {}),
       },
       new Date(),
     );
+    const { job } = result;
+    if (!result.created && req.source === 'request') {
+      const differs: string[] = [];
+      // Only what the request states is compared: leaving a field out asks for no particular value.
+      if (req.destinationBucket !== undefined && job.destination.bucket !== destinationBucket)
+        differs.push('destinationBucket');
+      if (req.userMetadata !== undefined && !isDeepStrictEqual(job.userMetadata, userMetadata))
+        differs.push('userMetadata');
+      if (differs.length > 0) {
+        throw new SluiceError(
+          'JOB_CONFLICT',
+          `job ${job.id} already exists for this object version and template with another ${differs.join(' and ')}; upload a new version, or use another template, to run it differently`,
+          { job },
+        );
+      }
+    }
     if (result.created) {
       this.log.info(
-        { jobId: result.job.id, key: req.key, template: template.name, limitsLowered: lowered },
+        { jobId: job.id, key: req.key, template: template.name, limitsLowered: lowered },
         'job created',
       );
-      this.onJobCreated();
+      const superseded = await this.store.supersede(job.versionGroup, job.id, new Date());
+      if (superseded.length > 0) {
+        this.log.info(
+          { jobId: job.id, superseded: superseded.map((j) => j.id) },
+          'older versions of the input superseded',
+        );
+        this.hooks.onSuperseded?.(superseded);
+      }
+      this.hooks.onJobCreated?.();
     }
     return result;
   }

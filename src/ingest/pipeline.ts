@@ -59,3 +59,8 @@ export function matchPipelines(pipelines: Pipeline[], bucket: string, key: strin
 export function idempotencyKey(pipeline: string, bucket: string, key: string, etag: string): string {
   return JSON.stringify([pipeline, bucket, key, etag]);
 }
+
+/** Every version of one key in one scope: a newer one supersedes the queued and running jobs of the rest. */
+export function versionGroup(scope: string, bucket: string, key: string): string {
+  return JSON.stringify([scope, bucket, key]);
+}

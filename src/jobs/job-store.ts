@@ -9,9 +9,29 @@ export interface CreateResult {
   created: boolean;
 }
 
+/** An entry of the ingest ledger: an object version (idempotency key) that became a job. */
+export interface LedgerEntry {
+  idempotencyKey: string;
+  jobId: string;
+  ingestedAt: string;
+}
+
 export interface JobStore {
   migrate(): Promise<void>;
+  /** Creates the job, or returns the live job of its idempotency key; records the version in the ledger. */
   create(input: NewJob, now: Date): Promise<CreateResult>;
+  /**
+   * The ledger entry of an idempotency key, kept beyond job retention: an object event for a version
+   * whose job was purged is a replay, not new work.
+   */
+  ingested(idempotencyKey: string): Promise<LedgerEntry | null>;
+  /**
+   * Cancels (SUPERSEDED) the SUBMITTED and PROGRESSING jobs of `versionGroup` other than `byJobId`, in one
+   * transaction each; returns the jobs canceled.
+   */
+  supersede(versionGroup: string, byJobId: string, now: Date): Promise<Job[]>;
+  /** Marks the other COMPLETE jobs of an output set as replaced by `byJobId`; returns their ids. */
+  replaceOutputs(outputSet: string, byJobId: string, now: Date): Promise<string[]>;
   get(id: string): Promise<Job | null>;
   list(filter: { status?: JobStatus; limit?: number }): Promise<Job[]>;
   events(jobId: string): Promise<JobEvent[]>;

@@ -68,6 +68,10 @@ export interface Job {
   stderrTail: string | null;
   userMetadata: Record<string, string>;
   idempotencyKey: string;
+  /** Jobs of one key in one pipeline scope, whatever the version (see NewJob.versionGroup). */
+  versionGroup: string;
+  /** A later job published the same output set: this job's outputs were replaced (and are listed no more). */
+  outputsReplacedBy: string | null;
 }
 
 export interface JobEvent {
@@ -87,4 +91,14 @@ export type NewJob = Pick<
   maxAttempts?: number;
   /** Template limits the server-wide ceilings lowered, recorded on the job's created event. */
   limitsLowered?: string[];
+  /**
+   * Jobs of one key in one pipeline scope, whatever its version: a newer version supersedes the queued and
+   * running jobs of the older ones. Defaults to the idempotency key (nothing is superseded).
+   */
+  versionGroup?: string;
 };
+
+/** `bucket/prefix`: the output set a job publishes; one input through one template owns one set. */
+export function outputSetOf(destination: { bucket: string; prefix: string }): string {
+  return `${destination.bucket}/${destination.prefix}`;
+}

@@ -4,9 +4,9 @@
 import Database from 'better-sqlite3';
 import { type Generated, Kysely, type Selectable, SqliteDialect, sql, type Transaction } from 'kysely';
 import { SluiceError } from '../errors.ts';
-import type { Job, JobEvent, JobStatus, NewJob } from './job.ts';
+import { type Job, type JobEvent, type JobStatus, type NewJob, outputSetOf } from './job.ts';
 import { newJobId } from './job-id.ts';
-import type { CreateResult, JobStore } from './job-store.ts';
+import type { CreateResult, JobStore, LedgerEntry } from './job-store.ts';
 import { applyTransition, type Transition } from './state-machine.ts';
 
 interface JobsTable {
@@ -38,6 +38,16 @@ interface JobsTable {
   stderr_tail: string | null;
   user_metadata: string;
   idempotency_key: string;
+  version_group: string;
+  output_set: string;
+  outputs_replaced_by: string | null;
+}
+
+/** Which object versions became jobs: outlives the jobs themselves (retention), so none is redone. */
+interface IngestLedgerTable {
+  idempotency_key: string;
+  job_id: string;
+  ingested_at: string;
 }
 
 interface JobEventsTable {
@@ -53,6 +63,7 @@ interface JobEventsTable {
 interface Schema {
   jobs: JobsTable;
   job_events: JobEventsTable;
+  ingest_ledger: IngestLedgerTable;
 }
 
 const MIGRATIONS: string[] = [
@@ -84,6 +95,20 @@ const MIGRATIONS: string[] = [
      data TEXT NOT NULL DEFAULT '{}'
    )`,
   'CREATE INDEX job_events_job ON job_events (job_id, id)',
+  // 6-10: supersession by version group, output sets, and the ingest ledger (issue 7).
+  `ALTER TABLE jobs ADD COLUMN version_group TEXT NOT NULL DEFAULT ''`,
+  `ALTER TABLE jobs ADD COLUMN output_set TEXT NOT NULL DEFAULT ''`,
+  'ALTER TABLE jobs ADD COLUMN outputs_replaced_by TEXT',
+  `UPDATE jobs SET version_group = idempotency_key,
+     output_set = json_extract(destination, '$.bucket') || '/' || json_extract(destination, '$.prefix')`,
+  `CREATE TABLE ingest_ledger (
+     idempotency_key TEXT PRIMARY KEY,
+     job_id TEXT NOT NULL,
+     ingested_at TEXT NOT NULL
+   )`,
+  'INSERT OR IGNORE INTO ingest_ledger SELECT idempotency_key, id, created_at FROM jobs',
+  'CREATE INDEX jobs_version_group ON jobs (version_group, status)',
+  'CREATE INDEX jobs_output_set ON jobs (output_set, status)',
 ];
 
 function toRow(job: Job): JobsTable {
@@ -116,6 +141,9 @@ function toRow(job: Job): JobsTable {
     stderr_tail: job.stderrTail,
     user_metadata: JSON.stringify(job.userMetadata),
     idempotency_key: job.idempotencyKey,
+    version_group: job.versionGroup,
+    output_set: outputSetOf(job.destination),
+    outputs_replaced_by: job.outputsReplacedBy,
   };
 }
 
@@ -145,6 +173,8 @@ function fromRow(r: Selectable<JobsTable>): Job {
     stderrTail: r.stderr_tail,
     userMetadata: JSON.parse(r.user_metadata),
     idempotencyKey: r.idempotency_key,
+    versionGroup: r.version_group,
+    outputsReplacedBy: r.outputs_replaced_by,
   };
 }
 
@@ -201,21 +231,22 @@ export class SqliteJobStore implements JobStore {
       stderrTail: null,
       userMetadata: input.userMetadata,
       idempotencyKey: input.idempotencyKey,
+      versionGroup: input.versionGroup ?? input.idempotencyKey,
+      outputsReplacedBy: null,
     };
     return this.db.transaction().execute(async (trx) => {
-      const inserted = await trx
-        .insertInto('jobs')
-        .values(toRow(job))
-        .onConflict((oc) => oc.column('idempotency_key').doNothing())
+      const existing = await trx
+        .selectFrom('jobs')
+        .selectAll()
+        .where('idempotency_key', '=', input.idempotencyKey)
         .executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
-        const existing = await trx
-          .selectFrom('jobs')
-          .selectAll()
-          .where('idempotency_key', '=', input.idempotencyKey)
-          .executeTakeFirstOrThrow();
-        return { job: fromRow(existing), created: false };
-      }
+      if (existing) return { job: fromRow(existing), created: false };
+      await trx.insertInto('jobs').values(toRow(job)).execute();
+      await trx
+        .insertInto('ingest_ledger')
+        .values({ idempotency_key: job.idempotencyKey, job_id: job.id, ingested_at: at })
+        .onConflict((oc) => oc.column('idempotency_key').doUpdateSet({ job_id: job.id, ingested_at: at }))
+        .execute();
       await insertEvent(trx, job.id, at, 'job:created', null, 'SUBMITTED', {
         input: job.input,
         template: job.templateName,
@@ -224,6 +255,54 @@ export class SqliteJobStore implements JobStore {
       });
       return { job, created: true };
     });
+  }
+
+  async ingested(idempotencyKey: string): Promise<LedgerEntry | null> {
+    const row = await this.db
+      .selectFrom('ingest_ledger')
+      .selectAll()
+      .where('idempotency_key', '=', idempotencyKey)
+      .executeTakeFirst();
+    return row
+      ? { idempotencyKey: row.idempotency_key, jobId: row.job_id, ingestedAt: row.ingested_at }
+      : null;
+  }
+
+  async supersede(versionGroup: string, byJobId: string, now: Date): Promise<Job[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select('id')
+      .where('version_group', '=', versionGroup)
+      .where('status', 'in', ['SUBMITTED', 'PROGRESSING'])
+      .where('id', '!=', byJobId)
+      .execute();
+    const out: Job[] = [];
+    for (const { id } of rows) {
+      const message = `a newer version of the input arrived (job ${byJobId}); this job was superseded`;
+      const job = await this.transition(id, { type: 'supersede', by: byJobId, message }, now).catch(
+        (err: unknown) => {
+          // It ended in the meantime: nothing to supersede.
+          if (err instanceof SluiceError && ['INVALID_TRANSITION', 'VERSION_CONFLICT'].includes(err.code))
+            return null;
+          throw err;
+        },
+      );
+      if (job) out.push(job);
+    }
+    return out;
+  }
+
+  async replaceOutputs(outputSet: string, byJobId: string, now: Date): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select('id')
+      .where('output_set', '=', outputSet)
+      .where('status', '=', 'COMPLETE')
+      .where('id', '!=', byJobId)
+      .where('outputs_replaced_by', 'is', null)
+      .execute();
+    for (const { id } of rows) await this.transition(id, { type: 'outputs-replaced', by: byJobId }, now);
+    return rows.map((r) => r.id);
   }
 
   async get(id: string): Promise<Job | null> {

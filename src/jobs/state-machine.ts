@@ -27,6 +27,13 @@ export type Transition =
       stderrTail?: string;
     }
   | { type: 'cancel'; reason: string }
+  /**
+   * A newer version of the input arrived (`by`: its job), or the worker found the object changed under it
+   * (`leaseToken`: that attempt's). Ends CANCELED with error code SUPERSEDED, never ERROR.
+   */
+  | { type: 'supersede'; by: string | null; message: string; leaseToken?: string }
+  /** A later job published the same output set: this one's outputs are gone. */
+  | { type: 'outputs-replaced'; by: string }
   | { type: 'retry'; reason: string };
 
 export interface TransitionResult {
@@ -170,10 +177,32 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
           finishedAt: null,
           error: null,
           outputs: [],
+          outputsReplacedBy: null,
         },
         'job:resubmitted',
         { reason: t.reason, previousError: job.error, previousAttempts: job.attempts },
       );
+    case 'supersede':
+      if (t.leaseToken !== undefined) requireLease(job, t.leaseToken, 'report');
+      else requireStatus(job, ['SUBMITTED', 'PROGRESSING'], 'be superseded');
+      return result(
+        {
+          status: 'CANCELED',
+          phase: null,
+          leaseToken: null,
+          leaseUntil: null,
+          finishedAt: at,
+          error: { code: 'SUPERSEDED', message: t.message },
+        },
+        'job:superseded',
+        { reason: 'SUPERSEDED', by: t.by, message: t.message },
+      );
+    case 'outputs-replaced':
+      requireStatus(job, ['COMPLETE'], 'have its outputs replaced');
+      return result({ outputs: [], outputsReplacedBy: t.by }, 'job:outputs-replaced', {
+        by: t.by,
+        outputs: job.outputs.length,
+      });
     case 'cancel':
       requireStatus(job, ['SUBMITTED', 'PROGRESSING'], 'be canceled');
       return result(

@@ -85,6 +85,12 @@ export class Scheduler {
     return job;
   }
 
+  /** Stops the workers of jobs that ended outside the scheduler (superseded), freeing their capacity. */
+  stopWorkers(jobIds: string[]): void {
+    for (const id of jobIds) this.launcher.stop(id, this.options.stopGraceMs);
+    this.poke();
+  }
+
   private async tick(): Promise<void> {
     const now = new Date();
     if (this.options.retentionMs > 0 && now.getTime() - this.lastPurge > PURGE_EVERY_MS) {

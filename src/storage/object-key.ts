@@ -45,15 +45,18 @@ export function validateBucketName(bucket: string): string {
   return bucket;
 }
 
-/** `videos/clip.final.mp4` -> `videos/clip.final`: where a job's outputs go (seed 001). */
-export function outputPrefixFor(key: string): string {
-  const slash = key.lastIndexOf('/');
-  const dir = key.slice(0, slash + 1);
-  const name = key.slice(slash + 1);
-  const dot = name.lastIndexOf('.');
-  return dir + (dot > 0 ? name.slice(0, dot) : name);
+/**
+ * Where a job's outputs go: the input's whole key (extension kept) and then the template, so
+ * `talk.mp4` and `talk.mov`, or one input through two templates, never share a folder:
+ * `videos/talk.mp4` + `abr-default` -> `videos/talk.mp4/abr-default`.
+ */
+export function outputPrefixFor(key: string, template: string): string {
+  return `${key}/${template}`;
 }
 
+/** `videos/clip.final.mp4` -> `clip.final`: the name of the files a job publishes (seed 001). */
 export function baseNameOf(key: string): string {
-  return outputPrefixFor(key).split('/').pop() ?? 'output';
+  const name = key.slice(key.lastIndexOf('/') + 1);
+  const dot = name.lastIndexOf('.');
+  return (dot > 0 ? name.slice(0, dot) : name) || 'output';
 }

@@ -1,9 +1,10 @@
-// Templates (job settings) as zod schemas: the one definition of what a template may say.
+// Templates (job settings) as zod schemas: the one definition of what a template may say. Every object is
+// strict: an unknown key (a typo such as `enabeld`) is an error naming it, never silently dropped.
 import { z } from 'zod';
 import { SluiceError } from '../errors.ts';
 import { DEFAULT_LIMITS } from '../media/input-policy.ts';
 
-export const RenditionSpec = z.object({
+export const RenditionSpec = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'lowercase letters, digits, - and _ only'),
   /** Target size of the picture's short side (1080 for 1080p; a portrait source keeps its orientation). */
   height: z.number().int().min(64).max(4320),
@@ -12,14 +13,14 @@ export const RenditionSpec = z.object({
 export type RenditionSpec = z.infer<typeof RenditionSpec>;
 
 export const Template = z
-  .object({
+  .strictObject({
     name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
     description: z.string().default(''),
     /** Video renditions; an empty ladder makes an audio-only template. */
     ladder: z.array(RenditionSpec).max(10),
     allowUpscale: z.boolean().default(false),
     video: z
-      .object({
+      .strictObject({
         codec: z.literal('h264').default('h264'),
         preset: z
           .enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower'])
@@ -30,22 +31,22 @@ export const Template = z
       })
       .prefault({}),
     audio: z
-      .object({
+      .strictObject({
         codec: z.literal('aac').default('aac'),
         bitrateKbps: z.number().int().min(32).max(512).default(128),
         channels: z.number().int().min(1).max(2).default(2),
       })
       .prefault({}),
     packaging: z
-      .object({
+      .strictObject({
         segmentSeconds: z.number().min(1).max(30).default(4),
         hls: z.boolean().default(true),
         dash: z.boolean().default(true),
       })
       .prefault({}),
-    mp4: z.object({ enabled: z.boolean().default(true) }).prefault({}),
+    mp4: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
     thumbnail: z
-      .object({
+      .strictObject({
         enabled: z.boolean().default(true),
         /** Where in the input the poster frame is taken, as a percentage of its duration... */
         atPercent: z.number().min(0).max(100).default(10),
@@ -56,7 +57,7 @@ export const Template = z
       .prefault({}),
     /** Sprite sheets of small frames and a WebVTT index, for scrubbing previews in players. */
     sprites: z
-      .object({
+      .strictObject({
         enabled: z.boolean().default(false),
         intervalSeconds: z.number().min(0.5).max(60).default(2),
         /** Width of one small frame; its height follows the display aspect ratio. */
@@ -67,7 +68,7 @@ export const Template = z
       .prefault({}),
     /** What an input may be; checked after the probe, before any encode (see media/input-policy.ts). */
     limits: z
-      .object({
+      .strictObject({
         maxBytes: z.number().int().positive().default(DEFAULT_LIMITS.maxBytes),
         maxPixels: z.number().int().positive().default(DEFAULT_LIMITS.maxPixels),
         maxDurationSeconds: z.number().positive().default(DEFAULT_LIMITS.maxDurationSeconds),

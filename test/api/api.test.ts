@@ -78,7 +78,7 @@ test('POST /v1/jobs makes one job per object version and validates its input', a
   assert.equal(first.statusCode, 201);
   const job = first.json();
   assert.equal(job.status, 'SUBMITTED');
-  assert.equal(job.destination.prefix, 'in/clip');
+  assert.equal(job.destination.prefix, 'in/clip.mp4/abr-default');
   assert.deepEqual(job.userMetadata, { course: 'c1' });
   assert.equal(job.leaseToken, undefined, 'the lease token never leaves the server');
   const again = await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'in/clip.mp4' } });

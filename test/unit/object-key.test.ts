@@ -63,18 +63,19 @@ describe('validateBucketName', () => {
 });
 
 describe('output naming', () => {
-  test('outputPrefixFor drops only the last extension and keeps the folders', () => {
-    assert.equal(outputPrefixFor('videos/clip.final.mp4'), 'videos/clip.final');
-    assert.equal(outputPrefixFor('clip'), 'clip');
-    assert.equal(outputPrefixFor('a.b/clip'), 'a.b/clip', 'a dot in a folder name is not an extension');
-  });
-
-  test('outputPrefixFor keeps a dotfile name whole', () => {
-    assert.equal(outputPrefixFor('videos/.hidden'), 'videos/.hidden');
+  test('outputPrefixFor keeps the input key whole, extension included, and puts the template under it', () => {
+    assert.equal(
+      outputPrefixFor('videos/clip.final.mp4', 'abr-default'),
+      'videos/clip.final.mp4/abr-default',
+    );
+    assert.equal(outputPrefixFor('clip', 'hls-720p'), 'clip/hls-720p');
+    assert.notEqual(outputPrefixFor('talk.mp4', 'abr-default'), outputPrefixFor('talk.mov', 'abr-default'));
+    assert.notEqual(outputPrefixFor('talk.mp4', 'abr-default'), outputPrefixFor('talk.mp4', 'hls-720p'));
   });
 
   test('baseNameOf is the file name without its extension', () => {
     assert.equal(baseNameOf('a/b/c.mp4'), 'c');
     assert.equal(baseNameOf('clip.final.mov'), 'clip.final');
+    assert.equal(baseNameOf('videos/.hidden'), '.hidden', 'a dotfile name is kept whole');
   });
 });

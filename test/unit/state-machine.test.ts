@@ -45,6 +45,8 @@ function makeJob(over: Partial<Job> = {}): Job {
     stderrTail: null,
     userMetadata: {},
     idempotencyKey: 'default|source|videos/clip.mp4|e1',
+    versionGroup: 'default|source|videos/clip.mp4',
+    outputsReplacedBy: null,
     ...over,
   };
 }
