@@ -46,10 +46,10 @@ export class WorkerApiClient {
     return this.call('complete', body);
   }
 
+  /** The server decides from `code` whether another attempt follows (ERROR_CATALOGUE). */
   fail(body: {
     code: string;
     message: string;
-    retryable: boolean;
     stderrTail?: string;
   }): Promise<{ status: string }> {
     return this.call('fail', body);
