@@ -47,11 +47,7 @@ export class WorkerApiClient {
   }
 
   /** The server decides from `code` whether another attempt follows (ERROR_CATALOGUE). */
-  fail(body: {
-    code: string;
-    message: string;
-    stderrTail?: string;
-  }): Promise<{ status: string }> {
+  fail(body: { code: string; message: string; stderrTail?: string }): Promise<{ status: string }> {
     return this.call('fail', body);
   }
 

@@ -14,7 +14,8 @@ async function claimedJob(t: Parameters<typeof buildTestApi>[0]) {
   const auth = { authorization: `Bearer ${launch.leaseToken}` };
   const url = `/v1/worker/jobs/${job.id}`;
   assert.equal((await app.inject({ method: 'POST', url: `${url}/claim`, headers: auth })).statusCode, 200);
-  const fail = (payload: object) => app.inject({ method: 'POST', url: `${url}/fail`, headers: auth, payload });
+  const fail = (payload: object) =>
+    app.inject({ method: 'POST', url: `${url}/fail`, headers: auth, payload });
   return { id: job.id as string, store, scheduler, fail };
 }
 

@@ -157,7 +157,10 @@ describe('input limits count work, not only size', () => {
       { width: 5760, height: 1080, sar: '1:1' }, // triple-wide 48:9 video wall
       { width: 1080, height: 1920, sar: '1:1' }, // portrait phone
     ]) {
-      assert.doesNotThrow(() => checkProbe(parseProbe(probeJson(shape)), DEFAULT_LIMITS), JSON.stringify(shape));
+      assert.doesNotThrow(
+        () => checkProbe(parseProbe(probeJson(shape)), DEFAULT_LIMITS),
+        JSON.stringify(shape),
+      );
     }
   });
 });
