@@ -88,6 +88,13 @@ describe('the frame-rate cap always holds', () => {
     assert.equal(plan.changeFrameRate, true);
   });
 
+  test('a nominal 1000/1 with no average is a timebase (Matroska), not a rate: unknown, filtered', () => {
+    const json = probeJson({ rate: '0/0' }).replace('"r_frame_rate":"0/0"', '"r_frame_rate":"1000/1"');
+    assert.match(json, /"r_frame_rate":"1000\/1"/);
+    const v = parseProbe(json).video;
+    assert.equal(v?.frameRate, null);
+  });
+
   test('an ordinary 30 fps source is left alone', () => {
     const plan = planJob(ABR, parseProbe(probeJson()));
     assert.equal(plan.frameRate, 30);
