@@ -26,6 +26,23 @@ export const ERROR_CATALOGUE = {
   INPUT_TOO_MANY_PIXELS: { status: 422, title: 'Input picture is larger than allowed', retryable: false },
   INPUT_TOO_LONG: { status: 422, title: 'Input is longer than allowed', retryable: false },
   INPUT_TOO_MANY_STREAMS: { status: 422, title: 'Input has more streams than allowed', retryable: false },
+  INPUT_TOO_MANY_FRAMES: { status: 422, title: 'Input has more video frames than allowed', retryable: false },
+  INPUT_TOO_MUCH_WORK: {
+    status: 422,
+    title: 'Input needs more decoding (pixels x frames) than allowed',
+    retryable: false,
+  },
+  INPUT_DISPLAY_TOO_LARGE: {
+    status: 422,
+    title: 'Input picture as shown (after its aspect ratio) is larger than allowed',
+    retryable: false,
+  },
+  INPUT_BAD_ASPECT_RATIO: { status: 422, title: 'Input aspect ratio is beyond the limit', retryable: false },
+  INPUT_NO_OUTPUT: {
+    status: 422,
+    title: 'ffmpeg read the input but could not make an output from it',
+    retryable: false,
+  },
   INPUT_UNREADABLE: { status: 422, title: 'Input is not a readable media file', retryable: false },
   INPUT_NO_VIDEO: { status: 422, title: 'Input has no video stream', retryable: false },
   INPUT_NO_AUDIO: { status: 422, title: 'Input has no audio stream', retryable: false },

@@ -2,7 +2,7 @@
 // lease token as a bearer token; a call from an attempt that no longer holds the job gets 409 LEASE_LOST.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { isErrorCode, SluiceError } from '../errors.ts';
+import { ERROR_CATALOGUE, type ErrorCode, isErrorCode, SluiceError } from '../errors.ts';
 import { JOB_PHASES } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
 import { parseBody } from './validate.ts';
@@ -35,10 +35,13 @@ const Complete = z.strictObject({
   stderrTail: z.string().max(16_384).optional(),
 });
 
+// No retry flag: whether a failure is worth another attempt is the server's call, from the code's entry
+// in ERROR_CATALOGUE, so a deterministic input failure cannot burn every attempt. The schema is strict;
+// `retryable`, which workers before this rule sent, is accepted and ignored.
 const Fail = z.strictObject({
+  retryable: z.boolean().optional(),
   code: z.string().refine(isErrorCode, 'unknown error code'),
   message: z.string().max(4096),
-  retryable: z.boolean(),
   stderrTail: z.string().max(16_384).optional(),
 });
 
@@ -125,14 +128,15 @@ export function registerWorkerRoutes(app: FastifyInstance, o: WorkerRouteOptions
 
   app.post<P>('/v1/worker/jobs/:id/fail', async (req) => {
     const body = parseBody(Fail, req.body);
+    const code = body.code as ErrorCode;
     const current = await store.get(req.params.id);
     const job = await store.transition(
       req.params.id,
       {
         type: 'fail',
         leaseToken: tokenOf(req),
-        error: { code: body.code as never, message: body.message },
-        retryable: body.retryable,
+        error: { code, message: body.message },
+        retryable: ERROR_CATALOGUE[code].retryable,
         retryDelayMs: o.retryDelay(current?.attempts ?? 1),
         ...(body.stderrTail ? { stderrTail: body.stderrTail } : {}),
       },

@@ -54,6 +54,10 @@ export const Config = z.object({
   maxInputPixels: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxPixels),
   maxInputSeconds: z.coerce.number().positive().default(DEFAULT_LIMITS.maxDurationSeconds),
   maxInputStreams: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxStreams),
+  maxInputFrames: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxFrames),
+  maxInputPixelFrames: z.coerce.number().positive().default(DEFAULT_LIMITS.maxPixelFrames),
+  maxInputDisplaySide: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxDisplaySide),
+  maxInputAspectRatio: z.coerce.number().positive().default(DEFAULT_LIMITS.maxAspectRatio),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof Config>;
@@ -81,6 +85,10 @@ const ENV: Record<keyof Config, string> = {
   maxInputPixels: 'SLUICE_MAX_INPUT_PIXELS',
   maxInputSeconds: 'SLUICE_MAX_INPUT_SECONDS',
   maxInputStreams: 'SLUICE_MAX_INPUT_STREAMS',
+  maxInputFrames: 'SLUICE_MAX_INPUT_FRAMES',
+  maxInputPixelFrames: 'SLUICE_MAX_INPUT_PIXEL_FRAMES',
+  maxInputDisplaySide: 'SLUICE_MAX_INPUT_DISPLAY_SIDE',
+  maxInputAspectRatio: 'SLUICE_MAX_INPUT_ASPECT_RATIO',
   logLevel: 'SLUICE_LOG_LEVEL',
 };
 
@@ -112,6 +120,10 @@ export function ceilingsOf(c: Config): Ceilings {
       maxPixels: c.maxInputPixels,
       maxDurationSeconds: c.maxInputSeconds,
       maxStreams: c.maxInputStreams,
+      maxFrames: c.maxInputFrames,
+      maxPixelFrames: c.maxInputPixelFrames,
+      maxDisplaySide: c.maxInputDisplaySide,
+      maxAspectRatio: c.maxInputAspectRatio,
     },
   };
 }

@@ -10,6 +10,12 @@ export interface VideoInfo {
   displayHeight: number;
   rotation: number;
   frameRate: number | null;
+  /** Frames the container says the stream has (nb_frames), when it says. */
+  frameCount?: number | null;
+  /** The stream's own start time and duration (s): an edit list or a large start_time can put the
+   * video hours after the container's start, and the container's duration then counts that gap too. */
+  startSeconds?: number | null;
+  durationSeconds?: number | null;
   /** True when the nominal and average frame rates disagree: variable frame rate (phones, screen capture). */
   variableFrameRate: boolean;
   pixelFormat: string | null;
@@ -31,7 +37,11 @@ export interface AudioInfo {
 
 export interface MediaInfo {
   container: string;
+  /** How long the media plays: the span of its audio and video streams when ffprobe knows them (what
+   * ffmpeg encodes), else the container's duration. */
   durationSeconds: number | null;
+  /** The container's start time: ffmpeg shifts every timestamp by it, so filter times count from it. */
+  startSeconds?: number | null;
   sizeBytes: number | null;
   bitRate: number | null;
   video: VideoInfo | null;
@@ -47,6 +57,9 @@ interface ProbeStream {
   sample_aspect_ratio?: string;
   avg_frame_rate?: string;
   r_frame_rate?: string;
+  nb_frames?: string;
+  start_time?: string;
+  duration?: string;
   pix_fmt?: string;
   bits_per_raw_sample?: string;
   color_transfer?: string;
@@ -62,7 +75,13 @@ interface ProbeStream {
 
 interface ProbeOutput {
   streams?: ProbeStream[];
-  format?: { format_name?: string; duration?: string; size?: string; bit_rate?: string };
+  format?: {
+    format_name?: string;
+    start_time?: string;
+    duration?: string;
+    size?: string;
+    bit_rate?: string;
+  };
 }
 
 function num(value: string | undefined): number | null {
@@ -93,6 +112,22 @@ function bitDepthOf(stream: ProbeStream): number {
   return m ? Number(m[1]) : 8;
 }
 
+/** Earliest start to latest end of the given streams, when every one of them knows both; else null. */
+function streamSpan(streams: (ProbeStream | undefined)[]): number | null {
+  const known = streams.filter((s): s is ProbeStream => s !== undefined);
+  if (known.length === 0) return null;
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  for (const s of known) {
+    const start = num(s.start_time);
+    const duration = num(s.duration);
+    if (start === null || duration === null || duration <= 0) return null;
+    first = Math.min(first, start);
+    last = Math.max(last, start + duration);
+  }
+  return Math.round((last - first) * 1000) / 1000;
+}
+
 export function parseProbe(json: string): MediaInfo {
   let data: ProbeOutput;
   try {
@@ -117,7 +152,9 @@ export function parseProbe(json: string): MediaInfo {
     const quarterTurn = rotation === 90 || rotation === 270;
     const avg = parseRatio(v.avg_frame_rate);
     const nominal = parseRatio(v.r_frame_rate);
-    const frameRate = avg ?? nominal;
+    // A nominal rate of 1000 or more with no average is a timebase (Matroska's 1000/1), not a rate. An
+    // average is counted from the frames themselves, so a 1000 fps average is real and must be capped.
+    const frameRate = avg ?? (nominal !== null && nominal < 1000 ? nominal : null);
     const transfer = v.color_transfer ?? null;
     video = {
       codec: v.codec_name ?? 'unknown',
@@ -126,7 +163,10 @@ export function parseProbe(json: string): MediaInfo {
       displayWidth: quarterTurn ? v.height : shownWidth,
       displayHeight: quarterTurn ? shownWidth : v.height,
       rotation,
-      frameRate: frameRate !== null && frameRate < 1000 ? Math.round(frameRate * 1000) / 1000 : null,
+      frameRate: frameRate !== null ? Math.round(frameRate * 1000) / 1000 : null,
+      frameCount: num(v.nb_frames),
+      startSeconds: num(v.start_time),
+      durationSeconds: num(v.duration),
       variableFrameRate: avg !== null && nominal !== null && Math.abs(avg - nominal) / nominal > 0.01,
       pixelFormat: v.pix_fmt ?? null,
       bitDepth: bitDepthOf(v),
@@ -147,7 +187,8 @@ export function parseProbe(json: string): MediaInfo {
     : null;
   return {
     container: data.format?.format_name ?? 'unknown',
-    durationSeconds: num(data.format?.duration),
+    durationSeconds: streamSpan([v, a]) ?? num(data.format?.duration),
+    startSeconds: num(data.format?.start_time),
     sizeBytes: num(data.format?.size),
     bitRate: num(data.format?.bit_rate),
     video,

@@ -82,8 +82,18 @@ export function fitShortSide(displayWidth: number, displayHeight: number, shortS
 /** Common frame rates; a measured 29.97002 is 30000/1001, not a new rate. */
 const STANDARD_RATES = [23.976, 24, 25, 29.97, 30, 48, 50, 59.94, 60, 120];
 
+/** Assumed for a source whose rate ffprobe could not tell; the fps filter then makes it true. */
+const UNKNOWN_SOURCE_RATE = 30;
+
+/**
+ * The output's constant rate, never above the template's cap. The plan's rate is what the HLS master
+ * claims, so whenever the source's rate is not known to be that rate already, the fps filter runs.
+ */
 export function outputFrameRate(video: VideoInfo, maxFrameRate: number): { rate: number; change: boolean } {
-  const source = video.frameRate ?? 30;
+  if (video.frameRate === null) {
+    return { rate: Math.min(UNKNOWN_SOURCE_RATE, maxFrameRate), change: true };
+  }
+  const source = video.frameRate;
   // 29.97 and 30 are 0.1% apart, so the match must be tighter than that.
   const standard =
     STANDARD_RATES.find((r) => Math.abs(r - source) / r < 0.0005) ?? Math.round(source * 1000) / 1000;
@@ -167,6 +177,24 @@ function planSprites(template: Template, video: VideoInfo, duration: number | nu
   };
 }
 
+/**
+ * Where the poster is taken, on the timeline ffmpeg's filters see: input timestamps minus the
+ * container's start time. It lies inside the video stream (its own start and duration), which an edit
+ * list or a large start_time can put hours away from the container's start and duration; a time
+ * outside the stream has no frame, so ffmpeg would finish without a poster, every attempt.
+ */
+function posterTime(template: Template, media: MediaInfo, video: VideoInfo): number {
+  const length = video.durationSeconds ?? media.durationSeconds;
+  const offset =
+    video.startSeconds != null && media.startSeconds != null
+      ? Math.max(0, video.startSeconds - media.startSeconds)
+      : 0;
+  const wanted = template.thumbnail.atSeconds ?? (length ? (length * template.thumbnail.atPercent) / 100 : 0);
+  // Never past the end: a frame must exist there.
+  const within = length ? Math.min(wanted, Math.max(0, length - 0.5)) : 0;
+  return offset + within;
+}
+
 export function planJob(template: Template, media: MediaInfo): Plan {
   const audio = media.audio
     ? {
@@ -213,10 +241,7 @@ export function planJob(template: Template, media: MediaInfo): Plan {
   let thumbnail: Plan['thumbnail'] = null;
   if (template.thumbnail.enabled) {
     const short = Math.min(template.thumbnail.height, Math.min(video.displayWidth, video.displayHeight));
-    const wanted =
-      template.thumbnail.atSeconds ?? (duration ? (duration * template.thumbnail.atPercent) / 100 : 0);
-    // Never past the end: a frame must exist there.
-    const at = duration ? Math.min(wanted, Math.max(0, duration - 0.5)) : 0;
+    const at = posterTime(template, media, video);
     thumbnail = {
       atSeconds: Math.round(at * 1000) / 1000,
       ...fitShortSide(video.displayWidth, video.displayHeight, short),

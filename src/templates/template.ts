@@ -73,6 +73,10 @@ export const Template = z
         maxPixels: z.number().int().positive().default(DEFAULT_LIMITS.maxPixels),
         maxDurationSeconds: z.number().positive().default(DEFAULT_LIMITS.maxDurationSeconds),
         maxStreams: z.number().int().positive().default(DEFAULT_LIMITS.maxStreams),
+        maxFrames: z.number().int().positive().default(DEFAULT_LIMITS.maxFrames),
+        maxPixelFrames: z.number().int().positive().default(DEFAULT_LIMITS.maxPixelFrames),
+        maxDisplaySide: z.number().int().min(64).default(DEFAULT_LIMITS.maxDisplaySide),
+        maxAspectRatio: z.number().min(1).default(DEFAULT_LIMITS.maxAspectRatio),
       })
       .prefault({}),
     maxAttempts: z.number().int().min(1).max(20).default(3),

@@ -7,10 +7,15 @@ import { STREAM_FILES } from '../media/ffmpeg-args.ts';
 import type { Plan } from '../templates/ladder.ts';
 import { SPRITE_VTT } from './finish-packaging.ts';
 
+/**
+ * ffmpeg exited cleanly without an output the plan asked for: the same input and template would do
+ * the same on every attempt (a poster time with no frame, a stream with no decodable picture), so this
+ * is the input's verdict, not a transient failure. A crash or a kill fails ffmpeg's run before this.
+ */
 function missing(what: string): never {
   throw new SluiceError(
-    'TRANSCODE_FAILED',
-    `ffmpeg finished but did not produce ${what}; see the job's stderr tail`,
+    'INPUT_NO_OUTPUT',
+    `ffmpeg read the input to the end but did not produce ${what} from it; retrying would do the same. See the job's stderr tail for what ffmpeg found in the input`,
   );
 }
 

@@ -46,12 +46,8 @@ export class WorkerApiClient {
     return this.call('complete', body);
   }
 
-  fail(body: {
-    code: string;
-    message: string;
-    retryable: boolean;
-    stderrTail?: string;
-  }): Promise<{ status: string }> {
+  /** The server decides from `code` whether another attempt follows (ERROR_CATALOGUE). */
+  fail(body: { code: string; message: string; stderrTail?: string }): Promise<{ status: string }> {
     return this.call('fail', body);
   }
 

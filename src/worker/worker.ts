@@ -144,7 +144,6 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
       .fail({
         code: e.code,
         message: e.message,
-        retryable: e.retryable,
         stderrTail: running.ffmpeg?.stderrTail() ?? '',
       })
       .catch((failErr) => log.error({ err: (failErr as Error).message }, 'could not report the failure'));
