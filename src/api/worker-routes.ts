@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ERROR_CATALOGUE, type ErrorCode, isErrorCode, SluiceError } from '../errors.ts';
-import { JOB_PHASES } from '../jobs/job.ts';
+import { JOB_PHASES, outputSetOf } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
 import { parseBody } from './validate.ts';
 
@@ -122,6 +122,8 @@ export function registerWorkerRoutes(app: FastifyInstance, o: WorkerRouteOptions
       },
       new Date(),
     );
+    // This job's set replaced whatever an earlier job of the same input and template had published.
+    await store.replaceOutputs(outputSetOf(job.destination), job.id, new Date());
     o.onFinished();
     return { status: job.status };
   });
@@ -130,6 +132,16 @@ export function registerWorkerRoutes(app: FastifyInstance, o: WorkerRouteOptions
     const body = parseBody(Fail, req.body);
     const code = body.code as ErrorCode;
     const current = await store.get(req.params.id);
+    if (code === 'SUPERSEDED') {
+      // The object changed under the attempt: not a failure of the job, a newer version to process.
+      const job = await store.transition(
+        req.params.id,
+        { type: 'supersede', by: null, message: body.message, leaseToken: tokenOf(req) },
+        new Date(),
+      );
+      o.onFinished();
+      return { status: job.status };
+    }
     const job = await store.transition(
       req.params.id,
       {

@@ -39,7 +39,7 @@ export async function runDemo(dataDir: string, file: string | undefined): Promis
     console.log(`  play HLS:  ffplay "${path.join(dest, 'master.m3u8')}"`);
     console.log(`  play DASH: ffplay "${path.join(dest, 'manifest.mpd')}"`);
     console.log(
-      `  in a browser: serve ${path.dirname(dest)} over HTTP (e.g. python3 -m http.server) and open master.m3u8 in hls.js or manifest.mpd in dash.js`,
+      `  in a browser: serve ${dest} over HTTP (e.g. python3 -m http.server) and open master.m3u8 in hls.js or manifest.mpd in dash.js`,
     );
     return 0;
   } finally {

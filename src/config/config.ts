@@ -26,7 +26,7 @@ export const Config = z.object({
   heartbeatSeconds: z.coerce.number().min(0.2).max(600).default(2),
   pollMs: z.coerce.number().int().min(50).max(60_000).default(500),
   /** How long a file in the source bucket must stay unchanged before it is taken as fully written. */
-  settleMs: z.coerce.number().int().min(0).max(600_000).default(1500),
+  settleMs: z.coerce.number().int().min(0).max(600_000).default(5000),
   schedulerIntervalMs: z.coerce.number().int().min(50).max(60_000).default(500),
   /** Largest upload PUT /v1/uploads accepts. */
   maxUploadBytes: z.coerce

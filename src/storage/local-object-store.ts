@@ -140,6 +140,22 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
+  async remove(bucket: string, key: string): Promise<void> {
+    const file = this.pathOf(bucket, key);
+    await fs.rm(file, { force: true });
+    // Folders the object leaves empty go too, up to the bucket (a folder is not an object).
+    const bucketDir = path.join(this.root, validateBucketName(bucket));
+    for (let dir = path.dirname(file); dir.startsWith(bucketDir + path.sep); dir = path.dirname(dir)) {
+      if (
+        !(await fs.rmdir(dir).then(
+          () => true,
+          () => false,
+        ))
+      )
+        break;
+    }
+  }
+
   async removePrefix(bucket: string, prefix: string): Promise<void> {
     const trimmed = prefix.replace(/\/+$/, '');
     if (!trimmed) throw new SluiceError('INVALID_OBJECT_KEY', 'refusing to remove a whole bucket');

@@ -42,6 +42,8 @@ export interface ObjectStore {
   upload(bucket: string, key: string, fromFile: string, o?: { move?: boolean }): Promise<ObjectInfo>;
   /** Renames an object within a bucket (local: one atomic rename; S3: copy + delete). */
   move(bucket: string, fromKey: string, toKey: string): Promise<void>;
+  /** Deletes one object; a missing one is not an error. */
+  remove(bucket: string, key: string): Promise<void>;
   /** Deletes every object under a prefix (a folder-like `a/b/`). */
   removePrefix(bucket: string, prefix: string): Promise<void>;
   /** A scratch folder for a worker, ideally on the same disk as the store (moves instead of copies). */

@@ -1,9 +1,13 @@
-// Which local files a finished encode publishes, under which keys, in which order: segments first,
-// manifests last, so a reader never finds a manifest pointing at segments that are not there yet.
+// Which local files a finished encode publishes, under which keys, in which order. Keys are relative to
+// the job's output set (`<input key>/<template>/`). What players fetch through a manifest (media playlists,
+// segments, sprite sheets) goes under `v/<version>/`, a folder no other attempt writes; the entry points
+// (master.m3u8, manifest.mpd, the MP4, the poster, sprites.vtt) keep stable names at the set's root and
+// are rewritten to point into that version. See publish.ts for how a set replaces the one before it.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { SluiceError } from '../errors.ts';
 import { STREAM_FILES } from '../media/ffmpeg-args.ts';
+import { rebaseHlsMaster, rebaseMpd, rebaseSpriteVtt } from '../media/rebase.ts';
 import type { Plan } from '../templates/ladder.ts';
 import { SPRITE_VTT } from './finish-packaging.ts';
 
@@ -21,54 +25,69 @@ function missing(what: string): never {
 
 export interface PublishItem {
   file: string;
+  /** Relative to the output set. */
   key: string;
   /** Set on the files the job lists as its outputs; segments are summarised instead. */
   type: 'hls' | 'dash' | 'mp4' | 'thumbnail' | 'sprites' | null;
+  /** `version`: under `v/<version>/`, written first; `entry`: a stable name, swapped in last. */
+  stage: 'version' | 'entry';
   order: number;
+}
+
+/** The folder of one attempt's version of a set, relative to the set. */
+export function versionFolder(version: string): string {
+  return `v/${version}`;
+}
+
+async function rebased(file: string, rewrite: (text: string) => string): Promise<string> {
+  const out = `${file}.published`;
+  await fs.writeFile(out, rewrite(await fs.readFile(file, 'utf8')));
+  return out;
 }
 
 export async function publishList(
   plan: Plan,
   local: { streamDir: string; mp4: string; thumbnail: string; spriteDir: string; spriteVtt: string | null },
-  prefix: string,
   baseName: string,
+  version: string,
 ): Promise<PublishItem[]> {
+  const v = versionFolder(version);
   const items: PublishItem[] = [];
+  const versioned = (file: string, key: string, order: number) =>
+    items.push({ file, key: `${v}/${key}`, type: null, stage: 'version', order });
   if (plan.hls || plan.dash) {
     for (const name of (await fs.readdir(local.streamDir)).sort()) {
       const file = path.join(local.streamDir, name);
-      const key = `${prefix}/${name}`;
-      if (name.endsWith('.m4s')) items.push({ file, key, type: null, order: 0 });
-      else if (name === STREAM_FILES.hlsMaster && plan.hls) items.push({ file, key, type: 'hls', order: 3 });
-      else if (name.endsWith('.m3u8') && plan.hls) items.push({ file, key, type: null, order: 2 });
-      else if (name === STREAM_FILES.mpd && plan.dash) items.push({ file, key, type: 'dash', order: 3 });
+      if (name.endsWith('.m4s')) versioned(file, name, 0);
+      else if (name === STREAM_FILES.hlsMaster && plan.hls) {
+        const text = await rebased(file, (t) => rebaseHlsMaster(t, `${v}/`));
+        items.push({ file: text, key: name, type: 'hls', stage: 'entry', order: 3 });
+      } else if (name.endsWith('.m3u8') && plan.hls) versioned(file, name, 1);
+      else if (name === STREAM_FILES.mpd && plan.dash) {
+        const text = await rebased(file, (t) => rebaseMpd(t, `${v}/`));
+        items.push({ file: text, key: name, type: 'dash', stage: 'entry', order: 3 });
+      }
     }
   }
-  if (plan.mp4) items.push({ file: local.mp4, key: `${prefix}/${baseName}.mp4`, type: 'mp4', order: 1 });
+  if (plan.mp4)
+    items.push({ file: local.mp4, key: `${baseName}.mp4`, type: 'mp4', stage: 'entry', order: 1 });
   if (plan.thumbnail) {
     items.push({
       file: local.thumbnail,
-      key: `${prefix}/thumbnails/${baseName}.jpg`,
+      key: `thumbnails/${baseName}.jpg`,
       type: 'thumbnail',
+      stage: 'entry',
       order: 1,
     });
   }
   if (plan.sprites) {
     for (const name of (await fs.readdir(local.spriteDir)).sort()) {
-      items.push({
-        file: path.join(local.spriteDir, name),
-        key: `${prefix}/thumbnails/sprites/${name}`,
-        type: null,
-        order: 1,
-      });
+      versioned(path.join(local.spriteDir, name), `sprites/${name}`, 1);
     }
     if (local.spriteVtt) {
-      items.push({
-        file: local.spriteVtt,
-        key: `${prefix}/thumbnails/${SPRITE_VTT}`,
-        type: 'sprites',
-        order: 2,
-      });
+      // sprites.vtt sits in thumbnails/: its sheets are one folder up, in the version.
+      const text = await rebased(local.spriteVtt, (t) => rebaseSpriteVtt(t, `../${v}/`));
+      items.push({ file: text, key: `thumbnails/${SPRITE_VTT}`, type: 'sprites', stage: 'entry', order: 2 });
     }
   }
   const expected = items.filter((i) => i.type !== null).map((i) => i.type);

@@ -1,39 +1,68 @@
-// Atomic-enough publishing: every file of an attempt is first uploaded under a staging prefix of the
-// destination bucket, and only once all of them are there are they moved to their final keys, segments
-// first and manifests last. A failed or canceled attempt leaves nothing under the final prefix.
+// Publishing one attempt's output set so that it replaces the set before it as a whole:
+//   1. the version files (segments, media playlists, sprite sheets) go under `<set>/v/<version>/`, a
+//      folder only this attempt writes, so nothing a reader can reach changes;
+//   2. the entry points (MP4, poster, sprites.vtt, then the HLS master and DASH manifest last) are
+//      staged, then each is renamed over its stable name: one atomic replace per file, and every
+//      manifest a reader gets points at a complete version;
+//   3. what the old set had and the new one has not (its version folder, entry points it made and this
+//      one does not) is removed, so no file of the old set survives beside the new one.
+// A failed or stopped attempt leaves the old set as it was (its version folder is removed).
 import type { JobOutput } from '../jobs/job.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import type { PublishItem } from './outputs.ts';
+import { type PublishItem, versionFolder } from './outputs.ts';
 
-/** Where one attempt stages its files; `.staging/<job>/` as a whole belongs to the job. */
+/** Where one attempt stages its entry points; `.staging/<job>/` as a whole belongs to the job. */
 export function stagingPrefix(jobId: string, attempt?: number): string {
   return attempt === undefined ? `.staging/${jobId}` : `.staging/${jobId}/${attempt}`;
+}
+
+/** An attempt's version name: sortable by job creation (job ids are time-ordered), then attempt. */
+export function versionName(jobId: string, attempt: number): string {
+  return `${jobId}-${attempt}`;
 }
 
 export async function publish(
   objects: ObjectStore,
   bucket: string,
+  set: string,
   items: PublishItem[],
-  staging: { jobId: string; attempt: number },
+  attempt: { jobId: string; attempt: number },
   stillWanted: () => boolean,
 ): Promise<{ outputs: JobOutput[]; segmentBytes: number }> {
-  const jobStaging = stagingPrefix(staging.jobId);
-  const prefix = stagingPrefix(staging.jobId, staging.attempt);
+  const jobStaging = stagingPrefix(attempt.jobId);
+  const staging = stagingPrefix(attempt.jobId, attempt.attempt);
+  const version = `${set}/${versionFolder(versionName(attempt.jobId, attempt.attempt))}`;
   // What an earlier attempt of this job left behind (it was killed) goes first.
   await objects.removePrefix(bucket, jobStaging);
   const outputs: JobOutput[] = [];
   let segmentBytes = 0;
+  let swapped = false;
   try {
     for (const item of items) {
       if (!stillWanted()) throw new Error('attempt stopped while uploading');
-      const info = await objects.upload(bucket, `${prefix}/${item.key}`, item.file, { move: true });
-      if (item.type) outputs.push({ type: item.type, bucket, key: item.key, size: info.size });
+      const key = item.stage === 'version' ? `${set}/${item.key}` : `${staging}/${item.key}`;
+      const info = await objects.upload(bucket, key, item.file, { move: true });
+      if (item.type) outputs.push({ type: item.type, bucket, key: `${set}/${item.key}`, size: info.size });
       else segmentBytes += info.size;
     }
     if (!stillWanted()) throw new Error('attempt stopped before publishing');
-    for (const item of items) await objects.move(bucket, `${prefix}/${item.key}`, item.key);
+    swapped = true;
+    const entries = items.filter((i) => i.stage === 'entry');
+    for (const item of entries) await objects.move(bucket, `${staging}/${item.key}`, `${set}/${item.key}`);
+    const keep = new Set(entries.map((i) => `${set}/${i.key}`));
+    const stale = (await objects.list(bucket, `${set}/`)).filter(
+      (o) => !keep.has(o.key) && !o.key.startsWith(`${version}/`),
+    );
+    const oldVersions = new Set<string>();
+    for (const o of stale) {
+      const m = /^v\/([^/]+)\//.exec(o.key.slice(set.length + 1));
+      if (m) oldVersions.add(`${set}/v/${m[1]}`);
+      else await objects.remove(bucket, o.key);
+    }
+    for (const v of oldVersions) await objects.removePrefix(bucket, v);
     return { outputs, segmentBytes };
   } finally {
+    if (!swapped) await objects.removePrefix(bucket, version).catch(() => {});
     await objects.removePrefix(bucket, jobStaging).catch(() => {});
   }
 }

@@ -12,9 +12,10 @@ import { baseNameOf } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { encode } from './encode.ts';
 import { renditionOutputs } from './finish-packaging.ts';
+import { requireRecordedSize, requireRecordedVersion, supersededSince } from './input-version.ts';
 import { inspectInput } from './inspect-input.ts';
-import { publishList } from './outputs.ts';
-import { publish } from './publish.ts';
+import { publishList, versionFolder } from './outputs.ts';
+import { publish, versionName } from './publish.ts';
 import { WorkerApiClient } from './worker-api-client.ts';
 
 export interface WorkerOptions {
@@ -77,7 +78,10 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
   let media: MediaInfo | null = null;
   try {
     const input = path.join(workDir, `input${path.extname(job.input.key).slice(0, 16)}`);
+    await requireRecordedVersion(o.objects, job.input);
     await o.objects.download(job.input.bucket, job.input.key, input);
+    await requireRecordedSize(input, job.input);
+    await requireRecordedVersion(o.objects, job.input);
     media = await inspectInput(input, job.template.limits, (probed) => beat({ inputMedia: probed }));
     phase = 'TRANSCODING';
     void beat();
@@ -97,21 +101,22 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
     phase = 'UPLOADING';
     progress = { ...progress, percent: 100, etaSeconds: 0 };
     void beat();
-    const items = await publishList(
-      plan,
-      { ...local, spriteVtt },
-      job.destination.prefix,
-      baseNameOf(job.input.key),
-    );
+    // A hard-linked input grows with a writer that appends in place: the bytes encoded must still be
+    // the version recorded.
+    await requireRecordedVersion(o.objects, job.input);
+    const version = versionName(job.id, job.attempt);
+    const set = job.destination.prefix;
+    const items = await publishList(plan, { ...local, spriteVtt }, baseNameOf(job.input.key), version);
     const outputs: JobOutput[] = renditionOutputs(
       plan,
       measured,
       job.destination.bucket,
-      job.destination.prefix,
+      `${set}/${versionFolder(version)}`,
     );
     const published = await publish(
       o.objects,
       job.destination.bucket,
+      set,
       items,
       { jobId: job.id, attempt: job.attempt },
       () => !aborted && !timedOut,
@@ -122,7 +127,7 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
       outputs.push({
         type: 'segments',
         bucket: job.destination.bucket,
-        key: `${job.destination.prefix}/`,
+        key: `${set}/${versionFolder(version)}/`,
         size: segmentBytes,
       });
     }
@@ -138,7 +143,7 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
           'JOB_TIMEOUT',
           `the attempt ran longer than the template's limit of ${limit} s and was stopped`,
         )
-      : toSluiceError(err);
+      : ((await supersededSince(o.objects, job.input)) ?? toSluiceError(err));
     log.error({ code: e.code, err: e.message }, 'attempt failed');
     await api
       .fail({

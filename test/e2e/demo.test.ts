@@ -17,17 +17,21 @@ test('sluice demo exits 0 and leaves HLS, DASH, fMP4 segments, an MP4 and a JPEG
     timeout: 120_000,
   });
   assert.match(stdout, /COMPLETE/);
-  const out = path.join(dataDir, 'buckets', 'destination', 'sluice-sample');
+  const out = path.join(dataDir, 'buckets', 'destination', 'sluice-sample.mp4', 'abr-default');
   assert.ok(stdout.includes(out), 'the demo says where the outputs are');
   const files = await fs.readdir(out);
   for (const f of ['master.m3u8', 'manifest.mpd', 'sluice-sample.mp4']) assert.ok(files.includes(f), f);
-  assert.ok(files.some((f) => f.endsWith('.m4s')));
+  const versions = await fs.readdir(path.join(out, 'v'));
+  assert.equal(versions.length, 1, 'one version folder');
+  const version = path.join(out, 'v', versions[0] ?? '');
+  assert.ok((await fs.readdir(version)).some((f) => f.endsWith('.m4s')));
   assert.deepEqual((await fs.readdir(path.join(out, 'thumbnails'))).sort(), [
     'sluice-sample.jpg',
-    'sprites',
     'sprites.vtt',
   ]);
-  assert.deepEqual(await fs.readdir(path.join(out, 'thumbnails', 'sprites')), ['sprite-001.jpg']);
+  assert.deepEqual(await fs.readdir(path.join(version, 'sprites')), ['sprite-001.jpg']);
+  const vtt = await fs.readFile(path.join(out, 'thumbnails', 'sprites.vtt'), 'utf8');
+  assert.match(vtt, new RegExp(`^\\.\\./v/${versions[0]}/sprites/sprite-001\\.jpg#xywh=`, 'm'));
   await assert.rejects(
     fs.access(path.join(dataDir, 'server.json')),
     'the demo server is stopped and cleaned up',

@@ -106,7 +106,9 @@ test('a clip copied into the source bucket becomes a COMPLETE job with HLS, DASH
     'thumbnail',
   ]);
 
-  const out = path.join(dataDir, 'buckets', 'destination', 'course', 'lesson 1');
+  // <input key, extension kept>/<template>/; manifests name the files of the attempt's version folder.
+  const out = path.join(dataDir, 'buckets', 'destination', 'course', 'lesson 1.mp4', 'e2e');
+  const version = path.join(out, 'v', `${job.id}-1`);
   const master = await fs.readFile(path.join(out, 'master.m3u8'), 'utf8');
   const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF'));
   assert.equal(variants.length, 2, '720p is skipped for a 360p source: never upscale');
@@ -116,14 +118,20 @@ test('a clip copied into the source bucket becomes a COMPLETE job with HLS, DASH
   const mpd = await fs.readFile(path.join(out, 'manifest.mpd'), 'utf8');
   assert.equal((mpd.match(/<Representation /g) ?? []).length, 3, 'two video and one audio representation');
 
-  const files = await fs.readdir(out);
+  assert.match(
+    master,
+    new RegExp(`^v/${job.id}-1/media_0\\.m3u8$`, 'm'),
+    'the master points into the version',
+  );
+  assert.match(mpd, new RegExp(`<BaseURL>v/${job.id}-1/</BaseURL>`));
+  const files = await fs.readdir(version);
   const segments = (rep: number) =>
     files.filter((f) => f.startsWith(`chunk-${rep}-`) && f.endsWith('.m4s')).length;
   assert.equal(segments(0), 2, '2 s at 1 s segments');
   assert.equal(segments(1), segments(0), 'every rendition has the same segments');
   // Keyframes at every segment boundary, identically in each rendition.
   for (const rep of [0, 1]) {
-    const playlist = await fs.readFile(path.join(out, `media_${rep}.m3u8`), 'utf8');
+    const playlist = await fs.readFile(path.join(version, `media_${rep}.m3u8`), 'utf8');
     const durations = [...playlist.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
     assert.deepEqual(durations, [1, 1]);
   }

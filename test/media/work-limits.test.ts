@@ -145,7 +145,7 @@ test('streams that start 10 h in: the poster is taken inside the video and every
     r.plan.durationSeconds !== null && r.plan.durationSeconds < 3,
     `${r.plan.durationSeconds} s planned`,
   );
-  const items = await publishList(r.plan, { ...r.local, spriteVtt: r.spriteVtt }, 'out', 'late');
+  const items = await publishList(r.plan, { ...r.local, spriteVtt: r.spriteVtt }, 'late', 'job_1-1');
   assert.ok(items.some((i) => i.type === 'thumbnail'));
   assert.ok((await fs.stat(r.local.thumbnail)).size > 0, 'a poster was made');
 });
@@ -156,7 +156,7 @@ test('ffmpeg finishing without a planned output is INPUT_NO_OUTPUT, not retried'
   // Stands in for an output ffmpeg did not write though it exited 0 (no frame where one was asked).
   await fs.rm(r.local.thumbnail);
   await assert.rejects(
-    publishList(r.plan, { ...r.local, spriteVtt: r.spriteVtt }, 'out', 'plain'),
+    publishList(r.plan, { ...r.local, spriteVtt: r.spriteVtt }, 'plain', 'job_1-1'),
     (err: unknown) => {
       assert.ok(err instanceof SluiceError);
       assert.equal(err.code, 'INPUT_NO_OUTPUT', err.message);
