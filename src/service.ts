@@ -31,7 +31,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const ffmpeg = await findFfmpeg();
   log.info({ ffmpeg: ffmpeg.ffmpeg, version: ffmpeg.version, source: ffmpeg.source }, 'ffmpeg found');
   await fs.mkdir(config.dataDir, { recursive: true });
-  const objects = new LocalObjectStore(config.dataDir);
+  const objects = new LocalObjectStore(config.dataDir, log.child({ component: 'objects' }));
   await objects.ensureBucket('source');
   await objects.ensureBucket('destination');
 

@@ -14,7 +14,7 @@ export async function runWorkerCommand(config: Config, server: string, jobId: st
     serverUrl: server,
     jobId,
     token,
-    objects: new LocalObjectStore(config.dataDir),
+    objects: new LocalObjectStore(config.dataDir, log.child({ component: 'objects' })),
     log,
   });
   return result === 'COMPLETE' ? 0 : result === 'FAILED' ? 1 : 2;
