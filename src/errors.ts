@@ -14,6 +14,11 @@ export const ERROR_CATALOGUE = {
   INVALID_TRANSITION: { status: 409, title: 'Job cannot make that transition', retryable: false },
   LEASE_LOST: { status: 409, title: 'Attempt no longer holds the job', retryable: false },
   SYMLINK_REFUSED: { status: 409, title: 'Path goes through a symbolic link', retryable: false },
+  OUTPUT_OUTSIDE_DESTINATION: {
+    status: 422,
+    title: "Output is outside the job's destination",
+    retryable: false,
+  },
   NO_MATCHING_PIPELINE: { status: 422, title: 'No pipeline matches the object', retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large', retryable: false },
   INPUT_EMPTY: { status: 422, title: 'Input is empty', retryable: false },
