@@ -101,7 +101,15 @@ before(async () => {
     },
     30_000,
   );
-  await waitFor('server up', async () => fetch(`${url}/v1/health`).then((r) => r.ok, () => false), 30_000);
+  await waitFor(
+    'server up',
+    async () =>
+      fetch(`${url}/v1/health`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    30_000,
+  );
   source = path.join(dataDir, 'buckets', 'source');
 });
 
@@ -137,7 +145,11 @@ test('PUT /v1/uploads/<linked folder>/x.mp4 is refused with SYMLINK_REFUSED and 
   const body = (await res.json()) as { code: string; detail?: string };
   assert.equal(res.status, 409);
   assert.equal(body.code, 'SYMLINK_REFUSED');
-  assert.deepEqual(await filesUnder(path.join(outside, 'folder')), ['inner.mp4'], 'nothing written through it');
+  assert.deepEqual(
+    await filesUnder(path.join(outside, 'folder')),
+    ['inner.mp4'],
+    'nothing written through it',
+  );
   assert.ok(logged('symbolic link refused', 'dir-link'), 'the refusal is in the server log');
   assert.equal((await jobs()).filter((j) => j.input.key.startsWith('dir-link')).length, 0, 'no job');
 });
