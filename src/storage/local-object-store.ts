@@ -146,6 +146,7 @@ export class LocalObjectStore implements ObjectStore {
       // A worker's own output files may be moved instead of copied (one rename when on the same disk).
       if (o.move) await fs.rename(fromFile, tmp).catch(() => fs.copyFile(fromFile, tmp));
       else await fs.copyFile(fromFile, tmp);
+      await fs.chmod(tmp, FILE_MODE); // copyFile keeps the source's mode, whatever the umask
       return await this.publish(bucket, key, tmp, target);
     } catch (err) {
       await fs.rm(tmp, { force: true });
