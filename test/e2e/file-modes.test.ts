@@ -105,9 +105,10 @@ test('after serve on 0.0.0.0 and one job: data dir 0700, every file in it 0600, 
   assert.equal(job.status, 'COMPLETE', `${job.error?.code} ${job.error?.message}`);
 
   assert.equal(await mode(dataDir), '700', 'the data directory');
-  assert.ok(
-    lines.some((l) => l.level === 40 && String(l.msg).includes('data directory')),
-    'the tightened data directory is reported as a warning',
+  await waitFor(
+    'the tightened data directory reported as a warning',
+    async () => lines.some((l) => l.level === 40 && String(l.msg).includes('data directory')),
+    10_000,
   );
   for (const f of ['sluice.db', 'sluice.db-wal', 'sluice.db-shm', 'api-token', 'server.json']) {
     assert.equal(await mode(path.join(dataDir, f)), '600', f);
