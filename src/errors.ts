@@ -18,6 +18,12 @@ export const ERROR_CATALOGUE = {
   INVALID_DESTINATION: { status: 400, title: 'Destination bucket is not allowed', retryable: false },
   JOB_CONFLICT: { status: 409, title: 'A job for this object differs from the request', retryable: false },
   SUPERSEDED: { status: 409, title: 'A newer version of the input replaced this job', retryable: false },
+  SYMLINK_REFUSED: { status: 409, title: 'Path goes through a symbolic link', retryable: false },
+  OUTPUT_OUTSIDE_DESTINATION: {
+    status: 422,
+    title: "Output is outside the job's destination",
+    retryable: false,
+  },
   NO_MATCHING_PIPELINE: { status: 422, title: 'No pipeline matches the object', retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large', retryable: false },
   INPUT_EMPTY: { status: 422, title: 'Input is empty', retryable: false },

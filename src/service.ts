@@ -14,6 +14,7 @@ import { LocalProcessLauncher } from './launchers/local-process-launcher.ts';
 import { findFfmpeg } from './media/ffmpeg-binaries.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { LocalObjectStore } from './storage/local-object-store.ts';
+import { securePrivateDataDir } from './storage/private-data-dir.ts';
 import { TemplateRegistry } from './templates/template-registry.ts';
 import { VERSION } from './version.ts';
 
@@ -30,8 +31,8 @@ export interface Service {
 export async function startService(config: Config, log: Logger): Promise<Service> {
   const ffmpeg = await findFfmpeg();
   log.info({ ffmpeg: ffmpeg.ffmpeg, version: ffmpeg.version, source: ffmpeg.source }, 'ffmpeg found');
-  await fs.mkdir(config.dataDir, { recursive: true });
-  const objects = new LocalObjectStore(config.dataDir);
+  await securePrivateDataDir(config.dataDir, log);
+  const objects = new LocalObjectStore(config.dataDir, log.child({ component: 'objects' }));
   await objects.ensureBucket('source');
   await objects.ensureBucket('destination');
 
@@ -102,7 +103,9 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const address = api.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  await fs.writeFile(path.join(config.dataDir, SERVER_FILE), JSON.stringify({ url, pid: process.pid }));
+  const serverFile = path.join(config.dataDir, SERVER_FILE);
+  await fs.writeFile(serverFile, JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
+  await fs.chmod(serverFile, 0o600); // mode applies only when the file is new
 
   const watcher = new BucketWatcher(
     objects,

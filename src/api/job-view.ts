@@ -1,8 +1,8 @@
-// What the API shows of a job: everything but the lease token, plus a progress summary.
+// What the API shows of a job: everything but the lease (hash), plus a progress summary.
 import type { Job } from '../jobs/job.ts';
 
 export function jobView(job: Job) {
-  const { leaseToken: _token, idempotencyKey: _key, template, ...rest } = job;
+  const { leaseHash: _lease, idempotencyKey: _key, template, ...rest } = job;
   return { ...rest, template: { name: job.templateName, settings: template } };
 }
 export type JobView = ReturnType<typeof jobView>;

@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { ERROR_CATALOGUE, type ErrorCode, isErrorCode, SluiceError } from '../errors.ts';
 import { JOB_PHASES, outputSetOf } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
+import { requireOutputsInDestination } from '../jobs/output-scope.ts';
+import { requireLease } from '../jobs/state-machine.ts';
 import { parseBody } from './validate.ts';
 
 const Progress = z.strictObject({
@@ -105,6 +107,12 @@ export function registerWorkerRoutes(app: FastifyInstance, o: WorkerRouteOptions
   app.post<P>('/v1/worker/jobs/:id/complete', async (req) => {
     const body = parseBody(Complete, req.body);
     const token = tokenOf(req);
+    // Outputs outside the job's own destination are refused before anything is recorded (the lease
+    // first, so a caller without the token learns nothing); the transition below fences again.
+    const current = await store.get(req.params.id);
+    if (!current) throw new SluiceError('JOB_NOT_FOUND', `no job with id ${req.params.id}`);
+    requireLease(current, token, 'complete');
+    requireOutputsInDestination(current.destination, body.outputs);
     if (body.inputMedia) {
       await store.transition(
         req.params.id,

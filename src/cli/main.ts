@@ -163,6 +163,8 @@ program
   .argument('[file]', 'media file to process')
   .action(async (file: string | undefined) => {
     const { runDemo } = await import('./demo.ts');
+    const { usePrivateUmask } = await import('../storage/private-data-dir.ts');
+    usePrivateUmask(); // the demo's service writes the same data directory as `serve`
     process.exitCode = await runDemo(dataDir(), file);
   });
 

@@ -1,8 +1,10 @@
 import type { Config } from '../config/config.ts';
 import { createLogger } from '../log.ts';
 import { startService } from '../service.ts';
+import { usePrivateUmask } from '../storage/private-data-dir.ts';
 
 export async function runServe(config: Config): Promise<void> {
+  usePrivateUmask();
   const log = createLogger(config.logLevel);
   const service = await startService(config, log);
   console.log(

@@ -2,6 +2,7 @@ import type { Config } from '../config/config.ts';
 import { SluiceError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { LocalObjectStore } from '../storage/local-object-store.ts';
+import { usePrivateUmask } from '../storage/private-data-dir.ts';
 import { runWorker } from '../worker/worker.ts';
 
 /** `sluice worker`: one attempt, then exit (0 complete, 1 failed and reported, 2 aborted). */
@@ -9,12 +10,13 @@ export async function runWorkerCommand(config: Config, server: string, jobId: st
   const token = process.env.SLUICE_WORKER_TOKEN;
   if (!token)
     throw new SluiceError('UNAUTHORIZED', 'sluice worker needs its attempt token in SLUICE_WORKER_TOKEN');
+  usePrivateUmask(); // what it and its ffmpeg write in the data directory is the owner's only
   const log = createLogger(config.logLevel, 'sluice-worker');
   const result = await runWorker({
     serverUrl: server,
     jobId,
     token,
-    objects: new LocalObjectStore(config.dataDir),
+    objects: new LocalObjectStore(config.dataDir, log.child({ component: 'objects' })),
     log,
   });
   return result === 'COMPLETE' ? 0 : result === 'FAILED' ? 1 : 2;

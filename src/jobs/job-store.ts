@@ -37,7 +37,7 @@ export interface JobStore {
   events(jobId: string): Promise<JobEvent[]>;
   /** Applies a state-machine transition and records its event in one transaction. */
   transition(id: string, t: Transition, now: Date): Promise<Job>;
-  /** Atomically claims the oldest runnable SUBMITTED job, setting its lease. */
+  /** Atomically claims the oldest runnable SUBMITTED job, setting its lease (only the token's hash is kept). */
   claimNext(leaseToken: string, leaseMs: number, now: Date): Promise<Job | null>;
   countByStatus(status: JobStatus): Promise<number>;
   /** PROGRESSING jobs whose lease lapsed before `now`. */

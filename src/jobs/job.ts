@@ -51,7 +51,8 @@ export interface Job {
   attempts: number;
   maxAttempts: number;
   runAfter: string;
-  leaseToken: string | null;
+  /** SHA-256 (hex) of the current attempt's lease token; the token itself is never kept. */
+  leaseHash: string | null;
   leaseUntil: string | null;
   createdAt: string;
   startedAt: string | null;

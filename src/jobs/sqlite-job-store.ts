@@ -1,12 +1,14 @@
 // JobStore on SQLite (WAL) through Kysely. The control plane is the only process that opens the file;
 // workers reach jobs through the Worker API. better-sqlite3 is synchronous, so each transaction below
 // runs without interleaving and a claim is atomic.
+import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { type Generated, Kysely, type Selectable, SqliteDialect, sql, type Transaction } from 'kysely';
 import { SluiceError } from '../errors.ts';
 import { type Job, type JobEvent, type JobStatus, type NewJob, outputSetOf } from './job.ts';
 import { newJobId } from './job-id.ts';
 import type { CreateResult, JobStore, LedgerEntry } from './job-store.ts';
+import { hashLeaseToken } from './lease-token.ts';
 import { applyTransition, type Transition } from './state-machine.ts';
 
 interface JobsTable {
@@ -20,7 +22,8 @@ interface JobsTable {
   attempts: number;
   max_attempts: number;
   run_after: string;
-  lease_token: string | null;
+  /** SHA-256 of the attempt's lease token (see lease-token.ts); never the token. */
+  lease_hash: string | null;
   lease_until: string | null;
   created_at: string;
   started_at: string | null;
@@ -66,7 +69,8 @@ interface Schema {
   ingest_ledger: IngestLedgerTable;
 }
 
-const MIGRATIONS: string[] = [
+/** Numbered by position; `user_version` counts how many ran. Append only. */
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE jobs (
      id TEXT PRIMARY KEY,
      status TEXT NOT NULL,
@@ -109,7 +113,13 @@ const MIGRATIONS: string[] = [
   'INSERT OR IGNORE INTO ingest_ledger SELECT idempotency_key, id, created_at FROM jobs',
   'CREATE INDEX jobs_version_group ON jobs (version_group, status)',
   'CREATE INDEX jobs_output_set ON jobs (output_set, status)',
+  // Lease tokens were kept in plain text: hash the ones in flight (their workers keep working).
+  'ALTER TABLE jobs RENAME COLUMN lease_token TO lease_hash',
+  'UPDATE jobs SET lease_hash = sluice_sha256(lease_hash) WHERE lease_hash IS NOT NULL',
 ];
+
+/** The database holds other people's jobs (and lease hashes): the owner's only, like the data dir. */
+const DB_FILE_MODE = 0o600;
 
 function toRow(job: Job): JobsTable {
   return {
@@ -123,7 +133,7 @@ function toRow(job: Job): JobsTable {
     attempts: job.attempts,
     max_attempts: job.maxAttempts,
     run_after: job.runAfter,
-    lease_token: job.leaseToken,
+    lease_hash: job.leaseHash,
     lease_until: job.leaseUntil,
     created_at: job.createdAt,
     started_at: job.startedAt,
@@ -156,7 +166,7 @@ function fromRow(r: Selectable<JobsTable>): Job {
     attempts: r.attempts,
     maxAttempts: r.max_attempts,
     runAfter: r.run_after,
-    leaseToken: r.lease_token,
+    leaseHash: r.lease_hash,
     leaseUntil: r.lease_until,
     createdAt: r.created_at,
     startedAt: r.started_at,
@@ -183,7 +193,24 @@ export class SqliteJobStore implements JobStore {
   private readonly sqlite: Database.Database;
 
   constructor(file: string) {
+    // Made (or tightened) 0600 before SQLite opens it: SQLite gives the -wal and -shm files it creates
+    // the database file's mode, whatever the process umask.
+    if (file !== ':memory:' && file !== '') {
+      fs.closeSync(fs.openSync(file, 'a', DB_FILE_MODE));
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+        try {
+          if ((fs.statSync(f).mode & 0o077) !== 0) fs.chmodSync(f, DB_FILE_MODE);
+        } catch {
+          // -wal/-shm not there (yet)
+        }
+      }
+    }
     this.sqlite = new Database(file);
+    this.sqlite.function('sluice_sha256', { deterministic: true }, (v: unknown) =>
+      v === null ? null : hashLeaseToken(String(v)),
+    );
+    // Freed bytes are zeroed, so a token hashed by the migration (or any deleted row) is not left behind.
+    this.sqlite.pragma('secure_delete = ON');
     this.sqlite.pragma('journal_mode = WAL');
     this.sqlite.pragma('synchronous = NORMAL');
     this.sqlite.pragma('foreign_keys = ON');
@@ -202,6 +229,8 @@ export class SqliteJobStore implements JobStore {
         })
         .immediate();
     }
+    // Old page images (plain tokens, before the hashing migration) leave the WAL at once.
+    if (current < MIGRATIONS.length) this.sqlite.pragma('wal_checkpoint(TRUNCATE)');
   }
 
   async create(input: NewJob, now: Date): Promise<CreateResult> {
@@ -214,7 +243,7 @@ export class SqliteJobStore implements JobStore {
       attempts: 0,
       maxAttempts: input.maxAttempts ?? input.template.maxAttempts,
       runAfter: at,
-      leaseToken: null,
+      leaseHash: null,
       leaseUntil: null,
       createdAt: at,
       startedAt: null,

@@ -3,6 +3,7 @@
 import { SluiceError } from '../errors.ts';
 import type { MediaInfo } from '../media/media-info.ts';
 import type { Job, JobError, JobOutput, JobPhase, JobProgress, JobStatus } from './job.ts';
+import { hashLeaseToken, leaseHashesEqual, leaseTokenMatches } from './lease-token.ts';
 
 export type Transition =
   | { type: 'claim'; leaseToken: string; leaseMs: number }
@@ -20,7 +21,10 @@ export type Transition =
   | { type: 'complete'; leaseToken: string; outputs: JobOutput[]; stderrTail?: string }
   | {
       type: 'fail';
+      /** The attempt's own token; null when the control plane reports for an attempt (lost worker). */
       leaseToken: string | null;
+      /** With a null token: the lease hash the control plane saw, so a newer attempt is not failed. */
+      leaseHash?: string | null;
       error: JobError;
       retryable: boolean;
       retryDelayMs: number;
@@ -55,15 +59,27 @@ function requireStatus(job: Job, allowed: JobStatus[], transition: string): void
   }
 }
 
-/** Fencing: only the attempt holding the current lease may report on the job. */
-function requireLease(job: Job, token: string | null, transition: string): void {
-  if (job.status !== 'PROGRESSING' || token === null || job.leaseToken !== token) {
-    throw new SluiceError(
-      'LEASE_LOST',
-      `this attempt no longer holds job ${job.id} (status ${job.status}); its ${transition} was refused`,
-      { status: job.status },
-    );
-  }
+/**
+ * Fencing: only the attempt holding the current lease may report on the job. The job keeps the hash of
+ * the lease token; the presented token is hashed and compared in constant time.
+ */
+export function requireLease(job: Job, token: string | null, transition: string): void {
+  if (job.status !== 'PROGRESSING' || !leaseTokenMatches(job.leaseHash, token))
+    throw leaseLost(job, transition);
+}
+
+/** The control plane's own reports (a lost worker) are fenced on the lease hash it saw. */
+function requireLeaseHash(job: Job, hash: string | null, transition: string): void {
+  if (job.status !== 'PROGRESSING' || !leaseHashesEqual(job.leaseHash, hash))
+    throw leaseLost(job, transition);
+}
+
+function leaseLost(job: Job, transition: string): SluiceError {
+  return new SluiceError(
+    'LEASE_LOST',
+    `this attempt no longer holds job ${job.id} (status ${job.status}); its ${transition} was refused`,
+    { status: job.status },
+  );
 }
 
 export function applyTransition(job: Job, t: Transition, now: Date): TransitionResult {
@@ -83,7 +99,8 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
           phase: null,
           progress: EMPTY_PROGRESS,
           attempts: job.attempts + 1,
-          leaseToken: t.leaseToken,
+          // Only the hash is kept (and stored); the scheduler hands the plain token to the worker.
+          leaseHash: hashLeaseToken(t.leaseToken),
           leaseUntil: plus(now, t.leaseMs),
           startedAt: job.startedAt ?? at,
           error: null,
@@ -99,7 +116,7 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
           status: 'SUBMITTED',
           phase: null,
           attempts: Math.max(0, job.attempts - 1),
-          leaseToken: null,
+          leaseHash: null,
           leaseUntil: null,
           runAfter: plus(now, t.retryDelayMs),
         },
@@ -132,7 +149,7 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
           phase: null,
           progress: { percent: 100, fps: job.progress.fps, speed: job.progress.speed, etaSeconds: 0 },
           outputs: t.outputs,
-          leaseToken: null,
+          leaseHash: null,
           leaseUntil: null,
           finishedAt: at,
           stderrTail: t.stderrTail ?? job.stderrTail,
@@ -141,11 +158,12 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
         { outputs: t.outputs.length },
       );
     case 'fail': {
-      requireLease(job, t.leaseToken ?? job.leaseToken, 'fail');
+      if (t.leaseToken !== null) requireLease(job, t.leaseToken, 'fail');
+      else requireLeaseHash(job, t.leaseHash === undefined ? job.leaseHash : t.leaseHash, 'fail');
       const retry = t.retryable && job.attempts < job.maxAttempts;
       const common: Partial<Job> = {
         phase: null,
-        leaseToken: null,
+        leaseHash: null,
         leaseUntil: null,
         error: t.error,
         stderrTail: t.stderrTail ?? job.stderrTail,
@@ -172,7 +190,7 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
           progress: EMPTY_PROGRESS,
           attempts: 0,
           runAfter: at,
-          leaseToken: null,
+          leaseHash: null,
           leaseUntil: null,
           finishedAt: null,
           error: null,
@@ -189,7 +207,7 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
         {
           status: 'CANCELED',
           phase: null,
-          leaseToken: null,
+          leaseHash: null,
           leaseUntil: null,
           finishedAt: at,
           error: { code: 'SUPERSEDED', message: t.message },
@@ -206,7 +224,7 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
     case 'cancel':
       requireStatus(job, ['SUBMITTED', 'PROGRESSING'], 'be canceled');
       return result(
-        { status: 'CANCELED', phase: null, leaseToken: null, leaseUntil: null, finishedAt: at },
+        { status: 'CANCELED', phase: null, leaseHash: null, leaseUntil: null, finishedAt: at },
         'job:canceled',
         { reason: t.reason },
       );

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { SluiceError } from '../errors.ts';
 import { newToken } from '../jobs/job-id.ts';
 import type { JobStore } from '../jobs/job-store.ts';
+import { leaseTokenMatches } from '../jobs/lease-token.ts';
 import { retryDelayMs } from '../jobs/state-machine.ts';
 import type { Launcher, WorkerExit } from '../launchers/launcher.ts';
 
@@ -100,7 +101,13 @@ export class Scheduler {
     }
     for (const job of await this.store.expiredLeases(now)) {
       this.launcher.stop(job.id, 0);
-      await this.failLost(job.id, job.leaseToken, job.attempts, 'its lease lapsed: no heartbeat', null);
+      await this.failLost(
+        job.id,
+        { hash: job.leaseHash },
+        job.attempts,
+        'its lease lapsed: no heartbeat',
+        null,
+      );
     }
     while (!this.stopped && (await this.store.countByStatus('PROGRESSING')) < this.options.concurrency) {
       const token = newToken();
@@ -140,7 +147,8 @@ export class Scheduler {
 
   private async onWorkerExit(exit: WorkerExit): Promise<void> {
     const job = await this.store.get(exit.jobId);
-    if (job && job.status === 'PROGRESSING' && job.leaseToken === exit.leaseToken && this.releasing) {
+    const held = job?.status === 'PROGRESSING' && leaseTokenMatches(job.leaseHash, exit.leaseToken);
+    if (job && held && this.releasing) {
       await this.store
         .transition(job.id, { type: 'release', reason: 'the server shut down', retryDelayMs: 0 }, new Date())
         .catch((err) =>
@@ -149,11 +157,11 @@ export class Scheduler {
       this.log.info({ jobId: job.id }, 'job released on shutdown');
       return;
     }
-    if (job && job.status === 'PROGRESSING' && job.leaseToken === exit.leaseToken) {
+    if (job && held) {
       const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
       await this.failLost(
         job.id,
-        exit.leaseToken,
+        { token: exit.leaseToken },
         job.attempts,
         `the worker exited (${how}) without reporting`,
         exit.stderrTail,
@@ -164,7 +172,7 @@ export class Scheduler {
 
   private async failLost(
     jobId: string,
-    token: string | null,
+    lease: { token: string } | { hash: string | null },
     attempt: number,
     why: string,
     tail: string | null,
@@ -174,7 +182,7 @@ export class Scheduler {
         jobId,
         {
           type: 'fail',
-          leaseToken: token,
+          ...('token' in lease ? { leaseToken: lease.token } : { leaseToken: null, leaseHash: lease.hash }),
           error: { code: 'WORKER_LOST', message: `attempt ${attempt} failed: ${why}` },
           retryable: true,
           retryDelayMs: retryDelayMs(attempt, Math.random()),

@@ -221,12 +221,14 @@ test('Worker API: no token is 401, a wrong token 409 LEASE_LOST, the attempt tok
     method: 'POST',
     url: `${url}/complete`,
     headers: auth,
-    payload: { outputs: [{ type: 'hls', bucket: 'destination', key: 'w/master.m3u8', size: 10 }] },
+    payload: {
+      outputs: [{ type: 'hls', bucket: 'destination', key: 'w.mp4/abr-default/master.m3u8', size: 10 }],
+    },
   });
   assert.equal(done.statusCode, 200);
   const final = await store.get(job.id);
   assert.equal(final?.status, 'COMPLETE');
-  assert.equal(final?.outputs[0]?.key, 'w/master.m3u8');
+  assert.equal(final?.outputs[0]?.key, 'w.mp4/abr-default/master.m3u8');
   assertProblem(
     await app.inject({ method: 'POST', url: `${url}/heartbeat`, headers: auth, payload: {} }),
     409,

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SluiceError } from '../../src/errors.ts';
 import type { Job, JobOutput, NewJob } from '../../src/jobs/job.ts';
+import { hashLeaseToken } from '../../src/jobs/lease-token.ts';
 import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
 import type { MediaInfo } from '../../src/media/media-info.ts';
 import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
@@ -106,7 +107,7 @@ test('create() returns created:true, a SUBMITTED job and a job:created event', a
   assert.equal(job.maxAttempts, TEMPLATE.maxAttempts);
   assert.equal(job.createdAt, T0.toISOString());
   assert.equal(job.runAfter, T0.toISOString());
-  assert.equal(job.leaseToken, null);
+  assert.equal(job.leaseHash, null);
   assert.equal(job.idempotencyKey, input.idempotencyKey);
   assert.deepEqual(await store.get(job.id), job);
 
@@ -174,7 +175,7 @@ test('claimNext() claims the oldest SUBMITTED job first (FIFO by createdAt) and 
   assert.equal(first.id, a.id);
   assert.equal(first.status, 'PROGRESSING');
   assert.equal(first.attempts, 1);
-  assert.equal(first.leaseToken, 'token-1');
+  assert.equal(first.leaseHash, hashLeaseToken('token-1'));
   assert.equal(first.leaseUntil, new Date(now.getTime() + LEASE_MS).toISOString());
   assert.deepEqual(await store.get(a.id), first, 'the claim is persisted');
 
@@ -224,7 +225,11 @@ test('concurrent claimNext() calls hand out each job at most once', async (t) =>
   assert.equal(new Set(won.map((w) => w.job.id)).size, 3, 'no job handed out twice');
   for (const w of won) {
     const stored = await store.get(w.job.id);
-    assert.equal(stored?.leaseToken, w.token, 'the stored lease belongs to the caller that got the job');
+    assert.equal(
+      stored?.leaseHash,
+      hashLeaseToken(w.token),
+      'the stored lease belongs to the caller that got the job',
+    );
     assert.equal(stored?.attempts, 1, 'claimed once, not twice');
     assert.equal((await store.events(w.job.id)).filter((e) => e.type === 'job:claimed').length, 1);
   }

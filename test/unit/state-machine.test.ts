@@ -10,6 +10,7 @@ import {
   type JobOutput,
   type JobStatus,
 } from '../../src/jobs/job.ts';
+import { hashLeaseToken } from '../../src/jobs/lease-token.ts';
 import { applyTransition, retryDelayMs, type TransitionResult } from '../../src/jobs/state-machine.ts';
 import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
 
@@ -28,7 +29,7 @@ function makeJob(over: Partial<Job> = {}): Job {
     attempts: 0,
     maxAttempts: 3,
     runAfter: T0.toISOString(),
-    leaseToken: null,
+    leaseHash: null,
     leaseUntil: null,
     createdAt: T0.toISOString(),
     startedAt: null,
@@ -56,7 +57,7 @@ function progressing(token = 'lease-a', over: Partial<Job> = {}): Job {
   return makeJob({
     status: 'PROGRESSING',
     attempts: 1,
-    leaseToken: token,
+    leaseHash: hashLeaseToken(token),
     leaseUntil: new Date(T0.getTime() + LEASE_MS).toISOString(),
     startedAt: T0.toISOString(),
     ...over,
@@ -98,7 +99,7 @@ describe('claim', () => {
     const r = applyTransition(job, { type: 'claim', leaseToken: 'lease-a', leaseMs: LEASE_MS }, T1);
     assert.equal(r.job.status, 'PROGRESSING');
     assert.equal(r.job.attempts, 2);
-    assert.equal(r.job.leaseToken, 'lease-a');
+    assert.equal(r.job.leaseHash, hashLeaseToken('lease-a'), 'only the hash of the token is kept');
     assert.equal(r.job.leaseUntil, new Date(T1.getTime() + LEASE_MS).toISOString());
     assert.equal(r.job.startedAt, T1.toISOString());
     assert.equal(r.job.error, null, 'a new attempt clears the previous attempt error');
@@ -123,7 +124,7 @@ describe('claim', () => {
 
   for (const status of ['PROGRESSING', 'COMPLETE', 'ERROR', 'CANCELED'] as const) {
     test(`claim of a ${status} job is an INVALID_TRANSITION`, () => {
-      const job = makeJob({ status, leaseToken: status === 'PROGRESSING' ? 'lease-a' : null });
+      const job = makeJob({ status, leaseHash: status === 'PROGRESSING' ? hashLeaseToken('lease-a') : null });
       assert.throws(
         () => applyTransition(job, { type: 'claim', leaseToken: 'lease-b', leaseMs: LEASE_MS }, T1),
         isCode('INVALID_TRANSITION'),
@@ -180,7 +181,7 @@ describe('fencing: only the current lease holder may report', () => {
         { type: 'claim', leaseToken: 'lease-b', leaseMs: LEASE_MS },
         T1,
       );
-      assert.equal(second.job.leaseToken, 'lease-b');
+      assert.equal(second.job.leaseHash, hashLeaseToken('lease-b'));
       assert.throws(() => applyTransition(second.job, transition, T2), isCode('LEASE_LOST'));
     });
   }
@@ -197,7 +198,7 @@ describe('fencing: only the current lease holder may report', () => {
   }
 
   test('a job waiting in SUBMITTED accepts no worker report, even one with its old token', () => {
-    const job = makeJob({ leaseToken: 'lease-a' });
+    const job = makeJob({ leaseHash: hashLeaseToken('lease-a') });
     assert.throws(
       () => applyTransition(job, { type: 'heartbeat', leaseToken: 'lease-a', leaseMs: LEASE_MS }, T1),
       isCode('LEASE_LOST'),
@@ -228,7 +229,7 @@ describe('start and heartbeat', () => {
     );
     assert.equal(r.job.leaseUntil, new Date(T2.getTime() + 5_000).toISOString());
     assert.deepEqual(r.job.progress, { percent: 40, fps: 50, speed: 2, etaSeconds: 12 });
-    assert.equal(r.job.leaseToken, 'lease-a');
+    assert.equal(r.job.leaseHash, hashLeaseToken('lease-a'), 'only the hash of the token is kept');
     assert.equal(r.job.status, 'PROGRESSING');
   });
 
@@ -284,7 +285,7 @@ describe('complete', () => {
     assert.equal(r.job.progress.percent, 100);
     assert.equal(r.job.progress.etaSeconds, 0);
     assert.deepEqual(r.job.outputs, OUTPUTS);
-    assert.equal(r.job.leaseToken, null);
+    assert.equal(r.job.leaseHash, null);
     assert.equal(r.job.leaseUntil, null);
     assert.equal(r.job.finishedAt, T2.toISOString());
     assert.equal(r.event.type, 'job:complete');
@@ -318,7 +319,7 @@ describe('fail', () => {
     assert.equal(r.job.status, 'SUBMITTED');
     assert.equal(r.job.runAfter, new Date(T1.getTime() + 4_000).toISOString());
     assert.equal(r.job.attempts, 1, 'the attempt stays counted');
-    assert.equal(r.job.leaseToken, null);
+    assert.equal(r.job.leaseHash, null);
     assert.equal(r.job.leaseUntil, null);
     assert.equal(r.job.phase, null);
     assert.equal(r.job.finishedAt, null, 'a retried job is not finished');
@@ -333,7 +334,7 @@ describe('fail', () => {
     const r = applyTransition(job, failWith(true), T1);
     assert.equal(r.job.status, 'ERROR');
     assert.equal(r.job.finishedAt, T1.toISOString());
-    assert.equal(r.job.leaseToken, null);
+    assert.equal(r.job.leaseHash, null);
     assert.deepEqual(r.job.error, { code: 'TRANSCODE_FAILED', message: 'ffmpeg exited 1' });
     assert.equal(r.event.type, 'job:error');
     assertEventMatches(job, r);
@@ -362,7 +363,7 @@ describe('cancel', () => {
       const job = status === 'PROGRESSING' ? progressing('lease-a') : makeJob();
       const r = applyTransition(job, { type: 'cancel', reason: 'user asked' }, T1);
       assert.equal(r.job.status, 'CANCELED');
-      assert.equal(r.job.leaseToken, null);
+      assert.equal(r.job.leaseHash, null);
       assert.equal(r.job.leaseUntil, null);
       assert.equal(r.job.finishedAt, T1.toISOString());
       assert.equal(r.event.type, 'job:canceled');
@@ -400,7 +401,7 @@ describe('release', () => {
     const r = applyTransition(claimed.job, { type: 'release', reason: 'quota', retryDelayMs: 5_000 }, T1);
     assert.equal(r.job.status, 'SUBMITTED');
     assert.equal(r.job.attempts, 1);
-    assert.equal(r.job.leaseToken, null);
+    assert.equal(r.job.leaseHash, null);
     assert.equal(r.job.leaseUntil, null);
     assert.equal(r.job.runAfter, new Date(T1.getTime() + 5_000).toISOString());
     assert.ok(Date.parse(r.job.runAfter) > T1.getTime());
