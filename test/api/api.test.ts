@@ -185,7 +185,12 @@ test('POST /v1/jobs/:id/retry puts an ERROR job back in SUBMITTED with attempts 
   assert.equal(running?.status, 'PROGRESSING');
   assert.equal(running?.attempts, 1, 'the new attempt is attempt 1 of a fresh set');
   assertProblem(
-    await app.inject({ method: 'POST', url: `/v1/worker/jobs/${job.id}/heartbeat`, headers: first, payload: {} }),
+    await app.inject({
+      method: 'POST',
+      url: `/v1/worker/jobs/${job.id}/heartbeat`,
+      headers: first,
+      payload: {},
+    }),
     409,
     'LEASE_LOST',
   );
@@ -209,7 +214,11 @@ test('POST /v1/jobs/:id/retry puts an ERROR job back in SUBMITTED with attempts 
     payload: { outputs: [{ type: 'hls', bucket: 'destination', key: 'r/master.m3u8', size: 10 }] },
   });
   assert.equal(done.statusCode, 200);
-  assertProblem(await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/retry` }), 409, 'INVALID_TRANSITION');
+  assertProblem(
+    await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/retry` }),
+    409,
+    'INVALID_TRANSITION',
+  );
   const final = await store.get(job.id);
   assert.equal(final?.status, 'COMPLETE');
   assert.equal(final?.outputs.length, 1);
