@@ -56,6 +56,8 @@ export async function waitFor<T>(
  */
 export class FakeLauncher implements Launcher {
   readonly launched: LaunchRequest[] = [];
+  /** Wall-clock time (ms) of each entry in `launched`. */
+  readonly launchedAt: number[] = [];
   readonly stopped: string[] = [];
   failNext = false;
   private listeners: ((e: WorkerExit) => void)[] = [];
@@ -66,6 +68,7 @@ export class FakeLauncher implements Launcher {
       throw new Error('no capacity (FakeLauncher told to fail)');
     }
     this.launched.push(req);
+    this.launchedAt.push(Date.now());
   }
   stop(jobId: string): void {
     this.stopped.push(jobId);

@@ -108,9 +108,9 @@ test('GET /v1/jobs?status= and the seed routes /jobs/<STATUS> and /jobs/<id> lis
   assert.ok('progress' in shown && 'inputMedia' in shown);
 });
 
-test('cancel moves SUBMITTED to CANCELED once (again is 409 INVALID_TRANSITION); retry runs it again', async (t) => {
+test('cancel moves SUBMITTED to CANCELED once (again is 409 INVALID_TRANSITION)', async (t) => {
   const { app, put, scheduler } = await setup(t);
-  await scheduler.stop(); // the retried job stays SUBMITTED for the test to see
+  await scheduler.stop(); // the job stays SUBMITTED until it is canceled
   await put('c.mp4');
   const job = (await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'c.mp4' } })).json();
   const res = await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/cancel` });
@@ -125,6 +125,104 @@ test('cancel moves SUBMITTED to CANCELED once (again is 409 INVALID_TRANSITION);
     .json()
     .events.map((e: { type: string }) => e.type);
   assert.deepEqual(events, ['job:created', 'job:canceled']);
+});
+
+/** Drives one attempt of `jobId` through the Worker API as a worker would: claim with the launch's token. */
+async function claimLaunch(
+  app: Awaited<ReturnType<typeof setup>>['app'],
+  launcher: Awaited<ReturnType<typeof setup>>['launcher'],
+  scheduler: Awaited<ReturnType<typeof setup>>['scheduler'],
+  jobId: string,
+  n: number,
+) {
+  const launch = await waitFor(
+    `launch ${n} of ${jobId}`,
+    async () => {
+      scheduler.poke();
+      return launcher.launched.filter((l) => l.jobId === jobId)[n - 1];
+    },
+    5000,
+  );
+  const auth = { authorization: `Bearer ${launch.leaseToken}` };
+  const claim = await app.inject({ method: 'POST', url: `/v1/worker/jobs/${jobId}/claim`, headers: auth });
+  assert.equal(claim.statusCode, 200, `attempt ${n} claims the job`);
+  return auth;
+}
+
+test('POST /v1/jobs/:id/retry puts an ERROR job back in SUBMITTED with attempts reset; a new attempt claims it', async (t) => {
+  const { app, put, scheduler, launcher, store } = await setup(t);
+  await put('r.mp4');
+  const job = (await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'r.mp4' } })).json();
+  const first = await claimLaunch(app, launcher, scheduler, job.id, 1);
+  const failed = await app.inject({
+    method: 'POST',
+    url: `/v1/worker/jobs/${job.id}/fail`,
+    headers: first,
+    payload: { code: 'TRANSCODE_FAILED', message: 'ffmpeg exited 1', retryable: false },
+  });
+  assert.equal(failed.statusCode, 200);
+  const dead = (await app.inject(`/v1/jobs/${job.id}`)).json();
+  assert.equal(dead.status, 'ERROR');
+  assert.equal(dead.attempts, 1);
+  assert.equal(dead.error.code, 'TRANSCODE_FAILED');
+
+  const res = await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/retry` });
+  assert.equal(res.statusCode, 200);
+  const retried = res.json();
+  assert.equal(retried.id, job.id);
+  assert.equal(retried.status, 'SUBMITTED');
+  assert.equal(retried.attempts, 0, 'a fresh set of attempts');
+  assert.equal(retried.error, null);
+  // The scheduler, poked by the retry, may already have claimed it again: the resubmit follows the error.
+  const events = (await store.events(job.id)).map((e) => e.type);
+  const error = events.indexOf('job:error');
+  assert.deepEqual(events.slice(error, error + 2), ['job:error', 'job:resubmitted']);
+
+  // The retry pokes the scheduler: a second attempt is launched and claims the job with its own token.
+  const second = await claimLaunch(app, launcher, scheduler, job.id, 2);
+  assert.notEqual(second.authorization, first.authorization);
+  const running = await store.get(job.id);
+  assert.equal(running?.status, 'PROGRESSING');
+  assert.equal(running?.attempts, 1, 'the new attempt is attempt 1 of a fresh set');
+  assertProblem(
+    await app.inject({
+      method: 'POST',
+      url: `/v1/worker/jobs/${job.id}/heartbeat`,
+      headers: first,
+      payload: {},
+    }),
+    409,
+    'LEASE_LOST',
+  );
+
+  // While it runs (concurrency 1), another job waits in SUBMITTED: retrying that is refused.
+  await put('s.mp4');
+  const waiting = (await app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 's.mp4' } })).json();
+  assert.equal((await store.get(waiting.id))?.status, 'SUBMITTED');
+  assertProblem(
+    await app.inject({ method: 'POST', url: `/v1/jobs/${waiting.id}/retry` }),
+    409,
+    'INVALID_TRANSITION',
+  );
+  assert.equal((await store.get(waiting.id))?.attempts, 0);
+
+  // A COMPLETE job cannot be retried either, and keeps its outputs.
+  const done = await app.inject({
+    method: 'POST',
+    url: `/v1/worker/jobs/${job.id}/complete`,
+    headers: second,
+    payload: { outputs: [{ type: 'hls', bucket: 'destination', key: 'r/master.m3u8', size: 10 }] },
+  });
+  assert.equal(done.statusCode, 200);
+  assertProblem(
+    await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/retry` }),
+    409,
+    'INVALID_TRANSITION',
+  );
+  const final = await store.get(job.id);
+  assert.equal(final?.status, 'COMPLETE');
+  assert.equal(final?.outputs.length, 1);
+  assertProblem(await app.inject({ method: 'POST', url: '/v1/jobs/job_nope/retry' }), 404, 'JOB_NOT_FOUND');
 });
 
 test('PUT /v1/uploads/<key> stores the object in the source bucket and makes its job', async (t) => {
@@ -305,11 +403,9 @@ test('fencing: a worker paused past its lease can neither heartbeat, complete no
       .statusCode,
     200,
   );
-  // The worker stops heartbeating (paused); its lease lapses and the job goes to a new attempt.
-  await new Promise((r) => setTimeout(r, 400));
-  scheduler.poke();
+  // The worker stops heartbeating (paused); once its lease lapses the job goes to a new attempt.
   const fresh = await waitFor(
-    'second launch',
+    'second launch after the lease lapsed',
     async () => {
       scheduler.poke();
       return launcher.launched[1];

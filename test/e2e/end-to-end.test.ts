@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import type { JobView } from '../../src/api/job-view.ts';
 import { ApiClient } from '../../src/cli/api-client.ts';
 import { loadConfig } from '../../src/config/config.ts';
+import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
 import { SLUICE_BIN } from '../../src/launchers/local-process-launcher.ts';
 import { startService } from '../../src/service.ts';
 import { clip, keyframeTimes, silentLog, tempDir, waitFor } from '../helpers.ts';
@@ -36,8 +37,14 @@ async function serve(t: Parameters<typeof tempDir>[0], template?: object) {
     {},
   );
   const service = await startService(config, silentLog);
-  t.after(() => service.stop());
-  return { dataDir, service, api: new ApiClient(service.url) };
+  // Once only: a test may stop the service itself to wait until everything in flight has been handled.
+  let stopped: Promise<void> | undefined;
+  const stop = (graceMs?: number) => {
+    stopped ??= service.stop(graceMs);
+    return stopped;
+  };
+  t.after(() => stop());
+  return { dataDir, service, stop, api: new ApiClient(service.url) };
 }
 
 async function getJson<T>(url: string): Promise<T> {
@@ -196,7 +203,7 @@ test('sluice submit --wait uploads through the API and follows the job to COMPLE
 });
 
 test('cancelling a running job stops its worker and ffmpeg; the job ends CANCELED and stays so', async (t) => {
-  const { api } = await serve(t);
+  const { api, stop, dataDir } = await serve(t);
   const input = await clip({ width: 1280, height: 720, seconds: 30, noise: true });
   const { jobs } = await api.upload(input, 'long.mp4');
   const id = jobs[0]?.id ?? '';
@@ -212,10 +219,14 @@ test('cancelling a running job stops its worker and ffmpeg; the job ends CANCELE
     },
     2000,
   );
-  await new Promise((r) => setTimeout(r, 500));
-  const after = await api.getJob(id);
-  assert.equal(after.status, 'CANCELED');
-  assert.deepEqual(after.outputs, []);
+  // Stopping the service waits for every worker exit to be handled and every request in flight (a dying
+  // worker's late report) to be answered: after that nothing can change the job any more.
+  await stop(0);
+  const store = new SqliteJobStore(path.join(dataDir, 'sluice.db'));
+  const after = await store.get(id);
+  await store.close();
+  assert.equal(after?.status, 'CANCELED');
+  assert.deepEqual(after?.outputs, []);
 });
 
 test('a file that is not media ends in ERROR INPUT_UNREADABLE after one attempt, with nothing published', async (t) => {

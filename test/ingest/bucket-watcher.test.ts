@@ -15,6 +15,7 @@ import { BucketWatcher } from '../../src/ingest/bucket-watcher.ts';
 import type { ObjectEvent } from '../../src/ingest/object-event.ts';
 import { LocalObjectStore } from '../../src/storage/local-object-store.ts';
 import type { ObjectInfo } from '../../src/storage/object-store.ts';
+import { waitFor } from '../helpers.ts';
 
 const log = pino({ level: 'silent' });
 const BUCKET = 'source';
@@ -26,8 +27,11 @@ type TestContext = { after: (fn: () => Promise<void>) => void };
 /** LocalObjectStore that counts list() calls, so a real-time test can prove the watcher was scanning. */
 class CountingStore extends LocalObjectStore {
   lists = 0;
+  /** When each list() (one per watcher scan) started. */
+  readonly listedAt: number[] = [];
   override async list(bucket: string, prefix?: string): Promise<ObjectInfo[]> {
     this.lists++;
+    this.listedAt.push(Date.now());
     return super.list(bucket, prefix);
   }
 }
@@ -106,7 +110,7 @@ test('a file in a sub-folder is emitted with its full key', async (t) => {
 });
 
 test('a half-written file is not picked up before the writer closes it (real time, start/stop)', async (t) => {
-  const { store, bucketDir } = await fixture(t);
+  const { dir, store, bucketDir } = await fixture(t);
   const seen: { event: ObjectEvent; at: number }[] = [];
   const watcher = new BucketWatcher(
     store,
@@ -127,7 +131,7 @@ test('a half-written file is not picked up before the writer closes it (real tim
   try {
     for (let i = 0; i < chunks; i++) {
       await handle.appendFile(chunk);
-      await sleep(150);
+      await sleep(150); // the writer's pace (a slow upload), not a wait for the watcher
     }
   } finally {
     await handle.close();
@@ -141,9 +145,12 @@ test('a half-written file is not picked up before the writer closes it (real tim
     'no event while the file was still being written',
   );
 
-  const deadline = Date.now() + 3_000;
-  while (seen.length === 0 && Date.now() < deadline) await sleep(25);
-  await sleep(300); // room for a (wrong) second event
+  const first = await waitFor('the event', async () => seen[0], 3_000);
+  // Room for a (wrong) second event: a version emitted and then forgotten would be seen anew and emitted
+  // again once settled, so wait until the watcher has scanned twice more than settleMs after the event.
+  await waitFor('two scans a whole settle period after the event', async () => {
+    return store.listedAt.filter((at) => at > first.at + 400).length >= 2;
+  });
   await watcher.stop();
 
   assert.equal(seen.length, 1, 'exactly one event once the file stopped changing');
@@ -154,8 +161,14 @@ test('a half-written file is not picked up before the writer closes it (real tim
   assert.equal(only.event.data.size, chunks * chunk.length, 'the event carries the final size');
   assert.equal(only.event.data.etag, (await store.stat(BUCKET, 'upload.mp4'))?.etag);
 
+  // stop() ends polling: a second watcher with the same poll interval, on its own store over the same
+  // folder, scans three times meanwhile; the stopped one not once.
   const scansAtStop = store.lists;
-  await sleep(150);
+  const reference = new CountingStore(dir);
+  const { watcher: clock } = watch(reference);
+  clock.start();
+  await waitFor('three scans of a watcher still running', async () => reference.lists >= 3);
+  await clock.stop();
   assert.equal(store.lists, scansAtStop, 'stop() ends polling');
 });
 
@@ -261,16 +274,22 @@ test('a file with an invalid key is skipped without throwing, and does not stop 
 // LocalObjectStore
 
 test('LocalObjectStore.put() makes the object appear only once the stream is complete', async (t) => {
-  const { store, bucketDir } = await fixture(t);
+  const { dir, store, bucketDir } = await fixture(t);
   const key = 'incoming/slow.mp4';
   const target = path.join(bucketDir, 'incoming', 'slow.mp4');
   const body = new PassThrough();
   const put = store.put(BUCKET, key, body);
 
   body.write(Buffer.alloc(1000, 1));
-  await sleep(50);
   body.write(Buffer.alloc(1000, 2));
-  await sleep(50);
+  // The first 2000 bytes have reached the disk somewhere under the data directory: the write is under way.
+  await waitFor('2000 bytes on disk', async () => {
+    const names = await fs.readdir(dir, { recursive: true });
+    const sizes = await Promise.all(
+      names.map((n) => fs.stat(path.join(dir, n)).then((s) => (s.isFile() ? s.size : -1))),
+    );
+    return sizes.includes(2000);
+  });
   assert.equal(existsSync(target), false, 'target absent while the stream is still being written');
   assert.equal(await store.stat(BUCKET, key), null);
   assert.deepEqual(await store.list(BUCKET), [], 'nothing listed in the bucket mid-write');

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { Job } from '../../src/jobs/job.ts';
 import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
+import { retryDelayMs } from '../../src/jobs/state-machine.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
 import { FakeLauncher, silentLog, tempDir, waitFor } from '../helpers.ts';
@@ -32,6 +33,19 @@ async function setup(
     await scheduler.stop();
     await store.close();
   });
+  // Every scheduler tick starts by looking for lapsed leases: counting those calls counts ticks, so a
+  // test can wait for the scheduler to have looked again instead of sleeping.
+  let ticks = 0;
+  const expiredLeases = store.expiredLeases.bind(store);
+  store.expiredLeases = (now: Date) => {
+    ticks++;
+    return expiredLeases(now);
+  };
+  /** Resolves once a whole scheduler tick has run after this call (ticks run one at a time). */
+  const fullTick = async () => {
+    const seen = ticks;
+    await waitFor('a whole scheduler tick', async () => ticks >= seen + 2, 10_000);
+  };
   const template = getBuiltinTemplate('abr-default');
   const add = async (key: string): Promise<Job> =>
     (
@@ -48,15 +62,15 @@ async function setup(
         new Date(),
       )
     ).job;
-  return { store, launcher, scheduler, add };
+  return { store, launcher, scheduler, add, fullTick };
 }
 
 test('at most `concurrency` jobs run at once; the rest wait in SUBMITTED and start as capacity frees', async (t) => {
-  const { store, launcher, scheduler, add } = await setup(t, { concurrency: 2 });
+  const { store, launcher, scheduler, add, fullTick } = await setup(t, { concurrency: 2 });
   const jobs = [await add('a.mp4'), await add('b.mp4'), await add('c.mp4')];
   scheduler.start();
-  await waitFor('two launches', async () => launcher.launched.length === 2);
-  await new Promise((r) => setTimeout(r, 100));
+  await waitFor('two launches', async () => launcher.launched.length >= 2);
+  await fullTick();
   assert.equal(launcher.launched.length, 2, 'no third launch while two run');
   assert.deepEqual(
     launcher.launched.map((l) => l.jobId),
@@ -80,15 +94,37 @@ test('a worker that cannot be launched leaves its job SUBMITTED with its attempt
   const { store, launcher, scheduler, add } = await setup(t, { concurrency: 1 });
   const job = await add('a.mp4');
   launcher.failNext = true;
-  scheduler.poke();
-  const released = await waitFor('release', async () => {
-    const events = await store.events(job.id);
-    return events.some((e) => e.type === 'job:released') && (await store.get(job.id));
-  });
-  assert.equal(released.status, 'SUBMITTED');
+  scheduler.start();
+  const release = await waitFor('release', async () =>
+    (await store.events(job.id)).find((e) => e.type === 'job:released'),
+  );
+  const released = await store.get(job.id);
+  assert.ok(released);
+  // The release event is stamped with the time it was made: runAfter is the backoff after it (a later
+  // claim does not change runAfter, so this holds even if the job was already claimed again).
+  const releasedAt = Date.parse(release.at);
+  const runAfter = Date.parse(released.runAfter);
+  const [least, most] = [retryDelayMs(1, 0), retryDelayMs(1, 0.999999)];
+  assert.ok(
+    runAfter - releasedAt >= least && runAfter - releasedAt <= most,
+    `retried ${runAfter - releasedAt} ms after the failed launch; the first backoff step is ${least}-${most} ms`,
+  );
+  assert.equal(released.status, 'SUBMITTED', 'waiting out its backoff');
   assert.equal(released.attempts, 0, 'a launch that never happened is not an attempt');
-  assert.ok(Date.parse(released.runAfter) > Date.now() - 50, 'retried after a delay, not in a hot loop');
-  assert.equal(launcher.launched.length, 0);
+  // The store's clock decides: a claim 1 ms before runAfter finds nothing.
+  assert.equal(await store.claimNext('too-early', 30_000, new Date(runAfter - 1)), null);
+  assert.equal((await store.get(job.id))?.status, 'SUBMITTED');
+  // The scheduler keeps ticking and launches it once runAfter has passed, not before.
+  const launch = await waitFor('launch after the backoff', async () => launcher.launched[0], 10_000);
+  assert.equal(launch.jobId, job.id);
+  const claims = (await store.events(job.id)).filter((e) => e.type === 'job:claimed');
+  assert.equal(claims.length, 2, 'the failed launch and the later one');
+  assert.ok(
+    Date.parse(claims[1]?.at ?? '') >= runAfter,
+    `claimed again at ${claims[1]?.at}, not before runAfter ${released.runAfter}`,
+  );
+  assert.ok((launcher.launchedAt[0] ?? 0) >= runAfter, 'launched after runAfter');
+  assert.equal((await store.get(job.id))?.attempts, 1, 'the launch that happened is attempt 1');
 });
 
 test('a worker that exits without reporting makes its job retry (WORKER_LOST) with attempts counted', async (t) => {
@@ -103,7 +139,9 @@ test('a worker that exits without reporting makes its job retry (WORKER_LOST) wi
   });
   assert.equal(retried.error?.code, 'WORKER_LOST');
   assert.equal(retried.attempts, 1);
-  assert.ok(Date.parse(retried.runAfter) > Date.now(), 'backoff before the next attempt');
+  const failedAt = Date.parse((await store.events(job.id)).find((e) => e.type === 'job:retry')?.at ?? '');
+  const backoff = Date.parse(retried.runAfter) - failedAt;
+  assert.ok(backoff >= retryDelayMs(1, 0), `backoff before the next attempt (${backoff} ms)`);
 });
 
 test('a worker exit after its job completed changes nothing', async (t) => {

@@ -390,6 +390,76 @@ describe('cancel', () => {
   });
 });
 
+describe('retry (resubmit)', () => {
+  const failed = (over: Partial<Job> = {}) =>
+    makeJob({
+      status: 'ERROR',
+      attempts: 3,
+      leaseToken: null,
+      leaseUntil: null,
+      startedAt: T0.toISOString(),
+      finishedAt: T1.toISOString(),
+      runAfter: T0.toISOString(),
+      progress: { percent: 60, fps: 30, speed: 1, etaSeconds: 2 },
+      error: { code: 'TRANSCODE_FAILED', message: 'ffmpeg exited 1' },
+      outputs: OUTPUTS,
+      ...over,
+    });
+
+  for (const status of ['ERROR', 'CANCELED'] as const) {
+    test(`retry of a ${status} job goes back to SUBMITTED with attempts reset, runnable now, no error`, () => {
+      const job = failed({ status });
+      const r = applyTransition(job, { type: 'retry', reason: 'user asked' }, T2);
+      assert.equal(r.job.status, 'SUBMITTED');
+      assert.equal(r.job.attempts, 0, 'a fresh set of attempts');
+      assert.equal(r.job.maxAttempts, job.maxAttempts);
+      assert.equal(r.job.runAfter, T2.toISOString(), 'runnable at once, no backoff');
+      assert.equal(r.job.error, null);
+      assert.equal(r.job.finishedAt, null);
+      assert.deepEqual(r.job.outputs, []);
+      assert.equal(r.job.progress.percent, 0);
+      assert.equal(r.job.leaseToken, null);
+      assert.equal(r.job.startedAt, T0.toISOString(), 'the first start time is kept');
+      assert.equal(r.event.type, 'job:resubmitted');
+      assert.deepEqual(r.event.data, {
+        reason: 'user asked',
+        previousError: job.error,
+        previousAttempts: 3,
+      });
+      assertEventMatches(job, r);
+    });
+  }
+
+  test('a retried job can be claimed again and gets its full attempts back', () => {
+    const r = applyTransition(failed(), { type: 'retry', reason: 'again' }, T1);
+    const claimed = applyTransition(r.job, { type: 'claim', leaseToken: 'lease-b', leaseMs: LEASE_MS }, T2);
+    assert.equal(claimed.job.status, 'PROGRESSING');
+    assert.equal(claimed.job.attempts, 1);
+    const failedAgain = applyTransition(
+      claimed.job,
+      {
+        type: 'fail',
+        leaseToken: 'lease-b',
+        error: { code: 'WORKER_LOST', message: 'x' },
+        retryable: true,
+        retryDelayMs: 1_000,
+      },
+      T2,
+    );
+    assert.equal(failedAgain.job.status, 'SUBMITTED', 'attempt 1 of 3 again: retried, not dead-lettered');
+  });
+
+  for (const status of ['SUBMITTED', 'PROGRESSING', 'COMPLETE'] as const) {
+    test(`retry of a ${status} job is an INVALID_TRANSITION`, () => {
+      const job = status === 'PROGRESSING' ? progressing('lease-a') : makeJob({ status });
+      assert.throws(
+        () => applyTransition(job, { type: 'retry', reason: 'x' }, T1),
+        isCode('INVALID_TRANSITION'),
+      );
+    });
+  }
+});
+
 describe('release', () => {
   test('release undoes a claim: attempt given back, SUBMITTED, no lease, runAfter in the future', () => {
     const claimed = applyTransition(
