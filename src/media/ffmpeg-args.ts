@@ -42,6 +42,21 @@ export function teeEscape(value: string): string {
   return value.replace(/[\\:|[\]=,']/g, (c) => `\\${c}`);
 }
 
+const AUDIO_RATE = 48_000;
+const AAC_FRAME = 1024;
+
+/**
+ * AAC codes whole 1024-sample frames, so the last frame pads the audio past the presentation (4 s at
+ * 48 kHz is 187.5 frames: the track ends at 4.0107 s). dash.js ends playback once currentTime reaches
+ * the MPD's duration; a track still running past it makes dash.js pause the element and seek back
+ * (the unrequested pause at 3.5 s of a 4 s clip). Cutting the audio to the last whole frame within the
+ * presentation keeps every track inside it, at the cost of under one frame (21 ms) of sound.
+ */
+export function audioEndSample(durationSeconds: number | null): number | null {
+  if (!durationSeconds || durationSeconds <= 0) return null;
+  return Math.max(AAC_FRAME, Math.floor((durationSeconds * AUDIO_RATE) / AAC_FRAME) * AAC_FRAME);
+}
+
 function kbps(n: number): string {
   return `${n}k`;
 }
@@ -105,7 +120,9 @@ export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] 
   }
   if (plan.audio) {
     args.push('-map', '0:a:0', '-c:a', 'aac', '-b:a', kbps(plan.audio.bitrateKbps));
-    args.push('-ac', String(plan.audio.channels), '-ar', '48000');
+    args.push('-ac', String(plan.audio.channels), '-ar', String(AUDIO_RATE));
+    const trim = audioEndSample(plan.durationSeconds);
+    if (trim !== null) args.push('-af', `aresample=${AUDIO_RATE},atrim=end_sample=${trim}`);
   }
   // The tee muxer cannot tell encoders that MP4/CMAF want codec headers out of band; ask for them.
   args.push('-flags', '+global_header');

@@ -13,9 +13,12 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { type Browser, chromium } from 'playwright-core';
 import { probe } from '../../src/media/probe.ts';
+import { LocalObjectStore } from '../../src/storage/local-object-store.ts';
 import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
 import { parseTemplate } from '../../src/templates/template.ts';
 import { encode } from '../../src/worker/encode.ts';
+import { publishList } from '../../src/worker/outputs.ts';
+import { publish } from '../../src/worker/publish.ts';
 import { clip } from '../helpers.ts';
 
 const run = promisify(execFile);
@@ -126,6 +129,29 @@ async function makeOutputs(name: string): Promise<string> {
   return dir;
 }
 
+/**
+ * One encode published as a job publishes it (entry points at the set's root, the rest under
+ * `v/<version>/`, manifests rewritten to point there); returns the set's path under the served root.
+ */
+async function makePublishedSet(name: string): Promise<string> {
+  const dir = path.join(root, name);
+  const input = await clip({ width: 640, height: 360, seconds: 4 });
+  const settings = { ...getBuiltinTemplate('abr-default'), name: 'players' };
+  const template = parseTemplate({
+    ...settings,
+    video: { ...settings.video, preset: 'ultrafast' },
+    packaging: { ...settings.packaging, segmentSeconds: 1 },
+    sprites: { enabled: true },
+  });
+  const work = path.join(dir, 'work');
+  const r = await encode(template, await probe(input), input, work);
+  const objects = new LocalObjectStore(path.join(dir, 'data'));
+  const set = 'clip.mp4/players';
+  const items = await publishList(r.plan, { ...r.local, spriteVtt: r.spriteVtt }, 'clip', 'job_1-1');
+  await publish(objects, 'destination', set, items, { jobId: 'job_1', attempt: 1 }, () => true);
+  return `${name}/data/buckets/destination/${set}`;
+}
+
 async function playOnce(page: 'hls' | 'dash', src: string) {
   assert.ok(browser);
   const tab = await browser.newPage();
@@ -210,12 +236,13 @@ after(async () => {
 
 test('the default template plays start to end in hls.js and in dash.js', async (t) => {
   if (!browser) return t.skip(`no Chromium at ${CHROMIUM} (.ci/run installs it)`);
-  await makeOutputs('good');
+  // What a job publishes, not the encoder's scratch folder: the rewritten manifests are what users get.
+  const set = await makePublishedSet('good');
   for (const [page, manifest] of [
     ['hls', 'master.m3u8'],
     ['dash', 'manifest.mpd'],
   ] as const) {
-    const r = await play(page, `/media/good/stream/${manifest}`, t);
+    const r = await play(page, `/media/${set}/${manifest}`, t);
     t.diagnostic(`${page}: ${JSON.stringify(r)}`);
     assert.deepEqual(r.errors, [], `${page}: no player error`);
     // dash.js has been seen to pause at 3.5 s of 4: its 200 ms "ended" timer saw currentTime reach the

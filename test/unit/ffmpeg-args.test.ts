@@ -353,3 +353,11 @@ describe('toJobProgress', () => {
     });
   });
 });
+
+test('audio is cut to the last whole AAC frame inside the presentation, so no DASH track outlasts the MPD', async () => {
+  const { audioEndSample } = await import('../../src/media/ffmpeg-args.ts');
+  assert.equal(audioEndSample(4), 187 * 1024, '4 s at 48 kHz is 187.5 frames: 187 whole ones');
+  assert.equal(audioEndSample(2), 93 * 1024);
+  assert.equal(audioEndSample(null), null, 'unknown duration: no cut');
+  assert.equal(audioEndSample(0.001), 1024, 'never below one frame');
+});

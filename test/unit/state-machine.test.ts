@@ -395,7 +395,7 @@ describe('retry (resubmit)', () => {
     makeJob({
       status: 'ERROR',
       attempts: 3,
-      leaseToken: null,
+      leaseHash: null,
       leaseUntil: null,
       startedAt: T0.toISOString(),
       finishedAt: T1.toISOString(),
@@ -418,7 +418,7 @@ describe('retry (resubmit)', () => {
       assert.equal(r.job.finishedAt, null);
       assert.deepEqual(r.job.outputs, []);
       assert.equal(r.job.progress.percent, 0);
-      assert.equal(r.job.leaseToken, null);
+      assert.equal(r.job.leaseHash, null);
       assert.equal(r.job.startedAt, T0.toISOString(), 'the first start time is kept');
       assert.equal(r.event.type, 'job:resubmitted');
       assert.deepEqual(r.event.data, {
