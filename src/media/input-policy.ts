@@ -78,6 +78,14 @@ export function checkSize(bytes: number, limits: InputLimits): void {
 
 /** The probe's verdict against the allowlist and the limits; throws the specific refusal. */
 export function checkProbe(media: MediaInfo, limits: InputLimits): void {
+  // ffprobe names a container but no stream it can use (a video header claiming 100000x100000 reads
+  // as 0x0 and is dropped): there is nothing to transcode, and no attempt would find more.
+  if (!media.video && !media.audio) {
+    throw new SluiceError(
+      'INPUT_UNREADABLE',
+      `the input (${media.container}) has no video or audio stream ffmpeg can decode; check the file plays in a player`,
+    );
+  }
   const names = media.container.split(',');
   if (!ALLOWED_DEMUXERS.some((d) => names.includes(d) || (d === 'mov' && names.includes('mp4')))) {
     throw new SluiceError(
