@@ -12,7 +12,8 @@ import { requirePipelineMatch } from '../ingest/ingest.ts';
 import { objectCreatedEvent } from '../ingest/object-event.ts';
 import { isJobStatus, JOB_STATUSES, type JobStatus } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
-import { probe } from '../media/probe.ts';
+import type { MediaInfo } from '../media/media-info.ts';
+import { probe as ffprobe } from '../media/probe.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { validateObjectKey } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
@@ -41,6 +42,8 @@ export interface ApiDeps {
   apiToken?: string | null;
   /** Largest upload accepted by PUT /v1/uploads, in bytes. */
   maxUploadBytes?: number;
+  /** The probe POST /v1/plan runs (a seam, so a test can count the probes running at once). */
+  probe?: (file: string) => Promise<MediaInfo>;
 }
 
 const CreateJob = z.object({
@@ -92,6 +95,7 @@ function statusOf(value: string | undefined): JobStatus | undefined {
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const { store, objects, ingest, scheduler, templates } = deps;
+  const probe = deps.probe ?? ffprobe;
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
     bodyLimit: 1 << 20,
