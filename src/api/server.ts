@@ -21,8 +21,10 @@ import { planJob } from '../templates/ladder.ts';
 import { parseTemplate } from '../templates/template.ts';
 import type { TemplateRegistry } from '../templates/template-registry.ts';
 import { tokenMatches } from './api-token.ts';
+import type { ClientLimits } from './client-limits.ts';
 import { jobView } from './job-view.ts';
 import { sendProblem } from './problem.ts';
+import { guardClients, resolveClientLimits, serverOptions } from './slow-client-guard.ts';
 import { parseBody } from './validate.ts';
 import { registerWorkerRoutes } from './worker-routes.ts';
 
@@ -42,6 +44,8 @@ export interface ApiDeps {
   apiToken?: string | null;
   /** Largest upload accepted by PUT /v1/uploads, in bytes. */
   maxUploadBytes?: number;
+  /** Timeouts and bounds against slow or numerous clients; the defaults where omitted. */
+  clientLimits?: Partial<ClientLimits>;
   /** The probe POST /v1/plan runs (a seam, so a test can count the probes running at once). */
   probe?: (file: string) => Promise<MediaInfo>;
 }
@@ -96,9 +100,11 @@ function statusOf(value: string | undefined): JobStatus | undefined {
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const { store, objects, ingest, scheduler, templates } = deps;
   const probe = deps.probe ?? ffprobe;
+  const limits = resolveClientLimits(deps.clientLimits);
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
     bodyLimit: 1 << 20,
+    ...serverOptions(limits),
   }) as unknown as FastifyInstance;
   // Uploads are streamed straight to the bucket, not buffered.
   app.addContentTypeParser('application/octet-stream', (_req, _payload, done) => done(null, undefined));
@@ -119,6 +125,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       }
     });
   }
+  const guard = guardClients(app, limits, { uploads: ['/v1/uploads/*'] });
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, new SluiceError('ROUTE_NOT_FOUND', `no route ${req.method} ${req.url}`), req),
   );
@@ -221,7 +228,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     try {
       const file = path.join(dir, 'input');
       await objects.download(body.bucket, body.key, file);
-      const media = await probe(file);
+      const media = await guard.probes.run(() => probe(file));
       return { template: template.name, input: media, plan: planJob(template, media) };
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
