@@ -2,13 +2,15 @@
 // off (and leave nothing stored), uploads and /v1/plan probes are bounded, and health keeps answering.
 // Limits are made small through the API's clientLimits so each case takes a second or two.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
+import { SLUICE_BIN } from '../../src/launchers/local-process-launcher.ts';
 import type { MediaInfo } from '../../src/media/media-info.ts';
 import { probe } from '../../src/media/probe.ts';
-import { clip, waitFor } from '../helpers.ts';
+import { clip, tempDir, waitFor } from '../helpers.ts';
 import { buildTestApi, type TestApiOptions } from './test-api.ts';
 
 async function serve(t: Parameters<typeof buildTestApi>[0], o: TestApiOptions) {
@@ -201,4 +203,73 @@ test('plans beyond the probe queue are refused with 503 SERVER_BUSY; the queued 
   release();
   const all = await Promise.all(plans);
   assert.equal(all.filter((s) => s === 200).length, 2, 'the running and the queued plan both answer');
+});
+
+test('a JSON body that is not complete within the request timeout is cut off', {
+  timeout: 20_000,
+}, async (t) => {
+  const { port } = await serve(t, { clientLimits: { requestTimeoutMs: 500, minBodyBytesPerSecond: 0 } });
+  const socket = await connect(port);
+  socket.write(
+    'POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"key":',
+  );
+  await socket.gone;
+});
+
+test('SLUICE_* limits reach a real `sluice serve`: silent socket closed, upload refused then cut off, slot freed', {
+  timeout: 60_000,
+}, async (t) => {
+  const dataDir = await tempDir(t);
+  const server = spawn(process.execPath, [SLUICE_BIN, '--data-dir', dataDir, 'serve', '--port', '0'], {
+    stdio: 'ignore',
+    env: {
+      ...process.env,
+      SLUICE_LOG_LEVEL: 'silent',
+      SLUICE_IDLE_TIMEOUT_MS: '500',
+      SLUICE_MAX_CONCURRENT_UPLOADS: '1',
+      SLUICE_MIN_BODY_BYTES_PER_SECOND: '1024',
+      SLUICE_BODY_RATE_WINDOW_MS: '1000',
+    },
+  });
+  const exited = new Promise((r) => server.once('exit', r));
+  t.after(async () => {
+    server.kill('SIGKILL');
+    await exited;
+  });
+  const { url } = await waitFor('sluice serve to start', async () => {
+    const text = await fs.readFile(path.join(dataDir, 'server.json'), 'utf8').catch(() => '');
+    return text ? (JSON.parse(text) as { url: string }) : null;
+  });
+  const port = Number(new URL(url).port);
+
+  const silent = await connect(port);
+  await silent.gone;
+
+  const slow = await connect(port);
+  slow.write(uploadHead('slow.mp4', 1_000_000));
+  slow.write('x');
+  await waitFor('the slow upload to hold the slot', async () => (await tempUploads(dataDir)).length === 1);
+  const drip = setInterval(() => slow.writable && slow.write('x'), 200);
+  t.after(() => clearInterval(drip));
+  const refused = await fetch(`${url}/v1/uploads/second.mp4`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: 'abc',
+  });
+  assert.equal(refused.status, 503);
+  assert.equal(((await refused.json()) as { code: string }).code, 'SERVER_BUSY');
+  await slow.gone;
+  clearInterval(drip);
+  await waitFor('the temp file to be removed', async () => (await tempUploads(dataDir)).length === 0);
+  const source = path.join(dataDir, 'buckets', 'source');
+  assert.deepEqual(await fs.readdir(source), [], 'nothing stored in the source bucket');
+  const later = await waitFor('the freed slot to take an upload', async () => {
+    const res = await fetch(`${url}/v1/uploads/later.mp4`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: 'abc',
+    });
+    return res.status === 201 ? res : null;
+  });
+  assert.equal(later.status, 201);
 });
