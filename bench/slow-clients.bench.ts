@@ -5,7 +5,8 @@
 // (503) or cut off over time; and the server's open file descriptors (/proc/<pid>/fd) before, during and
 // after. Then a burst of BENCH_PLANS (default 100) concurrent /v1/plan calls, counting the ffprobe child
 // processes of the server at once. Server limits are the defaults unless set through SLUICE_* variables.
-// BENCH_SLUICE_BIN runs another checkout's bin/sluice.js (to compare with an older version).
+// BENCH_SLUICE_BIN runs another checkout's bin/sluice.js (to compare with an older version);
+// BENCH_SERVER_FDS=<n> starts the server under `prlimit --nofile=n` (to see what a low fd limit does).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -26,7 +27,10 @@ const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-bench-slow-'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // --- the server -------------------------------------------------------------------------------------
-const server = spawn(process.execPath, [bin, '--data-dir', dataDir, 'serve', '--port', '0'], {
+const FD_LIMIT = process.env.BENCH_SERVER_FDS;
+const argv = [process.execPath, bin, '--data-dir', dataDir, 'serve', '--port', '0'];
+if (FD_LIMIT) argv.unshift('prlimit', `--nofile=${FD_LIMIT}:${FD_LIMIT}`, '--');
+const server = spawn(argv[0] as string, argv.slice(1), {
   env: { ...process.env, SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'warn' },
   stdio: ['ignore', 'ignore', 'pipe'],
 });
@@ -61,10 +65,12 @@ async function fds(): Promise<number> {
 
 // --- health latency ---------------------------------------------------------------------------------
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-function health(): Promise<{ ms: number; ok: boolean }> {
+/** `fresh`: on a new connection each time, as a load balancer's health check does (no keep-alive). */
+function health(fresh: boolean): Promise<{ ms: number; ok: boolean }> {
   const t0 = performance.now();
   return new Promise((resolve) => {
-    const req = http.get({ agent, host: hostname, port, path: '/v1/health', timeout: 10_000 }, (res) => {
+    const o = { agent: fresh ? false : agent, host: hostname, port, path: '/v1/health', timeout: 5_000 };
+    const req = http.get(o, (res) => {
       res.resume();
       res.on('end', () => resolve({ ms: performance.now() - t0, ok: res.statusCode === 200 }));
     });
@@ -72,11 +78,11 @@ function health(): Promise<{ ms: number; ok: boolean }> {
     req.on('error', () => resolve({ ms: performance.now() - t0, ok: false }));
   });
 }
-async function healthRun(n: number): Promise<{ p50: number; p99: number; failed: number }> {
+async function healthRun(n: number, fresh = false): Promise<{ p50: number; p99: number; failed: number }> {
   const ms: number[] = [];
   let failed = 0;
   for (let i = 0; i < n; i++) {
-    const r = await health();
+    const r = await health(fresh);
     if (r.ok) ms.push(r.ms);
     else failed++;
   }
@@ -162,6 +168,7 @@ function showCensus(label: string) {
 const fdsBefore = await fds();
 await healthRun(20); // warm up
 const before = await healthRun(HEALTH_SAMPLES);
+const beforeFresh = await healthRun(HEALTH_SAMPLES / 3, true);
 
 const kinds: Kind[] = ['silent', 'slow head', 'slow upload'];
 const t0 = Date.now();
@@ -174,6 +181,7 @@ console.log(`opened ${SLOW} connections in ${Date.now() - t0} ms`);
 showCensus('after opening:');
 const fdsDuring = await fds();
 const during = await healthRun(HEALTH_SAMPLES);
+const duringFresh = await healthRun(HEALTH_SAMPLES / 3, true);
 showCensus(`at ${((Date.now() - t0) / 1000).toFixed(1)} s:`);
 const fdsDuring2 = await fds();
 
@@ -185,6 +193,7 @@ while (Date.now() - t0 < WATCH_MS) {
   if (census().held === 0) break;
 }
 const fdsAfter = await fds();
+const final = census();
 clearInterval(drip);
 for (const c of slow) c.socket.destroy();
 
@@ -235,10 +244,22 @@ console.log(`  late (after cuts): p50 ${f(late.p50)}  p99 ${f(late.p99)}  failed
 console.log(
   `  during/before:     p50 x${(during.p50 / before.p50).toFixed(2)}  p99 x${(during.p99 / before.p99).toFixed(2)}`,
 );
+console.log('/v1/health latency, a new connection each time');
+console.log(
+  `  before:            p50 ${f(beforeFresh.p50)}  p99 ${f(beforeFresh.p99)}  failed ${beforeFresh.failed}`,
+);
+console.log(
+  `  during (held):     p50 ${f(duringFresh.p50)}  p99 ${f(duringFresh.p99)}  failed ${duringFresh.failed}`,
+);
+console.log(
+  `  during/before:     p50 x${(duringFresh.p50 / beforeFresh.p50).toFixed(2)}  p99 x${(duringFresh.p99 / beforeFresh.p99).toFixed(2)}`,
+);
 console.log(
   `server fds: before ${fdsBefore}, during ${fdsDuring} then ${fdsDuring2}, after ${fdsAfter} (limit ${await fdLimit()})`,
 );
-showCensus('slow clients, final:');
+console.log(
+  `slow clients at the end: held ${final.held}, refused ${final.refused}, cut off ${final.cut}, failed ${final.failed}`,
+);
 const answers = new Map<string, number>();
 for (const c of slow) {
   const k = `${c.kind}: ${c.response || '(no response)'}`;

@@ -23,7 +23,10 @@ export interface ClientLimits {
    */
   minBodyBytesPerSecond: number;
   bodyRateWindowMs: number;
-  /** Open connections past this are dropped at once, so clients can never take every file descriptor. */
+  /**
+   * Open connections, so clients can never take every file descriptor; past it the oldest connection
+   * without a request in progress is closed to make room for the new one.
+   */
   maxConnections: number;
   /** PUT /v1/uploads streaming at once; past it an upload is refused (503 SERVER_BUSY, Retry-After). */
   maxConcurrentUploads: number;

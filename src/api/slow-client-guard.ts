@@ -1,6 +1,6 @@
 // Applies ClientLimits to a Fastify server, so slow or numerous clients cannot exhaust it:
 // - the Node server's own timeouts for the request head and idle keep-alive connections, and a cap on
-//   open connections;
+//   open connections that closes the oldest idle one to make room;
 // - a body watchdog on every request with a body: a minimum transfer rate (uploads included) and, for
 //   the small parsed bodies, a total time; a client that falls below is disconnected, and the upload it
 //   was sending fails like any broken stream (the store removes its temp file, nothing is published);
@@ -17,7 +17,7 @@ import { sendProblem } from './problem.ts';
 const UPLOAD_RETRY_AFTER_SECONDS = 5;
 /** A probe takes well under a second on most inputs. */
 const PROBE_RETRY_AFTER_SECONDS = 1;
-/** One warning per this long while connections are being dropped at the cap, not one per connection. */
+/** One warning per this long while connections are being closed at the cap, not one per connection. */
 const DROP_LOG_INTERVAL_MS = 10_000;
 
 export function resolveClientLimits(partial: Partial<ClientLimits> = {}): ClientLimits {
@@ -58,20 +58,7 @@ export interface ClientGuard {
 
 /** Registers the hooks; call before the routes and after any authentication hook (refused first). */
 export function guardClients(app: FastifyInstance, l: ClientLimits, routes: GuardedRoutes): ClientGuard {
-  app.server.maxConnections = l.maxConnections;
-  let dropped = 0;
-  let lastDropLog = 0;
-  app.server.on('drop', () => {
-    dropped++;
-    const now = Date.now();
-    if (now - lastDropLog < DROP_LOG_INTERVAL_MS) return;
-    lastDropLog = now;
-    app.log.warn(
-      { maxConnections: l.maxConnections, dropped },
-      'connection limit reached: new connections are dropped (SLUICE_MAX_CONNECTIONS)',
-    );
-  });
-
+  const idle = limitConnections(app, l.maxConnections);
   const uploads = new ConcurrencyLimit({
     max: l.maxConcurrentUploads,
     maxQueued: 0,
@@ -89,9 +76,12 @@ export function guardClients(app: FastifyInstance, l: ClientLimits, routes: Guar
   app.addHook('onRequest', async (req, reply) => {
     const upload = isUpload(req);
     // Not a real connection under inject() (tests): nothing to time out.
-    if (req.raw.socket instanceof Socket) {
+    const socket = req.raw.socket;
+    if (socket instanceof Socket) {
       // Node re-arms it for the next request on a keep-alive connection.
-      req.raw.socket.setTimeout(0);
+      socket.setTimeout(0);
+      idle.busy(socket);
+      reply.raw.once('finish', () => idle.idle(socket));
       guardBody(req.raw, l, upload, req.log);
     }
     if (!upload) return;
@@ -107,6 +97,47 @@ export function guardClients(app: FastifyInstance, l: ClientLimits, routes: Guar
     reply.raw.once('close', release);
   });
   return { probes, uploads };
+}
+
+/**
+ * Caps open connections without shutting out new clients: past `max`, the oldest connection that has no
+ * request in progress (a silent or slow-head socket, or an idle keep-alive one) is closed to make room,
+ * so a slow client can only ever displace another idle one. Only when every connection is busy with a
+ * request is the new one dropped. (Node's own maxConnections drops the newcomer, however idle the rest:
+ * a few thousand silent sockets would then lock every health check out until they time out.)
+ */
+function limitConnections(app: FastifyInstance, max: number) {
+  const idle = new Set<Socket>(); // insertion order: oldest first
+  let open = 0;
+  let evicted = 0;
+  let lastLog = 0;
+  app.server.on('connection', (socket: Socket) => {
+    open++;
+    idle.add(socket);
+    socket.once('close', () => {
+      open--;
+      idle.delete(socket);
+    });
+    if (open <= max) return;
+    const oldest = idle.values().next().value as Socket;
+    // The newcomer is in `idle` too, last: it is the one closed when no other is idle.
+    idle.delete(oldest);
+    oldest.destroy();
+    evicted++;
+    const now = Date.now();
+    if (now - lastLog < DROP_LOG_INTERVAL_MS) return;
+    lastLog = now;
+    app.log.warn(
+      { maxConnections: max, evicted, newcomerDropped: oldest === socket },
+      'connection limit reached: closing the oldest connections without a request (SLUICE_MAX_CONNECTIONS)',
+    );
+  });
+  return {
+    busy: (socket: Socket) => idle.delete(socket),
+    idle: (socket: Socket) => {
+      if (!socket.destroyed) idle.add(socket);
+    },
+  };
 }
 
 function hasBody(req: IncomingMessage): boolean {

@@ -273,3 +273,18 @@ test('SLUICE_* limits reach a real `sluice serve`: silent socket closed, upload 
   });
   assert.equal(later.status, 201);
 });
+
+test('at the connection limit, the oldest connection without a request makes room: health still answers', {
+  timeout: 20_000,
+}, async (t) => {
+  const { port, base } = await serve(t, { clientLimits: { maxConnections: 3, idleTimeoutMs: 60_000 } });
+  const silent = [await connect(port), await connect(port), await connect(port)];
+  t.after(() => {
+    for (const s of silent) s.destroy();
+  });
+  const health = await fetch(`${base}/v1/health`);
+  assert.equal(health.status, 200, 'a new client gets in although silent sockets fill the limit');
+  await silent[0]?.gone; // the oldest silent socket was the one closed
+  const headed = await fetch(`${base}/v1/health`);
+  assert.equal(headed.status, 200);
+});
