@@ -109,6 +109,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   // Uploads are streamed straight to the bucket, not buffered.
   app.addContentTypeParser('application/octet-stream', (_req, _payload, done) => done(null, undefined));
   app.setErrorHandler((err, req, reply) => sendProblem(reply, err, req));
+  const guard = guardClients(app, limits, { uploads: ['/v1/uploads/*'] });
   const apiToken = deps.apiToken;
   if (apiToken) {
     app.addHook('onRequest', async (req, reply) => {
@@ -125,7 +126,6 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       }
     });
   }
-  const guard = guardClients(app, limits, { uploads: ['/v1/uploads/*'] });
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, new SluiceError('ROUTE_NOT_FOUND', `no route ${req.method} ${req.url}`), req),
   );

@@ -56,7 +56,10 @@ export interface ClientGuard {
   uploads: ConcurrencyLimit;
 }
 
-/** Registers the hooks; call before the routes and after any authentication hook (refused first). */
+/**
+ * Registers the hooks; call before any authentication hook, so a refused request's body is watched too.
+ * Upload slots are taken in preHandler, after authentication: an unauthorized upload takes none.
+ */
 export function guardClients(app: FastifyInstance, l: ClientLimits, routes: GuardedRoutes): ClientGuard {
   const idle = limitConnections(app, l.maxConnections);
   const uploads = new ConcurrencyLimit({
@@ -74,17 +77,17 @@ export function guardClients(app: FastifyInstance, l: ClientLimits, routes: Guar
   const isUpload = (req: FastifyRequest) => routes.uploads.includes(req.routeOptions.url ?? '');
 
   app.addHook('onRequest', async (req, reply) => {
-    const upload = isUpload(req);
     // Not a real connection under inject() (tests): nothing to time out.
     const socket = req.raw.socket;
-    if (socket instanceof Socket) {
-      // Node re-arms it for the next request on a keep-alive connection.
-      socket.setTimeout(0);
-      idle.busy(socket);
-      reply.raw.once('finish', () => idle.idle(socket));
-      guardBody(req.raw, l, upload, req.log);
-    }
-    if (!upload) return;
+    if (!(socket instanceof Socket)) return;
+    // Node re-arms it for the next request on a keep-alive connection.
+    socket.setTimeout(0);
+    idle.busy(socket);
+    reply.raw.once('finish', () => idle.idle(socket));
+    guardBody(req.raw, l, isUpload(req), req.log);
+  });
+  app.addHook('preHandler', async (req, reply) => {
+    if (!isUpload(req)) return;
     let release: () => void;
     try {
       release = await uploads.acquire();
