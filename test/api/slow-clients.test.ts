@@ -288,3 +288,28 @@ test('at the connection limit, the oldest connection without a request makes roo
   const headed = await fetch(`${base}/v1/health`);
   assert.equal(headed.status, 200);
 });
+
+test('an upload that is slow but above the minimum rate is never cut, however long it takes', {
+  timeout: 20_000,
+}, async (t) => {
+  // The request timeout (500 ms) is far shorter than the upload (about 2.5 s): it does not apply to uploads.
+  const { port, objects } = await serve(t, {
+    clientLimits: { minBodyBytesPerSecond: 1024, bodyRateWindowMs: 500, requestTimeoutMs: 500 },
+  });
+  const chunks = 12;
+  const chunk = Buffer.alloc(2048, 1); // 2 KiB every 200 ms: 10 KiB/s, ten times the minimum
+  const socket = await connect(port);
+  let response = '';
+  socket.on('data', (d) => {
+    response += d.toString();
+  });
+  socket.write(uploadHead('steady.mp4', chunks * chunk.length));
+  for (let i = 0; i < chunks; i++) {
+    socket.write(chunk);
+    await new Promise((r) => setTimeout(r, 200)); // pacing the client, not synchronising the test
+  }
+  await waitFor('the response', async () => response.includes('\r\n\r\n'));
+  assert.match(response, /^HTTP\/1\.1 201 /);
+  assert.equal((await objects.stat('source', 'steady.mp4'))?.size, chunks * chunk.length);
+  socket.destroy();
+});
