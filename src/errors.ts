@@ -26,6 +26,7 @@ export const ERROR_CATALOGUE = {
   },
   NO_MATCHING_PIPELINE: { status: 422, title: 'No pipeline matches the object', retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large', retryable: false },
+  REQUEST_TOO_SLOW: { status: 408, title: 'Request arrived too slowly', retryable: false },
   INPUT_EMPTY: { status: 422, title: 'Input is empty', retryable: false },
   INPUT_TOO_BIG: { status: 422, title: 'Input file is larger than allowed', retryable: false },
   INPUT_FORMAT_NOT_ALLOWED: { status: 422, title: 'Input format is not accepted', retryable: false },
@@ -60,6 +61,7 @@ export const ERROR_CATALOGUE = {
   STORAGE_FAILED: { status: 500, title: 'Storage operation failed', retryable: true },
   FFMPEG_NOT_FOUND: { status: 500, title: 'ffmpeg is not usable', retryable: false },
   SERVER_UNREACHABLE: { status: 503, title: 'Sluice server is not reachable', retryable: true },
+  SERVER_BUSY: { status: 503, title: 'Server is at its limit; retry later', retryable: true },
   INTERNAL: { status: 500, title: 'Internal error', retryable: true },
 } as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
 

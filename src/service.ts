@@ -87,6 +87,18 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const api = buildApi({
     apiToken,
     maxUploadBytes: config.maxUploadBytes,
+    clientLimits: {
+      headersTimeoutMs: config.headersTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      minBodyBytesPerSecond: config.minBodyBytesPerSecond,
+      bodyRateWindowMs: config.bodyRateWindowMs,
+      maxConnections: config.maxConnections,
+      maxConcurrentUploads: config.maxConcurrentUploads,
+      maxConcurrentProbes: config.maxConcurrentProbes,
+      maxQueuedProbes: config.maxQueuedProbes,
+    },
     store,
     templates,
     objects,

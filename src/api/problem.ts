@@ -39,6 +39,8 @@ export function toProblem(err: unknown, instance?: string): Problem {
 
 export function sendProblem(reply: FastifyReply, err: unknown, req?: FastifyRequest): FastifyReply {
   const problem = toProblem(err, req?.url);
+  const retryAfter = err instanceof SluiceError ? err.details?.retryAfterSeconds : undefined;
+  if (typeof retryAfter === 'number') reply.header('retry-after', String(Math.ceil(retryAfter)));
   if (problem.status >= 500) req?.log.error({ err }, 'request failed');
   return reply.code(problem.status).type('application/problem+json').send(problem);
 }

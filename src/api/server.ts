@@ -9,7 +9,8 @@ import { SluiceError } from '../errors.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import { isJobStatus, JOB_STATUSES, type JobStatus } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
-import { probe } from '../media/probe.ts';
+import type { MediaInfo } from '../media/media-info.ts';
+import { probe as ffprobe } from '../media/probe.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { validateObjectKey } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
@@ -17,8 +18,10 @@ import { planJob } from '../templates/ladder.ts';
 import { parseTemplate } from '../templates/template.ts';
 import type { TemplateRegistry } from '../templates/template-registry.ts';
 import { tokenMatches } from './api-token.ts';
+import type { ClientLimits } from './client-limits.ts';
 import { jobView } from './job-view.ts';
 import { sendProblem } from './problem.ts';
+import { guardClients, resolveClientLimits, serverOptions } from './slow-client-guard.ts';
 import { registerUploadRoute } from './upload-route.ts';
 import { parseBody } from './validate.ts';
 import { registerWorkerRoutes } from './worker-routes.ts';
@@ -39,6 +42,10 @@ export interface ApiDeps {
   apiToken?: string | null;
   /** Largest upload accepted by PUT /v1/uploads, in bytes. */
   maxUploadBytes?: number;
+  /** Timeouts and bounds against slow or numerous clients; the defaults where omitted. */
+  clientLimits?: Partial<ClientLimits>;
+  /** The probe POST /v1/plan runs (a seam, so a test can count the probes running at once). */
+  probe?: (file: string) => Promise<MediaInfo>;
 }
 
 const CreateJob = z.strictObject({
@@ -75,11 +82,15 @@ function statusOf(value: string | undefined): JobStatus | undefined {
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const { store, objects, ingest, scheduler, templates } = deps;
+  const probe = deps.probe ?? ffprobe;
+  const limits = resolveClientLimits(deps.clientLimits);
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
     bodyLimit: 1 << 20,
+    ...serverOptions(limits),
   }) as unknown as FastifyInstance;
   app.setErrorHandler((err, req, reply) => sendProblem(reply, err, req));
+  const guard = guardClients(app, limits, { uploads: ['/v1/uploads/*'] });
   const apiToken = deps.apiToken;
   if (apiToken) {
     app.addHook('onRequest', async (req, reply) => {
@@ -185,7 +196,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     try {
       const file = path.join(dir, 'input');
       await objects.download(body.bucket, body.key, file);
-      const media = await probe(file);
+      const media = await guard.probes.run(() => probe(file));
       return { template: template.name, input: media, plan: planJob(template, media) };
     } finally {
       await fs.rm(dir, { recursive: true, force: true });

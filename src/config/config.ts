@@ -2,6 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_CLIENT_LIMITS as LIMITS } from '../api/client-limits.ts';
 import { SluiceError } from '../errors.ts';
 import { DEFAULT_LIMITS } from '../media/input-policy.ts';
 import type { Ceilings } from '../templates/ceilings.ts';
@@ -34,6 +35,18 @@ export const Config = z.object({
     .int()
     .positive()
     .default(50 * 1024 ** 3),
+  // Slow or numerous clients (src/api/client-limits.ts explains each and its default).
+  headersTimeoutMs: z.coerce.number().int().min(100).max(300_000).default(LIMITS.headersTimeoutMs),
+  idleTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(LIMITS.idleTimeoutMs),
+  keepAliveTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(LIMITS.keepAliveTimeoutMs),
+  requestTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(LIMITS.requestTimeoutMs),
+  /** 0 turns the minimum body rate off. */
+  minBodyBytesPerSecond: z.coerce.number().int().min(0).default(LIMITS.minBodyBytesPerSecond),
+  bodyRateWindowMs: z.coerce.number().int().min(100).max(600_000).default(LIMITS.bodyRateWindowMs),
+  maxConnections: z.coerce.number().int().min(1).default(LIMITS.maxConnections),
+  maxConcurrentUploads: z.coerce.number().int().min(1).max(100_000).default(LIMITS.maxConcurrentUploads),
+  maxConcurrentProbes: z.coerce.number().int().min(1).max(1024).default(LIMITS.maxConcurrentProbes),
+  maxQueuedProbes: z.coerce.number().int().min(0).max(100_000).default(LIMITS.maxQueuedProbes),
   /** On SIGTERM, running jobs get this long to finish before they are released for the next start. */
   shutdownGraceSeconds: z.coerce.number().min(0).max(86_400).default(30),
   /** Finished jobs and their events are purged this many days after they end (0 keeps them). */
@@ -76,6 +89,16 @@ const ENV: Record<keyof Config, string> = {
   settleMs: 'SLUICE_SETTLE_MS',
   schedulerIntervalMs: 'SLUICE_SCHEDULER_INTERVAL_MS',
   maxUploadBytes: 'SLUICE_MAX_UPLOAD_BYTES',
+  headersTimeoutMs: 'SLUICE_HEADERS_TIMEOUT_MS',
+  idleTimeoutMs: 'SLUICE_IDLE_TIMEOUT_MS',
+  keepAliveTimeoutMs: 'SLUICE_KEEP_ALIVE_TIMEOUT_MS',
+  requestTimeoutMs: 'SLUICE_REQUEST_TIMEOUT_MS',
+  minBodyBytesPerSecond: 'SLUICE_MIN_BODY_BYTES_PER_SECOND',
+  bodyRateWindowMs: 'SLUICE_BODY_RATE_WINDOW_MS',
+  maxConnections: 'SLUICE_MAX_CONNECTIONS',
+  maxConcurrentUploads: 'SLUICE_MAX_CONCURRENT_UPLOADS',
+  maxConcurrentProbes: 'SLUICE_MAX_CONCURRENT_PROBES',
+  maxQueuedProbes: 'SLUICE_MAX_QUEUED_PROBES',
   shutdownGraceSeconds: 'SLUICE_SHUTDOWN_GRACE_SECONDS',
   retentionDays: 'SLUICE_RETENTION_DAYS',
   maxJobSeconds: 'SLUICE_MAX_JOB_SECONDS',

@@ -158,13 +158,13 @@ test('POST /v1/jobs/:id/retry puts an ERROR job back in SUBMITTED with attempts 
     method: 'POST',
     url: `/v1/worker/jobs/${job.id}/fail`,
     headers: first,
-    payload: { code: 'TRANSCODE_FAILED', message: 'ffmpeg exited 1', retryable: false },
+    payload: { code: 'INPUT_UNREADABLE', message: 'not a media file' },
   });
   assert.equal(failed.statusCode, 200);
   const dead = (await app.inject(`/v1/jobs/${job.id}`)).json();
   assert.equal(dead.status, 'ERROR');
   assert.equal(dead.attempts, 1);
-  assert.equal(dead.error.code, 'TRANSCODE_FAILED');
+  assert.equal(dead.error.code, 'INPUT_UNREADABLE');
 
   const res = await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/retry` });
   assert.equal(res.statusCode, 200);
@@ -211,7 +211,9 @@ test('POST /v1/jobs/:id/retry puts an ERROR job back in SUBMITTED with attempts 
     method: 'POST',
     url: `/v1/worker/jobs/${job.id}/complete`,
     headers: second,
-    payload: { outputs: [{ type: 'hls', bucket: 'destination', key: 'r/master.m3u8', size: 10 }] },
+    payload: {
+      outputs: [{ type: 'hls', bucket: 'destination', key: 'r.mp4/abr-default/master.m3u8', size: 10 }],
+    },
   });
   assert.equal(done.statusCode, 200);
   assertProblem(

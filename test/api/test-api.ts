@@ -3,7 +3,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { buildApi } from '../../src/api/server.ts';
+import { type ApiDeps, buildApi } from '../../src/api/server.ts';
 import { Ingest } from '../../src/ingest/ingest.ts';
 import { defaultPipeline } from '../../src/ingest/pipeline.ts';
 import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
@@ -18,6 +18,10 @@ export interface TestApiOptions {
   leaseMs?: number;
   /** A user templates folder under the data directory. */
   userTemplates?: boolean;
+  /** Timeouts and concurrency bounds (slow-clients.test.ts makes them small). */
+  clientLimits?: ApiDeps['clientLimits'];
+  /** The probe /v1/plan runs, so a test can observe it. */
+  probe?: ApiDeps['probe'];
 }
 
 export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiOptions = {}) {
@@ -50,6 +54,8 @@ export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiO
     version: 'test',
     apiToken: o.apiToken ?? null,
     ...(o.maxUploadBytes ? { maxUploadBytes: o.maxUploadBytes } : {}),
+    ...(o.clientLimits ? { clientLimits: o.clientLimits } : {}),
+    ...(o.probe ? { probe: o.probe } : {}),
   });
   t.after(async () => {
     await scheduler.stop();
