@@ -77,7 +77,8 @@ export type Config = z.infer<typeof Config>;
 
 export type ConfigInput = Partial<Record<keyof Config, string | number | undefined>>;
 
-const ENV: Record<keyof Config, string> = {
+/** The environment variable of each setting. */
+export const CONFIG_ENV: Record<keyof Config, string> = {
   dataDir: 'SLUICE_DATA_DIR',
   host: 'SLUICE_HOST',
   port: 'SLUICE_PORT',
@@ -115,9 +116,21 @@ const ENV: Record<keyof Config, string> = {
   logLevel: 'SLUICE_LOG_LEVEL',
 };
 
+/** SLUICE_* variables read elsewhere than the configuration (binaries, CLI, the worker's token). */
+export const OTHER_ENV = ['SLUICE_FFMPEG', 'SLUICE_FFPROBE', 'SLUICE_SERVER', 'SLUICE_API_TOKEN', 'SLUICE_WORKER_TOKEN'];
+
 export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  // A misspelt variable (SLUICE_SETTL_MS) would otherwise be ignored and its default used in silence.
+  const known = new Set([...Object.values(CONFIG_ENV), ...OTHER_ENV]);
+  const unknown = Object.keys(env).filter((k) => k.startsWith('SLUICE_') && !known.has(k));
+  if (unknown.length > 0) {
+    throw new SluiceError(
+      'VALIDATION_FAILED',
+      `unknown configuration variable ${unknown.join(', ')}; the settings are listed in docs/configuration.md`,
+    );
+  }
   const merged: Record<string, unknown> = {};
-  for (const [field, name] of Object.entries(ENV)) {
+  for (const [field, name] of Object.entries(CONFIG_ENV)) {
     const value = flags[field as keyof Config] ?? env[name];
     if (value !== undefined && value !== '') merged[field] = value;
   }
@@ -126,7 +139,7 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => {
       const field = String(i.path[0] ?? '');
-      return `${field} (${ENV[field as keyof Config] ?? field}): ${i.message}`;
+      return `${field} (${CONFIG_ENV[field as keyof Config] ?? field}): ${i.message}`;
     });
     throw new SluiceError('VALIDATION_FAILED', `configuration is not valid: ${issues.join('; ')}`);
   }
