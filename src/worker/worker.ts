@@ -15,7 +15,7 @@ import { renditionOutputs } from './finish-packaging.ts';
 import { inspectInput } from './inspect-input.ts';
 import { publishList } from './outputs.ts';
 import { publish } from './publish.ts';
-import { WorkerApiClient } from './worker-api-client.ts';
+import { UNREACHABLE_LEASES, WorkerApiClient } from './worker-api-client.ts';
 
 export interface WorkerOptions {
   serverUrl: string;
@@ -54,6 +54,11 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
       // The job was canceled, or another attempt holds it now: stop at once, report nothing.
       if (e.code === 'LEASE_LOST' || e.code === 'INVALID_TRANSITION' || e.code === 'JOB_NOT_FOUND')
         abort(e.message);
+      // The server is down (killed, restarting): keep encoding and keep beating, within the bound.
+      else if (e.code === 'SERVER_UNREACHABLE' && api.unreachableTooLong())
+        abort(
+          `the server has not answered for ${api.silentSeconds().toFixed(0)} s (over ${UNREACHABLE_LEASES} lease periods); the attempt is given up`,
+        );
       else log.warn({ err: e.message }, 'heartbeat failed; will retry');
     } finally {
       beating = false;

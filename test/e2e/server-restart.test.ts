@@ -14,7 +14,7 @@ import { SLUICE_BIN } from '../../src/launchers/local-process-launcher.ts';
 import { clip, tempDir, waitFor } from '../helpers.ts';
 
 const run = promisify(execFile);
-const LEASE_SECONDS = 4;
+const LEASE_SECONDS = 5;
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -96,7 +96,7 @@ const finished = (j: JobView) => ['COMPLETE', 'ERROR', 'CANCELED'].includes(j.st
 /** Waits until the lease the dead server granted has lapsed: the restart is slower than the lease. */
 async function outlastLease(leaseUntil: string | null): Promise<void> {
   assert.ok(leaseUntil, 'a running job has a lease');
-  const end = Date.parse(leaseUntil) + 500;
+  const end = Date.parse(leaseUntil) + 200;
   await waitFor('the lease to lapse', async () => Date.now() > end, 30_000);
 }
 
