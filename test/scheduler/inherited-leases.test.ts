@@ -89,7 +89,7 @@ test('an inherited attempt whose lease lapsed before the start is not failed at 
 });
 
 test('an inherited attempt whose worker never checks in is released without using up an attempt, then reruns', async (t) => {
-  const { store, launcher, scheduler, leftRunning, types } = await setup(t);
+  const { store, launcher, scheduler, leftRunning } = await setup(t);
   const job = await leftRunning('b.mp4');
   scheduler.start();
   await waitFor('relaunched', async () => launcher.launched.some((l) => l.jobId === job.id));
