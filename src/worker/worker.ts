@@ -144,6 +144,12 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
           `the attempt ran longer than the template's limit of ${limit} s and was stopped`,
         )
       : toSluiceError(err);
+    // The server no longer expects this attempt's result (it took it before going down and the resent
+    // `complete` came too late, or the job was canceled or put back meanwhile): there is nothing to report.
+    if (e.code === 'LEASE_LOST' || e.code === 'INVALID_TRANSITION' || e.code === 'JOB_NOT_FOUND') {
+      log.warn({ code: e.code, err: e.message }, 'the server no longer expects this attempt');
+      return 'ABORTED';
+    }
     log.error({ code: e.code, err: e.message }, 'attempt failed');
     await api
       .fail({
