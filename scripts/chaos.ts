@@ -164,6 +164,7 @@ let attempts = 0;
 /** Attempts charged beyond 1 + the worker kills its job took: what a server kill must never cause. */
 let unexplained = 0;
 const histogram = new Map<number, number>();
+const causes = new Map<string, number>();
 for (const id of ids) {
   const job = jobs.find((j) => j.id === id);
   if (job?.status === 'ERROR') {
@@ -182,8 +183,18 @@ for (const id of ids) {
     console.log(`  ${id}: ${job.attempts} attempts for ${allowed - 1} worker kills`);
   }
   const { events } = (await (await fetch(`${api.baseUrl}/v1/jobs/${id}/events`)).json()) as {
-    events: { type: string }[];
+    events: { type: string; data: { error?: { code: string; message: string }; reason?: string } }[];
   };
+  for (const e of events) {
+    // What each charged attempt (job:retry) and each uncharged put-back (job:released) was for.
+    const why =
+      e.type === 'job:retry'
+        ? `charged ${e.data.error?.code}: ${e.data.error?.message.replace(/^attempt \d+ failed: /, '')}`
+        : e.type === 'job:released'
+          ? `not charged: ${e.data.reason?.replace(/attempt \d+'s/, "an attempt's")}`
+          : null;
+    if (why) causes.set(why, (causes.get(why) ?? 0) + 1);
+  }
   const completions = events.filter((e) => e.type === 'job:complete').length;
   if (completions === 1) once++;
   else duplicated++;
@@ -207,6 +218,8 @@ console.log(
     .join(', ')}; max ${maxAttempts}`,
 );
 console.log(`  attempts charged beyond the worker kills: ${unexplained}`);
+for (const [why, count] of [...causes.entries()].sort((a, b) => b[1] - a[1]))
+  console.log(`    ${count} × ${why}`);
 current.server?.kill('SIGTERM');
 await sleep(500);
 for (const w of await workers()) process.kill(w.pid, 'SIGKILL');
