@@ -117,6 +117,9 @@ let encodesHitByServerKills = 0;
 /** Worker kills per job: each may cost its job one attempt; nothing else may. */
 const killsOf = new Map<string, number>();
 const started = Date.now();
+/** What the chaos did when (s since the start), to read next to a job's events. */
+const chaosLog: string[] = [];
+const at = () => ((Date.now() - started) / 1000).toFixed(1);
 const done = async () => {
   const { jobs } = await api.listJobs();
   return jobs.filter((j) => ['COMPLETE', 'ERROR', 'CANCELED'].includes(j.status)).length;
@@ -128,11 +131,13 @@ while (plan.length > 0 && Date.now() - started < 600_000) {
     if (encoding.length === 0) break; // nothing left to run
     current.server?.kill('SIGKILL');
     serverKills++;
+    chaosLog.push(`${at()} server killed (encoding: ${encoding.join(' ')})`);
     encodesHitByServerKills += encoding.length;
     plan.shift();
     // Down for 0.3 s to a little more than the lease: a slow restart must cost no attempt either.
     await sleep(300 + Math.random() * LEASE_SECONDS * 1000);
     await startServer();
+    chaosLog.push(`${at()} server up again`);
   } else {
     const running = await workers();
     const victim = running[Math.floor(Math.random() * running.length)];
@@ -144,6 +149,7 @@ while (plan.length > 0 && Date.now() - started < 600_000) {
       process.kill(victim.pid, 'SIGKILL');
       workerKills++;
       killsOf.set(victim.jobId, (killsOf.get(victim.jobId) ?? 0) + 1);
+      chaosLog.push(`${at()} worker of ${victim.jobId} killed`);
       plan.shift();
     } catch {
       // it finished first
@@ -178,13 +184,21 @@ for (const id of ids) {
   attempts += job.attempts;
   histogram.set(job.attempts, (histogram.get(job.attempts) ?? 0) + 1);
   const allowed = 1 + (killsOf.get(id) ?? 0);
+  const { events } = (await (await fetch(`${api.baseUrl}/v1/jobs/${id}/events`)).json()) as {
+    events: {
+      type: string;
+      at: string;
+      data: { error?: { code: string; message: string }; reason?: string };
+    }[];
+  };
   if (job.attempts > allowed) {
     unexplained += job.attempts - allowed;
     console.log(`  ${id}: ${job.attempts} attempts for ${allowed - 1} worker kills`);
+    for (const e of events)
+      console.log(
+        `    ${((Date.parse(e.at) - started) / 1000).toFixed(1)} ${e.type} ${e.data.error?.message ?? e.data.reason ?? ''}`,
+      );
   }
-  const { events } = (await (await fetch(`${api.baseUrl}/v1/jobs/${id}/events`)).json()) as {
-    events: { type: string; data: { error?: { code: string; message: string }; reason?: string } }[];
-  };
   for (const e of events) {
     // What each charged attempt (job:retry) and each uncharged put-back (job:released) was for.
     const why =
@@ -220,6 +234,7 @@ console.log(
 console.log(`  attempts charged beyond the worker kills: ${unexplained}`);
 for (const [why, count] of [...causes.entries()].sort((a, b) => b[1] - a[1]))
   console.log(`    ${count} × ${why}`);
+if (unexplained > 0) console.log(`  what the chaos did:\n    ${chaosLog.join('\n    ')}`);
 current.server?.kill('SIGTERM');
 await sleep(500);
 for (const w of await workers()) process.kill(w.pid, 'SIGKILL');

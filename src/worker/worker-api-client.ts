@@ -32,6 +32,12 @@ export interface HeartbeatBody {
  */
 export const UNREACHABLE_LEASES = 2;
 
+/**
+ * The bound's floor: a control plane's restart takes seconds (a process start, a database open) whatever
+ * the lease, so a short lease (tests, chaos runs) must not make its workers give up during one.
+ */
+export const UNREACHABLE_FLOOR_MS = 30_000;
+
 /** First pause before a result (complete, fail) is sent again to a server that did not answer. */
 const RESEND_FIRST_MS = 200;
 
@@ -46,6 +52,7 @@ export class WorkerApiClient {
     private readonly serverUrl: string,
     private readonly jobId: string,
     private readonly token: string,
+    private readonly unreachableFloorMs = UNREACHABLE_FLOOR_MS,
   ) {}
 
   async claim(): Promise<Assignment> {
@@ -60,9 +67,9 @@ export class WorkerApiClient {
     return (now - this.lastAnswer) / 1000;
   }
 
-  /** The server has not answered for UNREACHABLE_LEASES lease periods: the attempt is to be given up. */
+  /** The server has not answered for UNREACHABLE_LEASES lease periods (or the floor): give the attempt up. */
   unreachableTooLong(now = Date.now()): boolean {
-    return now - this.lastAnswer > UNREACHABLE_LEASES * this.leaseMs;
+    return now - this.lastAnswer > Math.max(UNREACHABLE_LEASES * this.leaseMs, this.unreachableFloorMs);
   }
 
   heartbeat(body: HeartbeatBody): Promise<{ status: string }> {
@@ -88,7 +95,7 @@ export class WorkerApiClient {
 
   /**
    * An attempt's result is sent until the server answers: one that is down (killed, restarting) is waited
-   * for with backoff, up to the UNREACHABLE_LEASES bound. The pause never exceeds the heartbeat interval, so
+   * for with backoff, up to the bound above. The pause never exceeds the heartbeat interval, so
    * a restarted server hears from the worker well within the lease it gave the inherited attempt.
    */
   private async deliver<T>(op: string, body: unknown): Promise<T> {

@@ -15,7 +15,7 @@ import { renditionOutputs } from './finish-packaging.ts';
 import { inspectInput } from './inspect-input.ts';
 import { publishList } from './outputs.ts';
 import { publish } from './publish.ts';
-import { UNREACHABLE_LEASES, WorkerApiClient } from './worker-api-client.ts';
+import { UNREACHABLE_FLOOR_MS, UNREACHABLE_LEASES, WorkerApiClient } from './worker-api-client.ts';
 
 export interface WorkerOptions {
   serverUrl: string;
@@ -57,7 +57,7 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
       // The server is down (killed, restarting): keep encoding and keep beating, within the bound.
       else if (e.code === 'SERVER_UNREACHABLE' && api.unreachableTooLong())
         abort(
-          `the server has not answered for ${api.silentSeconds().toFixed(0)} s (over ${UNREACHABLE_LEASES} lease periods); the attempt is given up`,
+          `the server has not answered for ${api.silentSeconds().toFixed(0)} s (over ${UNREACHABLE_LEASES} lease periods and ${UNREACHABLE_FLOOR_MS / 1000} s); the attempt is given up`,
         );
       else log.warn({ err: e.message }, 'heartbeat failed; will retry');
     } finally {

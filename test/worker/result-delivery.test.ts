@@ -1,7 +1,7 @@
 // A worker's result outlives a control-plane restart (issue 7, finding 12): `complete` and `fail` are
-// resent, with backoff, to a server that does not answer, until it answers or two lease periods have passed
-// since it last did. A real HTTP server on loopback plays the Worker API, stopped and started again on the
-// same port as a restarted `sluice serve` would be.
+// resent, with backoff, to a server that does not answer, until it answers or two lease periods (30 s at
+// least) have passed since it last did. A real HTTP server on loopback plays the Worker API, stopped and
+// started again on the same port as a restarted `sluice serve` would be.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type net from 'node:net';
@@ -43,7 +43,8 @@ async function claimedClient(t: { after: (fn: () => Promise<void>) => void }, le
   const seen: string[] = [];
   const first = await listen(0, () => ({ status: 200, json: assignment(leaseSeconds, 0.2) }), seen);
   const port = (first.address() as net.AddressInfo).port;
-  const api = new WorkerApiClient(`http://127.0.0.1:${port}`, 'job-1', 'token');
+  // No floor under the bound here, so that two lease periods of 0.3 s are the whole of it.
+  const api = new WorkerApiClient(`http://127.0.0.1:${port}`, 'job-1', 'token', 0);
   await api.claim();
   await close(first);
   const servers: http.Server[] = [];
