@@ -55,8 +55,9 @@ export class WorkerApiClient {
     private readonly unreachableFloorMs = UNREACHABLE_FLOOR_MS,
   ) {}
 
+  /** Resent like a result: a worker launched just before its server died claims from the next one. */
   async claim(): Promise<Assignment> {
-    const assignment = await this.call<Assignment>('claim', {});
+    const assignment = await this.deliver<Assignment>('claim', {});
     this.leaseMs = assignment.leaseSeconds * 1000;
     this.heartbeatMs = assignment.heartbeatSeconds * 1000;
     return assignment;

@@ -97,3 +97,20 @@ test('an answer that is not a network failure is not resent: LEASE_LOST comes ba
   );
   assert.deepEqual(seen, ['claim', 'complete']);
 });
+
+test('claim is resent too: a worker launched just before its server died claims from the next one', async (t) => {
+  const probe = await listen(0, () => ({ status: 500, json: {} }), []);
+  const port = (probe.address() as net.AddressInfo).port;
+  await close(probe);
+  const api = new WorkerApiClient(`http://127.0.0.1:${port}`, 'job-1', 'token');
+  const claimed = api.claim().then(
+    (a) => a,
+    (err: Error) => `rejected: ${err.message}`,
+  );
+  await new Promise((r) => setTimeout(r, 400));
+  const seen: string[] = [];
+  const next = await listen(port, () => ({ status: 200, json: assignment(5, 0.2) }), seen);
+  t.after(() => close(next));
+  assert.deepEqual(await claimed, assignment(5, 0.2));
+  assert.deepEqual(seen, ['claim']);
+});
