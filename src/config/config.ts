@@ -117,7 +117,13 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
 };
 
 /** SLUICE_* variables read elsewhere than the configuration (binaries, CLI, the worker's token). */
-export const OTHER_ENV = ['SLUICE_FFMPEG', 'SLUICE_FFPROBE', 'SLUICE_SERVER', 'SLUICE_API_TOKEN', 'SLUICE_WORKER_TOKEN'];
+export const OTHER_ENV = [
+  'SLUICE_FFMPEG',
+  'SLUICE_FFPROBE',
+  'SLUICE_SERVER',
+  'SLUICE_API_TOKEN',
+  'SLUICE_WORKER_TOKEN',
+];
 
 export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
   // A misspelt variable (SLUICE_SETTL_MS) would otherwise be ignored and its default used in silence.

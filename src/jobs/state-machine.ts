@@ -8,6 +8,7 @@ import { hashLeaseToken, leaseHashesEqual, leaseTokenMatches } from './lease-tok
 export type Transition =
   | { type: 'claim'; leaseToken: string; leaseMs: number }
   | { type: 'release'; reason: string; retryDelayMs: number }
+  | { type: 'inherit'; leaseMs: number }
   | { type: 'start'; leaseToken: string; leaseMs: number }
   | {
       type: 'heartbeat';
@@ -109,7 +110,9 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
         { attempt: job.attempts + 1 },
       );
     case 'release':
-      // The worker never started (launch failed): the claim is undone and does not use up an attempt.
+      // The attempt's own failure is not the cause (its launch failed, the server shut down, or the control
+      // plane restarted and the attempt's worker never checked in): the claim is undone and does not use
+      // up an attempt.
       requireStatus(job, ['PROGRESSING'], 'be released');
       return result(
         {
@@ -123,6 +126,14 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
         'job:released',
         { reason: t.reason },
       );
+    case 'inherit':
+      // A control plane starting finds this attempt running from before its start: its worker may still be
+      // encoding (workers outlive a crashed server), so it gets one lease period from now to check in.
+      requireStatus(job, ['PROGRESSING'], 'be inherited');
+      return result({ leaseUntil: plus(now, t.leaseMs) }, 'job:inherited', {
+        attempt: job.attempts,
+        leaseUntil: plus(now, t.leaseMs),
+      });
     case 'start':
       requireLease(job, t.leaseToken, 'start');
       return result({ phase: 'PROBING', leaseUntil: plus(now, t.leaseMs) }, 'job:started', {

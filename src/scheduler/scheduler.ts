@@ -1,6 +1,8 @@
 // The scheduler: launches workers while there is capacity, puts back jobs whose lease lapsed, notices
 // workers that exited without reporting, and undoes a claim whose worker could not be launched (the job
-// stays SUBMITTED and a later tick tries again; seed 000's health check).
+// stays SUBMITTED and a later tick tries again; seed 000's health check). Attempts still running from
+// before this control plane started (it restarted after a crash; their workers outlive it) are inherited:
+// their workers get one lease period to check in, and one that never does is put back without charge.
 import type { Logger } from 'pino';
 import { SluiceError } from '../errors.ts';
 import { newToken } from '../jobs/job-id.ts';
@@ -30,6 +32,15 @@ export class Scheduler {
   private releasing = false;
   private lastPurge = 0;
   private readonly exits = new Set<Promise<void>>();
+  /** Set once the attempts running from before this start have been inherited (the first tick). */
+  private inheritedAtStart = false;
+  /**
+   * Inherited attempts and the lease this scheduler gave each at start. A job whose lease lapses with the
+   * same token and exactly that lease never heartbeated to this control plane: its worker was lost with the
+   * previous one, which is not the attempt's own failure. Any heartbeat moves the lease past that value,
+   * and from then on a lapse is the attempt's failure, as for attempts launched here.
+   */
+  private readonly inherited = new Map<string, { leaseHash: string | null; leaseUntil: string | null }>();
 
   constructor(
     private readonly store: JobStore,
@@ -99,8 +110,18 @@ export class Scheduler {
       const purged = await this.store.purgeFinished(new Date(now.getTime() - this.options.retentionMs));
       if (purged > 0) this.log.info({ purged }, 'finished jobs past retention purged');
     }
+    if (!this.inheritedAtStart) {
+      this.inheritedAtStart = true;
+      await this.inheritRunning(now);
+    }
     for (const job of await this.store.expiredLeases(now)) {
       this.launcher.stop(job.id, 0);
+      const inherited = this.inherited.get(job.id);
+      this.inherited.delete(job.id);
+      if (inherited && inherited.leaseHash === job.leaseHash && inherited.leaseUntil === job.leaseUntil) {
+        await this.releaseUnclaimed(job.id, job.attempts);
+        continue;
+      }
       await this.failLost(
         job.id,
         { hash: job.leaseHash },
@@ -129,6 +150,51 @@ export class Scheduler {
         );
         break;
       }
+    }
+  }
+
+  /**
+   * Jobs PROGRESSING when this scheduler starts were left running by a control plane that stopped without
+   * releasing them (SIGKILL, crash, power loss). Their leases may have lapsed while no server was there to
+   * renew them; each gets one lease period from now for its worker to check in.
+   */
+  private async inheritRunning(now: Date): Promise<void> {
+    const running = await this.store.list({ status: 'PROGRESSING', limit: 100_000 });
+    for (const job of running) {
+      try {
+        const adopted = await this.store.transition(
+          job.id,
+          { type: 'inherit', leaseMs: this.options.leaseMs },
+          now,
+        );
+        this.inherited.set(job.id, { leaseHash: adopted.leaseHash, leaseUntil: adopted.leaseUntil });
+        this.log.info(
+          { jobId: job.id, attempt: job.attempts, leaseUntil: adopted.leaseUntil },
+          'attempt inherited from before the restart; waiting for its worker to check in',
+        );
+      } catch (err) {
+        // Finished (reported, canceled) between the list and now: nothing to inherit.
+        if (!(err instanceof SluiceError && err.code === 'INVALID_TRANSITION')) throw err;
+      }
+    }
+  }
+
+  /** An inherited attempt whose worker never checked in: put back, the attempt not counted. */
+  private async releaseUnclaimed(jobId: string, attempt: number): Promise<void> {
+    const seconds = this.options.leaseMs / 1000;
+    try {
+      await this.store.transition(
+        jobId,
+        {
+          type: 'release',
+          reason: `the control plane restarted and attempt ${attempt}'s worker did not check in within ${seconds} s; the job runs again without using up an attempt`,
+          retryDelayMs: 0,
+        },
+        new Date(),
+      );
+      this.log.warn({ jobId, attempt }, 'inherited attempt never checked in; job released');
+    } catch (err) {
+      if (!(err instanceof SluiceError && err.code === 'INVALID_TRANSITION')) throw err;
     }
   }
 

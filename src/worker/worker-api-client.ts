@@ -23,15 +23,54 @@ export interface HeartbeatBody {
   stderrTail?: string;
 }
 
+/**
+ * How long, in lease periods counted from the server's last answer, a worker keeps its attempt going
+ * while the server does not answer. One period is the lease the server granted; the second covers a
+ * restart: a control plane that starts after a crash gives the attempts it inherits one more lease period,
+ * counted from its start, to check in. A server back within that time gets the attempt's heartbeats and
+ * result; past it the worker gives up, and a server that comes back later releases the job uncharged.
+ */
+export const UNREACHABLE_LEASES = 2;
+
+/**
+ * The bound's floor: a control plane's restart takes seconds (a process start, a database open) whatever
+ * the lease, so a short lease (tests, chaos runs) must not make its workers give up during one.
+ */
+export const UNREACHABLE_FLOOR_MS = 30_000;
+
+/** First pause before a result (complete, fail) is sent again to a server that did not answer. */
+const RESEND_FIRST_MS = 200;
+
 export class WorkerApiClient {
+  /** When the server last answered a call (any status): the start of an outage, if one is running. */
+  private lastAnswer = Date.now();
+  /** Until the claim says otherwise: the configuration's defaults. */
+  private leaseMs = 30_000;
+  private heartbeatMs = 2_000;
+
   constructor(
     private readonly serverUrl: string,
     private readonly jobId: string,
     private readonly token: string,
+    private readonly unreachableFloorMs = UNREACHABLE_FLOOR_MS,
   ) {}
 
-  claim(): Promise<Assignment> {
-    return this.call('claim', {});
+  /** Resent like a result: a worker launched just before its server died claims from the next one. */
+  async claim(): Promise<Assignment> {
+    const assignment = await this.deliver<Assignment>('claim', {});
+    this.leaseMs = assignment.leaseSeconds * 1000;
+    this.heartbeatMs = assignment.heartbeatSeconds * 1000;
+    return assignment;
+  }
+
+  /** Seconds since the server last answered. */
+  silentSeconds(now = Date.now()): number {
+    return (now - this.lastAnswer) / 1000;
+  }
+
+  /** The server has not answered for UNREACHABLE_LEASES lease periods (or the floor): give the attempt up. */
+  unreachableTooLong(now = Date.now()): boolean {
+    return now - this.lastAnswer > Math.max(UNREACHABLE_LEASES * this.leaseMs, this.unreachableFloorMs);
   }
 
   heartbeat(body: HeartbeatBody): Promise<{ status: string }> {
@@ -43,12 +82,31 @@ export class WorkerApiClient {
     inputMedia?: MediaInfo;
     stderrTail?: string;
   }): Promise<{ status: string }> {
-    return this.call('complete', body);
+    return this.deliver('complete', body);
   }
 
   /** The server decides from `code` whether another attempt follows (ERROR_CATALOGUE). */
   fail(body: { code: string; message: string; stderrTail?: string }): Promise<{ status: string }> {
-    return this.call('fail', body);
+    return this.deliver('fail', body);
+  }
+
+  /**
+   * An attempt's result is sent until the server answers: one that is down (killed, restarting) is waited
+   * for with backoff, up to the bound above. The pause never exceeds the heartbeat interval, so
+   * a restarted server hears from the worker well within the lease it gave the inherited attempt.
+   */
+  private async deliver<T>(op: string, body: unknown): Promise<T> {
+    let pauseMs = RESEND_FIRST_MS;
+    for (;;) {
+      try {
+        return await this.call<T>(op, body);
+      } catch (err) {
+        if (!(err instanceof SluiceError && err.code === 'SERVER_UNREACHABLE') || this.unreachableTooLong())
+          throw err;
+        await new Promise((r) => setTimeout(r, pauseMs));
+        pauseMs = Math.min(pauseMs * 2, this.heartbeatMs);
+      }
+    }
   }
 
   private async call<T>(op: string, body: unknown): Promise<T> {
@@ -62,8 +120,12 @@ export class WorkerApiClient {
         signal: AbortSignal.timeout(15_000),
       });
     } catch (err) {
-      throw new SluiceError('SERVER_UNREACHABLE', `Worker API ${op} failed: ${(err as Error).message}`);
+      throw new SluiceError(
+        'SERVER_UNREACHABLE',
+        `Worker API ${op} failed: ${(err as Error).message} (no answer from ${this.serverUrl} for ${this.silentSeconds().toFixed(0)} s)`,
+      );
     }
+    this.lastAnswer = Date.now();
     const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
     if (!res.ok) {
       const code = isErrorCode(json.code) ? json.code : 'INTERNAL';

@@ -16,7 +16,7 @@ import { requireRecordedSize, requireRecordedVersion, supersededSince } from './
 import { inspectInput } from './inspect-input.ts';
 import { publishList, versionFolder } from './outputs.ts';
 import { publish, versionName } from './publish.ts';
-import { WorkerApiClient } from './worker-api-client.ts';
+import { UNREACHABLE_FLOOR_MS, UNREACHABLE_LEASES, WorkerApiClient } from './worker-api-client.ts';
 
 export interface WorkerOptions {
   serverUrl: string;
@@ -55,6 +55,11 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
       // The job was canceled, or another attempt holds it now: stop at once, report nothing.
       if (e.code === 'LEASE_LOST' || e.code === 'INVALID_TRANSITION' || e.code === 'JOB_NOT_FOUND')
         abort(e.message);
+      // The server is down (killed, restarting): keep encoding and keep beating, within the bound.
+      else if (e.code === 'SERVER_UNREACHABLE' && api.unreachableTooLong())
+        abort(
+          `the server has not answered for ${api.silentSeconds().toFixed(0)} s (over ${UNREACHABLE_LEASES} lease periods and ${UNREACHABLE_FLOOR_MS / 1000} s); the attempt is given up`,
+        );
       else log.warn({ err: e.message }, 'heartbeat failed; will retry');
     } finally {
       beating = false;
@@ -144,6 +149,12 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
           `the attempt ran longer than the template's limit of ${limit} s and was stopped`,
         )
       : ((await supersededSince(o.objects, job.input)) ?? toSluiceError(err));
+    // The server no longer expects this attempt's result (it took it before going down and the resent
+    // `complete` came too late, or the job was canceled or put back meanwhile): there is nothing to report.
+    if (e.code === 'LEASE_LOST' || e.code === 'INVALID_TRANSITION' || e.code === 'JOB_NOT_FOUND') {
+      log.warn({ code: e.code, err: e.message }, 'the server no longer expects this attempt');
+      return 'ABORTED';
+    }
     log.error({ code: e.code, err: e.message }, 'attempt failed');
     await api
       .fail({

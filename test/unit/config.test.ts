@@ -70,7 +70,8 @@ test('an out-of-range port is refused', () => {
 test('a misspelt SLUICE_ variable is refused, naming it, instead of silently keeping the default', () => {
   assert.throws(
     () => loadConfig({}, { SLUICE_SETTL_MS: '100' }),
-    (err: Error & { code?: string }) => err.code === 'VALIDATION_FAILED' && /SLUICE_SETTL_MS/.test(err.message),
+    (err: Error & { code?: string }) =>
+      err.code === 'VALIDATION_FAILED' && /SLUICE_SETTL_MS/.test(err.message),
   );
   assert.equal(loadConfig({}, { SLUICE_SETTLE_MS: '100', SLUICE_FFMPEG: '/usr/bin/ffmpeg' }).settleMs, 100);
 });
