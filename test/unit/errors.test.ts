@@ -63,3 +63,23 @@ test('toSluiceError keeps a SluiceError and wraps anything else as INTERNAL with
   assert.equal(wrapped.message, 'boom');
   assert.equal(toSluiceError('plain string').message, 'plain string');
 });
+
+test('docs/errors.md documents every code with its status and retry rule, and configuration.md every variable', async () => {
+  const fs = await import('node:fs/promises');
+  const { CONFIG_ENV, OTHER_ENV } = await import('../../src/config/config.ts');
+  const doc = await fs.readFile(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+  for (const [code, e] of Object.entries(ERROR_CATALOGUE)) {
+    const row = doc.split('\n').find((l) => l.startsWith(`| \`${code}\` |`));
+    assert.ok(row, `${code} is documented`);
+    const [, status, retried] = row
+      .split('|')
+      .map((c) => c.trim())
+      .slice(1);
+    assert.equal(Number(status), e.status, `${code}: documented status`);
+    assert.equal(retried, e.retryable ? 'yes' : 'no', `${code}: documented retry rule`);
+  }
+  const config = await fs.readFile(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+  for (const name of [...Object.values(CONFIG_ENV), ...OTHER_ENV]) {
+    assert.ok(config.includes(`\`${name}\``), `${name} is documented`);
+  }
+});
