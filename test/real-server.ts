@@ -26,6 +26,8 @@ export const TINY_TEMPLATE = {
 export interface RealServer {
   dataDir: string;
   url: string;
+  /** The API token, when the server listens beyond loopback. */
+  token: string | undefined;
   api: ApiClient;
   source: string;
   destination: string;
@@ -36,17 +38,39 @@ export interface RealServer {
 
 export async function startRealServer(
   t: Parameters<typeof tempDir>[0],
-  o: { env?: Record<string, string>; templates?: Record<string, object>; dataDir?: string } = {},
+  o: {
+    env?: Record<string, string>;
+    templates?: Record<string, object>;
+    dataDir?: string;
+    /** `--host`; beyond loopback the API needs the token the server writes to `<data-dir>/api-token`. */
+    host?: string;
+    /** Called with the data directory before the server starts (folders, links, modes to test). */
+    prepare?: (dataDir: string) => Promise<void>;
+  } = {},
 ): Promise<RealServer> {
   const dataDir = o.dataDir ?? (await tempDir(t));
-  await fs.mkdir(path.join(dataDir, 'templates'), { recursive: true });
+  // Owner-only, as Sluice itself keeps its data directory (the file-modes test checks every file).
+  await fs.mkdir(path.join(dataDir, 'templates'), { recursive: true, mode: 0o700 });
   for (const [name, body] of Object.entries(o.templates ?? { tiny: TINY_TEMPLATE })) {
-    await fs.writeFile(path.join(dataDir, 'templates', `${name}.json`), JSON.stringify(body));
+    await fs.writeFile(path.join(dataDir, 'templates', `${name}.json`), JSON.stringify(body), {
+      mode: 0o600,
+    });
   }
+  await o.prepare?.(dataDir);
   const port = await freePort();
   const child: ChildProcess = spawn(
     process.execPath,
-    [SLUICE_BIN, 'serve', '--data-dir', dataDir, '--port', String(port), '--concurrency', '1'],
+    [
+      SLUICE_BIN,
+      'serve',
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(port),
+      '--concurrency',
+      '1',
+      ...(o.host ? ['--host', o.host] : []),
+    ],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: {
@@ -91,10 +115,14 @@ export async function startRealServer(
       ),
     30_000,
   );
+  const token = o.host
+    ? (await fs.readFile(path.join(dataDir, 'api-token'), 'utf8').catch(() => '')).trim() || undefined
+    : undefined;
   return {
     dataDir,
     url,
-    api: new ApiClient(url),
+    token,
+    api: new ApiClient(url, token),
     source: path.join(dataDir, 'buckets', 'source'),
     destination: path.join(dataDir, 'buckets', 'destination'),
     logs: () => lines,

@@ -2,19 +2,12 @@
 // data directory is the owner's only (0700, tightened with a warning when it was looser) and every file
 // Sluice makes in it is 0600, the database and its WAL included, down to the job's outputs.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { JobView } from '../../src/api/job-view.ts';
-import { SLUICE_BIN } from '../../src/launchers/local-process-launcher.ts';
 import { clip, tempDir, waitFor } from '../helpers.ts';
-
-const TEMPLATE = {
-  ladder: [{ name: '180p', height: 180, videoBitrateKbps: 300 }],
-  video: { preset: 'ultrafast' },
-  packaging: { segmentSeconds: 1 },
-};
+import { startRealServer } from '../real-server.ts';
 
 const mode = async (p: string) => ((await fs.lstat(p)).mode & 0o777).toString(8);
 
@@ -31,62 +24,14 @@ async function modesUnder(dir: string, rel = ''): Promise<[string, string][]> {
 }
 
 test('after serve on 0.0.0.0 and one job: data dir 0700, every file in it 0600, every folder 0700', async (t) => {
-  const dataDir = await tempDir(t, 'sluice-modes-');
-  await fs.mkdir(path.join(dataDir, 'templates'), { mode: 0o700 });
-  await fs.writeFile(path.join(dataDir, 'templates', 'tiny.json'), JSON.stringify(TEMPLATE), { mode: 0o600 });
-  await fs.chmod(dataDir, 0o755); // as an older Sluice (or mkdir -p) left it
-  const lines: Record<string, unknown>[] = [];
-  const server: ChildProcess = spawn(
-    process.execPath,
-    [SLUICE_BIN, 'serve', '--data-dir', dataDir, '--port', '0', '--host', '0.0.0.0'],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: {
-        ...process.env,
-        SLUICE_LOG_LEVEL: 'info',
-        SLUICE_CONCURRENCY: '1',
-        SLUICE_POLL_MS: '100',
-        SLUICE_SETTLE_MS: '300',
-        SLUICE_SCHEDULER_INTERVAL_MS: '200',
-        SLUICE_DEFAULT_TEMPLATE: 'tiny',
-      },
-    },
-  );
-  let pending = '';
-  server.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    pending += chunk;
-    const parts = pending.split('\n');
-    pending = parts.pop() ?? '';
-    for (const l of parts) {
-      try {
-        lines.push(JSON.parse(l));
-      } catch {
-        // not a log line
-      }
-    }
+  const server = await startRealServer(t, {
+    dataDir: await tempDir(t, 'sluice-modes-'),
+    host: '0.0.0.0',
+    prepare: (dir) => fs.chmod(dir, 0o755), // as an older Sluice (or mkdir -p) left it
   });
-  t.after(async () => {
-    server.kill('SIGKILL');
-  });
-  const url = await waitFor(
-    'server.json',
-    async () => {
-      const text = await fs.readFile(path.join(dataDir, 'server.json'), 'utf8').catch(() => null);
-      return text ? (JSON.parse(text) as { url: string }).url.replace('0.0.0.0', '127.0.0.1') : null;
-    },
-    30_000,
-  );
-  await waitFor(
-    'server up',
-    async () =>
-      fetch(`${url}/v1/health`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    30_000,
-  );
-  const token = (await fs.readFile(path.join(dataDir, 'api-token'), 'utf8')).trim();
-  const auth = { authorization: `Bearer ${token}` };
+  const { dataDir, url } = server;
+  const lines = server.logs();
+  const auth = { authorization: `Bearer ${server.token}` };
   const res = await fetch(`${url}/v1/uploads/talk.mp4`, {
     method: 'PUT',
     headers: { ...auth, 'content-type': 'application/octet-stream' },

@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -11,16 +10,9 @@ import type { JobView } from '../../src/api/job-view.ts';
 import { ApiClient } from '../../src/cli/api-client.ts';
 import { SLUICE_BIN } from '../../src/launchers/local-process-launcher.ts';
 import { clip, tempDir, waitFor } from '../helpers.ts';
+import { freePort } from '../real-server.ts';
 
 const run = promisify(execFile);
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 const TEMPLATE = {
   ladder: [{ name: '360p', height: 360, videoBitrateKbps: 800 }],

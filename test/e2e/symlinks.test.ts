@@ -2,25 +2,17 @@
 // a folder outside, `ln -s . loop`), an upload through a linked folder and a linked destination folder.
 // None of them leads outside the data directory, none makes a job, and the server log names each one.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { JobView } from '../../src/api/job-view.ts';
-import { SLUICE_BIN } from '../../src/launchers/local-process-launcher.ts';
 import { outputPrefixFor } from '../../src/storage/object-key.ts';
 import { clip, tempDir, waitFor } from '../helpers.ts';
-
-const TEMPLATE = {
-  ladder: [{ name: '180p', height: 180, videoBitrateKbps: 300 }],
-  video: { preset: 'ultrafast' },
-  packaging: { segmentSeconds: 1 },
-};
+import { startRealServer } from '../real-server.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 const t = { after: (fn: () => Promise<void>) => void cleanup.push(fn) };
-const logLines: Record<string, unknown>[] = [];
-let server: ChildProcess;
+let logLines: Record<string, unknown>[] = [];
 let url = '';
 let dataDir = '';
 let outside = '';
@@ -60,56 +52,14 @@ before(async () => {
   dataDir = await tempDir(t, 'sluice-symlinks-');
   outside = await tempDir(t, 'sluice-outside-');
   input = await clip({ width: 320, height: 180, seconds: 1 });
-  await fs.mkdir(path.join(dataDir, 'templates'));
-  await fs.writeFile(path.join(dataDir, 'templates', 'tiny.json'), JSON.stringify(TEMPLATE));
   await fs.copyFile(input, path.join(outside, 'outside.mp4'));
   await fs.mkdir(path.join(outside, 'folder'));
   await fs.copyFile(input, path.join(outside, 'folder', 'inner.mp4'));
   await fs.mkdir(path.join(outside, 'dest'));
 
-  server = spawn(process.execPath, [SLUICE_BIN, 'serve', '--data-dir', dataDir, '--port', '0'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: {
-      ...process.env,
-      SLUICE_LOG_LEVEL: 'info',
-      SLUICE_CONCURRENCY: '1',
-      SLUICE_POLL_MS: '100',
-      SLUICE_SETTLE_MS: '300',
-      SLUICE_SCHEDULER_INTERVAL_MS: '200',
-      SLUICE_DEFAULT_TEMPLATE: 'tiny',
-    },
-  });
-  let pending = '';
-  server.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      try {
-        logLines.push(JSON.parse(line));
-      } catch {
-        // not a log line
-      }
-    }
-  });
-  cleanup.push(async () => server.kill('SIGKILL'));
-  url = await waitFor(
-    'server.json',
-    async () => {
-      const text = await fs.readFile(path.join(dataDir, 'server.json'), 'utf8').catch(() => null);
-      return text ? (JSON.parse(text) as { url: string }).url : null;
-    },
-    30_000,
-  );
-  await waitFor(
-    'server up',
-    async () =>
-      fetch(`${url}/v1/health`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    30_000,
-  );
+  const server = await startRealServer(t, { dataDir });
+  url = server.url;
+  logLines = server.logs();
   source = path.join(dataDir, 'buckets', 'source');
 });
 

@@ -115,17 +115,22 @@ async function serveFiles(): Promise<void> {
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** One encode with the default template's settings (ultrafast, short segments to keep it quick). */
-async function makeOutputs(name: string): Promise<string> {
-  const dir = path.join(root, name);
-  const input = await clip({ width: 640, height: 360, seconds: 4 });
+/** The default template's settings, quicker: ultrafast, 1 s segments. */
+function playersTemplate(over: Record<string, unknown> = {}) {
   const settings = { ...getBuiltinTemplate('abr-default'), name: 'players' };
-  const template = parseTemplate({
+  return parseTemplate({
     ...settings,
     video: { ...settings.video, preset: 'ultrafast' },
     packaging: { ...settings.packaging, segmentSeconds: 1 },
+    ...over,
   });
-  await encode(template, await probe(input), input, dir);
+}
+
+/** One encode with the default template's settings into `<root>/<name>`. */
+async function makeOutputs(name: string): Promise<string> {
+  const dir = path.join(root, name);
+  const input = await clip({ width: 640, height: 360, seconds: 4 });
+  await encode(playersTemplate(), await probe(input), input, dir);
   return dir;
 }
 
@@ -136,15 +141,8 @@ async function makeOutputs(name: string): Promise<string> {
 async function makePublishedSet(name: string): Promise<string> {
   const dir = path.join(root, name);
   const input = await clip({ width: 640, height: 360, seconds: 4 });
-  const settings = { ...getBuiltinTemplate('abr-default'), name: 'players' };
-  const template = parseTemplate({
-    ...settings,
-    video: { ...settings.video, preset: 'ultrafast' },
-    packaging: { ...settings.packaging, segmentSeconds: 1 },
-    sprites: { enabled: true },
-  });
   const work = path.join(dir, 'work');
-  const r = await encode(template, await probe(input), input, work);
+  const r = await encode(playersTemplate({ sprites: { enabled: true } }), await probe(input), input, work);
   const objects = new LocalObjectStore(path.join(dir, 'data'));
   const set = 'clip.mp4/players';
   const items = await publishList(r.plan, { ...r.local, spriteVtt: r.spriteVtt }, 'clip', 'job_1-1');
