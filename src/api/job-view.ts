@@ -2,7 +2,7 @@
 import type { Job } from '../jobs/job.ts';
 
 export function jobView(job: Job) {
-  const { leaseHash: _lease, idempotencyKey: _key, template, ...rest } = job;
+  const { leaseHash: _lease, idempotencyKey: _key, versionGroup: _group, template, ...rest } = job;
   return { ...rest, template: { name: job.templateName, settings: template } };
 }
 export type JobView = ReturnType<typeof jobView>;
