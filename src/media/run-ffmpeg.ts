@@ -46,7 +46,9 @@ export async function runFfmpeg(
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     tail = (tail + chunk).slice(-TAIL_BYTES);
   });
+  let killed = false;
   const kill = () => {
+    killed = true;
     if (child.exitCode === null) child.kill('SIGKILL');
   };
   const done = new Promise<void>((resolve, reject) => {
@@ -55,9 +57,14 @@ export async function runFfmpeg(
     );
     child.on('close', (code, signal) => {
       if (code === 0) return resolve();
-      // ffmpeg catches SIGXCPU and exits with 255, its code for "stopped by a signal"; Sluice itself only
-      // ever stops ffmpeg with SIGKILL, so under a CPU limit a 255 is that limit.
-      if (signal === 'SIGXCPU' || (limited && code === 255)) {
+      // Past the soft limit the kernel sends SIGXCPU once per CPU second. ffmpeg catches it and exits 255
+      // ("stopped by a signal") once it has flushed its encoders; if flushing takes more than three more
+      // CPU seconds (x264's lookahead, several threads) it gets more signals and "hard exits" with 123,
+      // and at the hard limit the kernel kills it. Unless Sluice killed it itself, each is the CPU limit.
+      const cpuLimit =
+        signal === 'SIGXCPU' ||
+        (limited && !killed && (code === 255 || code === 123 || signal === 'SIGKILL'));
+      if (cpuLimit) {
         return reject(
           new SluiceError(
             'JOB_CPU_LIMIT',
