@@ -8,6 +8,7 @@ export const ERROR_CATALOGUE = {
   TEMPLATE_NOT_FOUND: { status: 400, title: 'Template not found', retryable: false },
   INVALID_TEMPLATE: { status: 400, title: 'Template is not valid', retryable: false },
   UNAUTHORIZED: { status: 401, title: 'Missing or wrong token', retryable: false },
+  AMBIGUOUS_JOB_ID: { status: 409, title: 'More than one job id starts with that prefix', retryable: false },
   JOB_NOT_FOUND: { status: 404, title: 'Job not found', retryable: false },
   OBJECT_NOT_FOUND: { status: 404, title: 'Object not found', retryable: false },
   ROUTE_NOT_FOUND: { status: 404, title: 'Route not found', retryable: false },

@@ -87,9 +87,18 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
     bodyLimit: 1 << 20,
+    // One line per request (heartbeats every 2 s per job) drowns the job events at info: requests are
+    // logged at debug instead (onResponse below).
+    disableRequestLogging: true,
     ...serverOptions(limits),
   }) as unknown as FastifyInstance;
   app.setErrorHandler((err, req, reply) => sendProblem(reply, err, req));
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.debug(
+      { method: req.method, url: req.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request completed',
+    );
+  });
   const guard = guardClients(app, limits, { uploads: ['/v1/uploads/*'] });
   const apiToken = deps.apiToken;
   if (apiToken) {
@@ -111,10 +120,19 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     sendProblem(reply, new SluiceError('ROUTE_NOT_FOUND', `no route ${req.method} ${req.url}`), req),
   );
 
-  const getJob = async (id: string) => {
-    const job = await store.get(id);
-    if (!job) throw new SluiceError('JOB_NOT_FOUND', `no job with id ${id}`);
-    return job;
+  /** A job by id, or by a prefix of its id that only one job has (what a user copies from a table). */
+  const getJob = async (idOrPrefix: string) => {
+    const job = await store.get(idOrPrefix);
+    if (job) return job;
+    const matches = idOrPrefix.length >= 4 ? await store.findByIdPrefix(idOrPrefix, 2) : [];
+    if (matches.length > 1) {
+      throw new SluiceError(
+        'AMBIGUOUS_JOB_ID',
+        `more than one job id starts with ${idOrPrefix}; give more of the id (\`sluice jobs\` lists them)`,
+      );
+    }
+    if (matches[0]) return matches[0];
+    throw new SluiceError('JOB_NOT_FOUND', `no job with id ${idOrPrefix}`);
   };
 
   app.get('/v1/health', async () => {
@@ -132,8 +150,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => jobView(await getJob(req.params.id)));
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id/events', async (req) => {
-    await getJob(req.params.id);
-    return { events: await store.events(req.params.id) };
+    const job = await getJob(req.params.id);
+    return { events: await store.events(job.id) };
   });
 
   app.post('/v1/jobs', async (req, reply) => {
@@ -158,17 +176,13 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', async (req) => {
-    await getJob(req.params.id);
-    return jobView(await scheduler.cancel(req.params.id, 'canceled through the API'));
+    const job = await getJob(req.params.id);
+    return jobView(await scheduler.cancel(job.id, 'canceled through the API'));
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', async (req) => {
-    await getJob(req.params.id);
-    const job = await store.transition(
-      req.params.id,
-      { type: 'retry', reason: 'retried through the API' },
-      new Date(),
-    );
+    const { id } = await getJob(req.params.id);
+    const job = await store.transition(id, { type: 'retry', reason: 'retried through the API' }, new Date());
     scheduler.poke();
     return jobView(job);
   });

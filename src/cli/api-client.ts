@@ -34,9 +34,12 @@ export class ApiClient {
     private readonly token?: string,
   ) {}
 
-  listJobs(status?: string): Promise<{ jobs: JobView[] }> {
-    const q = status ? `?status=${encodeURIComponent(status)}` : '';
-    return this.request('GET', `/v1/jobs${q}`);
+  listJobs(status?: string, limit?: number): Promise<{ jobs: JobView[] }> {
+    const q = new URLSearchParams();
+    if (status) q.set('status', status);
+    if (limit !== undefined) q.set('limit', String(limit));
+    const query = q.size > 0 ? `?${q}` : '';
+    return this.request('GET', `/v1/jobs${query}`);
   }
 
   getJob(id: string): Promise<JobView> {

@@ -1,10 +1,13 @@
 // Human output for the CLI: job tables, one-job details, the progress bar.
 import Table from 'cli-table3';
 import type { JobView } from '../api/job-view.ts';
+import { useColor } from './color.ts';
 
 export function jobsTable(jobs: JobView[]): string {
   const table = new Table({
     head: ['ID', 'STATUS', 'PHASE', '%', 'ATTEMPTS', 'INPUT', 'TEMPLATE', 'CREATED'],
+    // cli-table3 colours its head and borders wherever it writes: plain unless on a colour terminal.
+    ...(useColor() ? {} : { style: { head: [], border: [] } }),
   });
   for (const j of jobs) {
     table.push([

@@ -77,15 +77,20 @@ program
   .command('jobs')
   .description('list jobs')
   .option('--status <status>', 'SUBMITTED | PROGRESSING | COMPLETE | ERROR | CANCELED')
+  .option('--limit <n>', 'at most this many, newest first (default 100, at most 1000)')
   .option('--json', 'print JSON')
-  .action(async (o: { status?: string; json?: boolean }) => {
+  .action(async (o: { status?: string; limit?: string; json?: boolean }) => {
     if (o.status && !isJobStatus(o.status.toUpperCase())) {
       throw new SluiceError(
         'INVALID_STATUS',
         `unknown status ${o.status}; use SUBMITTED, PROGRESSING, COMPLETE, ERROR or CANCELED`,
       );
     }
-    const { jobs } = await (await api()).listJobs(o.status?.toUpperCase());
+    const limit = o.limit === undefined ? undefined : Number(o.limit);
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) {
+      throw new SluiceError('VALIDATION_FAILED', `--limit ${o.limit}: give a whole number from 1 to 1000`);
+    }
+    const { jobs } = await (await api()).listJobs(o.status?.toUpperCase(), limit);
     console.log(o.json ? JSON.stringify(jobs, null, 2) : jobsTable(jobs));
   });
 

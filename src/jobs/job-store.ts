@@ -33,6 +33,8 @@ export interface JobStore {
   /** Marks the other COMPLETE jobs of an output set as replaced by `byJobId`; returns their ids. */
   replaceOutputs(outputSet: string, byJobId: string, now: Date): Promise<string[]>;
   get(id: string): Promise<Job | null>;
+  /** Jobs whose id starts with `prefix`, at most `limit` (a user's short form of an id). */
+  findByIdPrefix(prefix: string, limit: number): Promise<Job[]>;
   list(filter: { status?: JobStatus; limit?: number }): Promise<Job[]>;
   events(jobId: string): Promise<JobEvent[]>;
   /** Applies a state-machine transition and records its event in one transaction. */

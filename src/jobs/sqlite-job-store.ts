@@ -339,6 +339,19 @@ export class SqliteJobStore implements JobStore {
     return row ? fromRow(row) : null;
   }
 
+  async findByIdPrefix(prefix: string, limit: number): Promise<Job[]> {
+    // A range on the primary key, not LIKE: ids contain `_`, LIKE's one-character wildcard.
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('id', '>=', prefix)
+      .where('id', '<', `${prefix}\u{10ffff}`)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map(fromRow);
+  }
+
   async list(filter: { status?: JobStatus; limit?: number }): Promise<Job[]> {
     let q = this.db.selectFrom('jobs').selectAll();
     if (filter.status) q = q.where('status', '=', filter.status);
