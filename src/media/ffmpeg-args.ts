@@ -27,6 +27,13 @@ export const STREAM_FILES = {
 
 export const SPRITE_PATTERN = 'sprite-%03d.jpg';
 
+/**
+ * JPEGs from full-range yuv420p flagged as full range. The yuvj420p formats the mjpeg encoder asks for by
+ * default make swscale print "deprecated pixel format used" once per thread into every job's stderr
+ * tail; yuv420p with the range flag is the same JPEG, which mjpeg takes below strict compliance.
+ */
+const FULL_RANGE_JPEG = ['-strict', '-1', '-pix_fmt', 'yuv420p', '-color_range', 'pc'];
+
 /** setsar rounds ratios to terms of at most 100 unless told otherwise; 640/639 must stay exact. */
 const SAR_MAX = 1_000_000;
 
@@ -80,13 +87,13 @@ function videoFilters(plan: Plan): string {
   if (plan.thumbnail) {
     const t = plan.thumbnail;
     filters.push(
-      `[s${next++}]trim=start=${t.atSeconds},setpts=PTS-STARTPTS,scale=${t.width}:${t.height}:out_range=full,setsar=1,format=yuvj420p[th]`,
+      `[s${next++}]trim=start=${t.atSeconds},setpts=PTS-STARTPTS,scale=${t.width}:${t.height}:out_range=full,setsar=1,format=yuv420p[th]`,
     );
   }
   if (plan.sprites) {
     const s = plan.sprites;
     filters.push(
-      `[s${next}]fps=1/${s.intervalSeconds},scale=${s.width}:${s.height}:out_range=full,setsar=1,format=yuvj420p,tile=${s.columns}x${s.rows}[sp]`,
+      `[s${next}]fps=1/${s.intervalSeconds},scale=${s.width}:${s.height}:out_range=full,setsar=1,format=yuv420p,tile=${s.columns}x${s.rows}[sp]`,
     );
   }
   return filters.join(';');
@@ -156,10 +163,19 @@ export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] 
   args.push('-f', 'tee', slaves.join('|'));
 
   if (plan.thumbnail) {
-    args.push('-map', '[th]', '-frames:v', '1', '-update', '1', '-q:v', '3', paths.thumbnail);
+    args.push('-map', '[th]', '-frames:v', '1', '-update', '1', '-q:v', '3', ...FULL_RANGE_JPEG, paths.thumbnail);
   }
   if (plan.sprites) {
-    args.push('-map', '[sp]', '-q:v', '5', '-start_number', '1', path.join(paths.spriteDir, SPRITE_PATTERN));
+    args.push(
+      '-map',
+      '[sp]',
+      '-q:v',
+      '5',
+      ...FULL_RANGE_JPEG,
+      '-start_number',
+      '1',
+      path.join(paths.spriteDir, SPRITE_PATTERN),
+    );
   }
   return args;
 }
