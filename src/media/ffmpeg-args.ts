@@ -163,7 +163,18 @@ export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] 
   args.push('-f', 'tee', slaves.join('|'));
 
   if (plan.thumbnail) {
-    args.push('-map', '[th]', '-frames:v', '1', '-update', '1', '-q:v', '3', ...FULL_RANGE_JPEG, paths.thumbnail);
+    args.push(
+      '-map',
+      '[th]',
+      '-frames:v',
+      '1',
+      '-update',
+      '1',
+      '-q:v',
+      '3',
+      ...FULL_RANGE_JPEG,
+      paths.thumbnail,
+    );
   }
   if (plan.sprites) {
     args.push(
