@@ -44,6 +44,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     serverUrl: () => url,
     dataDir: config.dataDir,
     logLevel: config.logLevel,
+    ffmpeg,
     forwardLog: (line) => {
       if (config.logLevel !== 'silent') process.stderr.write(line);
     },

@@ -123,6 +123,8 @@ export const OTHER_ENV = [
   'SLUICE_SERVER',
   'SLUICE_API_TOKEN',
   'SLUICE_WORKER_TOKEN',
+  'SLUICE_DEV',
+  'SLUICE_WORKER_FFMPEG',
 ];
 
 export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {

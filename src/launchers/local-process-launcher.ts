@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SluiceError } from '../errors.ts';
+import { type FfmpegBinaries, WORKER_FFMPEG_ENV } from '../media/ffmpeg-binaries.ts';
 import type { Launcher, LaunchRequest, WorkerExit } from './launcher.ts';
 
 export const SLUICE_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/sluice.js');
@@ -15,6 +16,8 @@ export interface LocalProcessLauncherOptions {
   logLevel: string;
   /** Where workers' own log lines go (the server's stderr by default). */
   forwardLog?: (line: string) => void;
+  /** The ffmpeg the server located and checked, handed to workers so they skip the check. */
+  ffmpeg?: FfmpegBinaries;
 }
 
 const TAIL = 4096;
@@ -38,6 +41,7 @@ export class LocalProcessLauncher implements Launcher {
             SLUICE_WORKER_TOKEN: req.leaseToken,
             SLUICE_DATA_DIR: this.options.dataDir,
             SLUICE_LOG_LEVEL: this.options.logLevel,
+            ...(this.options.ffmpeg ? { [WORKER_FFMPEG_ENV]: JSON.stringify(this.options.ffmpeg) } : {}),
           },
         },
       );

@@ -34,9 +34,26 @@ function fromNpm(pkg: string): string | null {
 
 let cached: Promise<FfmpegBinaries> | undefined;
 
+/**
+ * Set by the local launcher for its workers: the binaries the control plane already located and
+ * checked. Checking again costs each worker three ffmpeg/ffprobe starts (~0.2 s) before its probe.
+ */
+export const WORKER_FFMPEG_ENV = 'SLUICE_WORKER_FFMPEG';
+
 export function findFfmpeg(): Promise<FfmpegBinaries> {
-  cached ??= locate();
+  cached ??= fromLauncher() ?? locate();
   return cached;
+}
+
+function fromLauncher(): Promise<FfmpegBinaries> | null {
+  const raw = process.env[WORKER_FFMPEG_ENV];
+  if (!raw) return null;
+  try {
+    const b = JSON.parse(raw) as FfmpegBinaries;
+    return typeof b.ffmpeg === 'string' && typeof b.ffprobe === 'string' ? Promise.resolve(b) : null;
+  } catch {
+    return null;
+  }
 }
 
 async function locate(): Promise<FfmpegBinaries> {
