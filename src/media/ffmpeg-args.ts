@@ -75,6 +75,13 @@ function videoFilters(plan: Plan): string {
   const pre: string[] = [];
   if (plan.toneMap) pre.push(TONE_MAP);
   if (plan.changeFrameRate && plan.frameRate) pre.push(`fps=${plan.frameRate}`);
+  // Hold the last frame to the end of the audio, in whole frames rounded up (so no track outlasts the
+  // video, whose end the DASH muxer takes as the presentation's), before the split: every rendition,
+  // the MP4 and the sprites then cover the whole input.
+  const hold = plan.holdLastFrameSeconds ?? 0;
+  if (hold > 0 && plan.frameRate) {
+    pre.push(`tpad=stop_mode=clone:stop=${Math.ceil(hold * plan.frameRate - 1e-6)}`);
+  }
   const head = pre.length > 0 ? `${pre.join(',')},` : '';
   const labels = Array.from({ length: branches }, (_, i) => `[s${i}]`).join('');
   const filters = [`[0:v:0]${head}split=${branches}${labels}`];

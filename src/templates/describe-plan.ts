@@ -36,6 +36,9 @@ export function describePlan(plan: Plan): string {
         `  ${r.name.padEnd(6)} ${size}  ${String(r.videoBitrateKbps).padStart(5)} kbit/s (peak ${r.maxrateKbps})  ${r.codecs}${sar}`,
       );
     }
+    if (plan.holdLastFrameSeconds) {
+      lines.push(`  the video's last frame is held ${plan.holdLastFrameSeconds} s, to the end of the audio`);
+    }
   } else lines.push('video: none (audio only)');
   lines.push(
     plan.audio

@@ -42,7 +42,14 @@ export interface Plan {
   /** HDR (PQ/HLG) source: tone-mapped to SDR BT.709 so every browser shows it right. */
   toneMap: boolean;
   segmentSeconds: number;
+  /** The whole input: from the first stream's start to the last stream's end. */
   durationSeconds: number | null;
+  /**
+   * Seconds the video's last frame is held (repeated) after the video track ends, so the video lasts as
+   * long as the audio that outlasts it (a 0.5 s video with 4 s of audio). Without it the DASH manifest
+   * says 0.5 s and players drop the rest of the sound. Absent or 0: no hold.
+   */
+  holdLastFrameSeconds?: number;
   thumbnail: { atSeconds: number; width: number; height: number } | null;
   sprites: SpritePlan | null;
   hls: boolean;
@@ -128,21 +135,57 @@ function sourceVideoKbps(media: MediaInfo): number | null {
   return bps && bps > 0 ? Math.round(bps / 1000) : null;
 }
 
+/**
+ * A source within this factor above its top kept rung (738p over 720p) has that rung raised to its own
+ * size instead of a second rendition so close to it: players would have nothing to choose between, and
+ * the encode would pay for one more rendition.
+ */
+const RAISE_WITHIN = 1.1;
+
+type Rung = Template['ladder'][number];
+
+/**
+ * The rungs to encode: every rung the source can fill (never an upscale), and, when the source sits
+ * between rungs, a top rung at the source's own short side, so the viewer keeps the quality that was
+ * there (854x480 gets 480p above 360p, not 360p alone). Its bitrate is the rung above's scaled by pixel
+ * count, and never under the rung below's: a bigger picture on fewer bits would look worse than it.
+ * The source's own bitrate caps it later, as it caps every rendition.
+ */
+function chooseRungs(template: Template, video: VideoInfo): Rung[] {
+  const sourceShort = Math.min(video.displayWidth, video.displayHeight);
+  const rungs = [...template.ladder].sort((a, b) => b.height - a.height);
+  if (template.allowUpscale) return rungs;
+  const kept = rungs.filter((r) => r.height <= sourceShort);
+  if (kept.length === 0) {
+    // A source smaller than every rung still gets one rendition, at its own size and the lowest rate.
+    const lowest = rungs[rungs.length - 1];
+    if (!lowest) throw new SluiceError('INVALID_TEMPLATE', `template ${template.name} has an empty ladder`);
+    return [{ ...lowest, height: sourceShort }];
+  }
+  const above = rungs.filter((r) => r.height > sourceShort).at(-1);
+  const top = kept[0];
+  // Sizes as encoded (even, at the display aspect): 853x479 is 852x478 in every case, and 478 is no rung.
+  const own = fitShortSide(video.displayWidth, video.displayHeight, sourceShort);
+  const pixels = (r: { height: number }) => {
+    const s = fitShortSide(video.displayWidth, video.displayHeight, r.height);
+    return s.width * s.height;
+  };
+  if (!above || !top || pixels(top) >= own.width * own.height) return kept;
+  const scaled = Math.round((above.videoBitrateKbps * own.width * own.height) / pixels(above));
+  const raise = sourceShort <= top.height * RAISE_WITHIN;
+  const rest = raise ? kept.slice(1) : kept;
+  const wanted = `${Math.min(own.width, own.height)}p`;
+  const name = rest.some((r) => r.name === wanted) ? 'source' : wanted;
+  return [{ name, height: sourceShort, videoBitrateKbps: Math.max(scaled, top.videoBitrateKbps) }, ...rest];
+}
+
 function planRenditions(
   template: Template,
   media: MediaInfo,
   video: VideoInfo,
   fps: number,
 ): PlannedRendition[] {
-  const sourceShort = Math.min(video.displayWidth, video.displayHeight);
-  const rungs = [...template.ladder].sort((a, b) => b.height - a.height);
-  let chosen = template.allowUpscale ? rungs : rungs.filter((r) => r.height <= sourceShort);
-  if (chosen.length === 0) {
-    // A source smaller than every rung still gets one rendition, at its own size and the lowest rate.
-    const lowest = rungs[rungs.length - 1];
-    if (!lowest) throw new SluiceError('INVALID_TEMPLATE', `template ${template.name} has an empty ladder`);
-    chosen = [{ ...lowest, height: sourceShort }];
-  }
+  const chosen = chooseRungs(template, video);
   const cap = sourceVideoKbps(media);
   return chosen.map((r) => {
     const size = fitShortSide(video.displayWidth, video.displayHeight, r.height);
@@ -193,6 +236,21 @@ function posterTime(template: Template, media: MediaInfo, video: VideoInfo): num
   // Never past the end: a frame must exist there.
   const within = length ? Math.min(wanted, Math.max(0, length - 0.5)) : 0;
   return offset + within;
+}
+
+/**
+ * How long the audio outlasts the video, on the input's timeline (the video may start later than the
+ * container, as in posterTime), when that is more than one output frame; else 0. AAC priming alone makes
+ * audio run ~21 ms past the video, which is no reason to hold a frame.
+ */
+function holdSeconds(media: MediaInfo, video: VideoInfo, fps: number): number {
+  if (!media.audio || media.durationSeconds == null || video.durationSeconds == null) return 0;
+  const offset =
+    video.startSeconds != null && media.startSeconds != null
+      ? Math.max(0, video.startSeconds - media.startSeconds)
+      : 0;
+  const gap = media.durationSeconds - (offset + video.durationSeconds);
+  return gap > 1 / fps ? Math.round(gap * 1000) / 1000 : 0;
 }
 
 export function planJob(template: Template, media: MediaInfo): Plan {
@@ -254,6 +312,7 @@ export function planJob(template: Template, media: MediaInfo): Plan {
     frameRate: fps.rate,
     changeFrameRate: fps.change,
     toneMap: video.hdr,
+    holdLastFrameSeconds: holdSeconds(media, video, fps.rate),
     thumbnail,
     sprites: planSprites(template, video, duration),
     mp4: template.mp4.enabled,

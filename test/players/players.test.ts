@@ -138,9 +138,9 @@ async function makeOutputs(name: string): Promise<string> {
  * One encode published as a job publishes it (entry points at the set's root, the rest under
  * `v/<version>/`, manifests rewritten to point there); returns the set's path under the served root.
  */
-async function makePublishedSet(name: string): Promise<string> {
+async function makePublishedSet(name: string, source?: string): Promise<string> {
   const dir = path.join(root, name);
-  const input = await clip({ width: 640, height: 360, seconds: 4 });
+  const input = source ?? (await clip({ width: 640, height: 360, seconds: 4 }));
   const work = path.join(dir, 'work');
   const r = await encode(playersTemplate({ sprites: { enabled: true } }), await probe(input), input, work);
   const objects = new LocalObjectStore(path.join(dir, 'data'));
@@ -337,5 +337,37 @@ test('the DASH manifest lasts as long as its media: no track ends after mediaPre
       end <= declared + 0.001,
       `representation ${id} ends at ${end.toFixed(4)} s, after the MPD's mediaPresentationDuration of ${declared} s`,
     );
+  }
+});
+
+test('a 0.5 s video with 4 s of audio plays to the end (about 4 s) in hls.js and dash.js, the last frame held', async (t) => {
+  if (!browser) return t.skip(`no Chromium at ${CHROMIUM} (.ci/run installs it)`);
+  // Before: the MPD said PT0.5S and the video playlist 0.5 s, so players dropped 3.5 s of sound.
+  const input = path.join(root, 'short-video.mp4');
+  await run('ffmpeg', [
+    ...['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30:duration=0.5'],
+    ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=4'],
+    ...['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', input],
+  ]);
+  const set = await makePublishedSet('short-video', input);
+  for (const [page, manifest] of [
+    ['hls', 'master.m3u8'],
+    ['dash', 'manifest.mpd'],
+  ] as const) {
+    const r = await play(page, `/media/${set}/${manifest}`, t);
+    t.diagnostic(`${page}: ${JSON.stringify(r)}`);
+    assert.deepEqual(r.errors, [], `${page}: no player error`);
+    assert.deepEqual(
+      r.pauses,
+      [],
+      `${page}: the player paused by itself before the end: ${JSON.stringify(r.pauses)}; ${r.playerEvents.join('; ')}`,
+    );
+    assert.equal(r.ended, true, `${page}: played to the end`);
+    assert.ok(
+      r.duration > 3.9 && r.currentTime >= r.duration - 0.3,
+      `${page}: ${r.currentTime} of ${r.duration} s`,
+    );
+    // 4 s at 30 fps, the 105 held after the 15 real ones included.
+    assert.ok(r.frames >= 114, `${page}: ${r.frames} frames decoded (${r.dropped} dropped) of 120`);
   }
 });
