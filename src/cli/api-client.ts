@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { TOKEN_FILE } from '../api/api-token.ts';
 import type { JobView } from '../api/job-view.ts';
-import { DEFAULT_PORT, SERVER_FILE } from '../config/config.ts';
+import { DEFAULT_PORT, SERVER_FILE } from '../config/defaults.ts';
 import { isErrorCode, SluiceError } from '../errors.ts';
 import type { ObjectInfo } from '../storage/object-store.ts';
 

@@ -1,7 +1,6 @@
 // The `sluice` command.
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { loadConfig } from '../config/config.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import { isJobStatus } from '../jobs/job.ts';
 import { createLogger } from '../log.ts';
@@ -35,6 +34,7 @@ program
   .option('--concurrency <n>', 'jobs run at once (default: CPU cores / 2)')
   .action(async (o: { host?: string; port?: string; concurrency?: string }) => {
     const { runServe } = await import('./serve.ts');
+    const { loadConfig } = await import('../config/config.ts');
     await runServe(
       loadConfig({ dataDir: dataDir(), host: o.host, port: o.port, concurrency: o.concurrency }),
     );
@@ -48,7 +48,13 @@ program
     const server = program.opts<{ server?: string }>().server;
     if (!server) throw new SluiceError('VALIDATION_FAILED', 'sluice worker needs --server <url>');
     const { runWorkerCommand } = await import('./worker-command.ts');
-    process.exitCode = await runWorkerCommand(loadConfig({ dataDir: dataDir() }), server, o.job);
+    // No configuration schema here: the launcher passes a checked log level, and loading zod would
+    // add ~0.1 s to every worker's start.
+    process.exitCode = await runWorkerCommand(
+      { dataDir: dataDir(), logLevel: process.env.SLUICE_LOG_LEVEL || 'info' },
+      server,
+      o.job,
+    );
   });
 
 program

@@ -1,4 +1,3 @@
-import type { Config } from '../config/config.ts';
 import { SluiceError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { LocalObjectStore } from '../storage/local-object-store.ts';
@@ -6,7 +5,11 @@ import { usePrivateUmask } from '../storage/private-data-dir.ts';
 import { runWorker } from '../worker/worker.ts';
 
 /** `sluice worker`: one attempt, then exit (0 complete, 1 failed and reported, 2 aborted). */
-export async function runWorkerCommand(config: Config, server: string, jobId: string): Promise<number> {
+export async function runWorkerCommand(
+  config: { dataDir: string; logLevel: string },
+  server: string,
+  jobId: string,
+): Promise<number> {
   const token = process.env.SLUICE_WORKER_TOKEN;
   if (!token)
     throw new SluiceError('UNAUTHORIZED', 'sluice worker needs its attempt token in SLUICE_WORKER_TOKEN');

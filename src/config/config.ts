@@ -12,9 +12,9 @@ export function defaultConcurrency(): number {
   return Math.max(1, Math.floor(os.availableParallelism() / 2));
 }
 
-export const DEFAULT_PORT = 8787;
-/** Left in the data directory by a running `sluice serve`: how the other commands find it. */
-export const SERVER_FILE = 'server.json';
+import { DEFAULT_PORT } from './defaults.ts';
+
+export { DEFAULT_PORT, SERVER_FILE } from './defaults.ts';
 
 export const Config = z.object({
   dataDir: z.string().min(1),
