@@ -234,7 +234,7 @@ export function requirePipelineMatch<T>(matched: T[], key: string): T[] {
   if (matched.length === 0) {
     throw new SluiceError(
       'NO_MATCHING_PIPELINE',
-      `no pipeline takes ${key}; the default pipeline takes video files (.mp4, .mov, .mkv, .webm, ...)`,
+      `no pipeline takes ${key}; the default pipeline takes video files (.mp4, .mov, .mkv, .webm, ...) and audio files (.m4a, .mp3, .wav, .flac, .aac, .ogg, .opus, ...); rename the file with its format's suffix`,
     );
   }
   return matched;
