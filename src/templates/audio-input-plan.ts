@@ -32,9 +32,13 @@ export function planAudioOfVideoTemplate(template: Template, audio: Plan['audio'
     );
   }
   const why = 'the input has no video stream (audio file)';
-  const skipped: SkippedPart[] = [{ part: 'video', reason: `${template.ladder.length} video rendition(s): ${why}` }];
-  if (template.mp4.enabled) skipped.push({ part: 'mp4', reason: `the MP4 is the top video rendition: ${why}` });
-  if (template.thumbnail.enabled) skipped.push({ part: 'thumbnail', reason: `the poster is a frame: ${why}` });
+  const skipped: SkippedPart[] = [
+    { part: 'video', reason: `${template.ladder.length} video rendition(s): ${why}` },
+  ];
+  if (template.mp4.enabled)
+    skipped.push({ part: 'mp4', reason: `the MP4 is the top video rendition: ${why}` });
+  if (template.thumbnail.enabled)
+    skipped.push({ part: 'thumbnail', reason: `the poster is a frame: ${why}` });
   if (template.sprites.enabled) skipped.push({ part: 'sprites', reason: `sprite sheets are frames: ${why}` });
   return {
     ...common,

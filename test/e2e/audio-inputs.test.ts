@@ -32,7 +32,18 @@ const FORMATS: Record<string, string[]> = {
 
 async function gen(name: string, codec: string[], source = 'sine=frequency=440:duration=1'): Promise<string> {
   const file = path.join(media, name);
-  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', source, ...codec, file]);
+  await run('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    source,
+    ...codec,
+    file,
+  ]);
   return file;
 }
 
@@ -108,7 +119,10 @@ test('each audio format dropped in the watch folder gives HLS/DASH audio under t
     const job = await finished(name);
     assertAudioOutputs(job);
     const types = job.outputs.map((o) => o.type);
-    assert.ok(!types.includes('mp4') && !types.includes('thumbnail'), `${name}: no MP4, no poster (${types})`);
+    assert.ok(
+      !types.includes('mp4') && !types.includes('thumbnail'),
+      `${name}: no MP4, no poster (${types})`,
+    );
     const master = await fs.readFile(
       path.join(server.destination, (job.outputs.find((o) => o.type === 'hls') as { key: string }).key),
       'utf8',
