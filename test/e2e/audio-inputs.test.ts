@@ -200,6 +200,10 @@ test('skipped objects (unknown suffix, temp name, symlink, invalid settings file
     sorted.map((x) => x.key),
   );
   assert.equal((await skipped(2)).length, 2);
+  // The CLI lists them too.
+  const cli = await sluice('skipped');
+  assert.equal(cli.code, 0, cli.stderr);
+  for (const [k, r] of want) assert.match(cli.stdout, new RegExp(`${r}\\s+source/${k.replace('.', '\\.')}`));
   // Each was logged at info (30) or above with its reason.
   for (const [k, r] of want) {
     assert.ok(
