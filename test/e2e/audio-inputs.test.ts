@@ -142,6 +142,16 @@ test('each audio format dropped in the watch folder gives HLS/DASH audio under t
     `the job says what the audio-only input left out: ${JSON.stringify(done?.data)}`,
   );
   assert.ok(left.every((s) => /no video/.test(s.reason)));
+  // The dry run says the same before anything runs.
+  const planned = (await (
+    await fetch(`${server.url}/v1/plan`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ key: 'tone.wav' }),
+    })
+  ).json()) as { plan: { renditions: unknown[]; skipped?: { part: string }[] } };
+  assert.deepEqual(planned.plan.renditions, []);
+  assert.deepEqual(planned.plan.skipped?.map((s) => s.part).sort(), ['mp4', 'thumbnail', 'video']);
 });
 
 test('sluice submit song.m4a --template audio-only, and with the default template, complete with HLS/DASH audio', async () => {
