@@ -8,6 +8,7 @@ import { type Config, ceilingsOf, SERVER_FILE } from './config/config.ts';
 import { BucketWatcher } from './ingest/bucket-watcher.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { defaultPipeline } from './ingest/pipeline.ts';
+import { SkipLog } from './ingest/skip-log.ts';
 import { SqliteJobStore } from './jobs/sqlite-job-store.ts';
 import { retryDelayMs } from './jobs/state-machine.ts';
 import { LocalProcessLauncher } from './launchers/local-process-launcher.ts';
@@ -64,6 +65,15 @@ export async function startService(config: Config, log: Logger): Promise<Service
     log.child({ component: 'scheduler' }),
   );
   const templates = new TemplateRegistry(path.join(config.dataDir, 'templates'));
+  const skips = new SkipLog(store, log.child({ component: 'ingest' }));
+  objects.onLinkSkipped = (bucket, key, target) =>
+    void skips.report({
+      bucket,
+      key,
+      reason: 'SYMLINK',
+      version: target,
+      message: `a symbolic link${target ? ` to ${target}` : ''}: Sluice does not follow links in buckets; copy the real file in instead`,
+    });
   const ingest = new Ingest(
     store,
     objects,
@@ -74,6 +84,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       onJobCreated: () => scheduler.poke(),
       onSuperseded: (jobs) => scheduler.stopWorkers(jobs.map((j) => j.id)),
       ceilings: ceilingsOf(config),
+      onSkipped: (notice) => skips.report(notice),
     },
   );
   let apiToken: string | null = null;
@@ -105,6 +116,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     objects,
     ingest,
     scheduler,
+    skips,
     log,
     defaultTemplate: config.defaultTemplate,
     leaseMs,
@@ -127,6 +139,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await ingest.handle(event);
     },
     log.child({ component: 'watcher' }),
+    (notice) => skips.report(notice),
   );
   watcher.start();
   scheduler.start();

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { SluiceError } from '../errors.ts';
 import type { Ingest } from '../ingest/ingest.ts';
+import type { SkipLog } from '../ingest/skip-log.ts';
 import { isJobStatus, JOB_STATUSES, type JobStatus } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
 import type { MediaInfo } from '../media/media-info.ts';
@@ -44,6 +45,8 @@ export interface ApiDeps {
   maxUploadBytes?: number;
   /** Timeouts and bounds against slow or numerous clients; the defaults where omitted. */
   clientLimits?: Partial<ClientLimits>;
+  /** The ingest records of objects the watcher skipped (GET /v1/ingest/skipped); absent: an empty list. */
+  skips?: SkipLog;
   /** The probe POST /v1/plan runs (a seam, so a test can count the probes running at once). */
   probe?: (file: string) => Promise<MediaInfo>;
 }
@@ -65,6 +68,10 @@ const PlanRequest = z.strictObject({
 
 const ListQuery = z.strictObject({
   status: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+const SkippedQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
@@ -145,6 +152,13 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     const q = parseBody(ListQuery, req.query, 'query');
     const jobs = await store.list({ status: statusOf(q.status), limit: q.limit });
     return { jobs: jobs.map(jobView) };
+  });
+
+  // Objects in a watched bucket that made no job, and why (unknown suffix, temp name, symlink, settings
+  // error, refused key): newest first. Under /v1/ingest because they are ingest's verdicts, not jobs.
+  app.get('/v1/ingest/skipped', async (req) => {
+    const q = parseBody(SkippedQuery, req.query, 'query');
+    return { skipped: deps.skips ? await deps.skips.list(q.limit) : [] };
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => jobView(await getJob(req.params.id)));

@@ -35,6 +35,11 @@ const Complete = z.strictObject({
   outputs: z.array(Output).max(100_000),
   inputMedia: z.record(z.string(), z.unknown()).optional(),
   stderrTail: z.string().max(16_384).optional(),
+  /** What of the template the input could not have (an audio file under a video template). */
+  skipped: z
+    .array(z.strictObject({ part: z.string().min(1).max(32), reason: z.string().max(512) }))
+    .max(16)
+    .optional(),
 });
 
 // No retry flag: whether a failure is worth another attempt is the server's call, from the code's entry
@@ -127,6 +132,7 @@ export function registerWorkerRoutes(app: FastifyInstance, o: WorkerRouteOptions
         leaseToken: token,
         outputs: body.outputs,
         ...(body.stderrTail ? { stderrTail: body.stderrTail } : {}),
+        ...(body.skipped?.length ? { skipped: body.skipped } : {}),
       },
       new Date(),
     );

@@ -1,4 +1,5 @@
 // The CLI's HTTP client for a running `sluice serve`.
+
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -7,6 +8,7 @@ import { TOKEN_FILE } from '../api/api-token.ts';
 import type { JobView } from '../api/job-view.ts';
 import { DEFAULT_PORT, SERVER_FILE } from '../config/defaults.ts';
 import { isErrorCode, SluiceError } from '../errors.ts';
+import type { SkipRecord } from '../ingest/skip-log.ts';
 import type { ObjectInfo } from '../storage/object-store.ts';
 
 /** --server, else SLUICE_SERVER, else the server.json a running `sluice serve` leaves in its data dir. */
@@ -33,6 +35,11 @@ export class ApiClient {
     readonly baseUrl: string,
     private readonly token?: string,
   ) {}
+
+  /** Objects the watcher made no job of, and why (newest first). */
+  listSkipped(limit?: number): Promise<{ skipped: SkipRecord[] }> {
+    return this.request('GET', `/v1/ingest/skipped${limit ? `?limit=${limit}` : ''}`);
+  }
 
   listJobs(status?: string, limit?: number): Promise<{ jobs: JobView[] }> {
     const q = new URLSearchParams();

@@ -80,6 +80,20 @@ program
   });
 
 program
+  .command('skipped')
+  .description('objects in the watch folder that made no job, and why (newest first)')
+  .option('--limit <n>', 'at most this many', '50')
+  .option('--json', 'print JSON')
+  .action(async (o: { limit: string; json?: boolean }) => {
+    const { skipped } = await (await api()).listSkipped(Number(o.limit) || 50);
+    if (o.json) console.log(JSON.stringify(skipped, null, 2));
+    else if (skipped.length === 0) console.log('no skipped objects');
+    else
+      for (const s of skipped)
+        console.log(`${s.lastSeenAt}  ${s.reason.padEnd(16)} ${s.bucket}/${s.key}: ${s.message}`);
+  });
+
+program
   .command('jobs')
   .description('list jobs')
   .option('--status <status>', 'SUBMITTED | PROGRESSING | COMPLETE | ERROR | CANCELED')

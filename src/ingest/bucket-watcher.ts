@@ -6,6 +6,7 @@ import { SluiceError } from '../errors.ts';
 import { validateObjectKey } from '../storage/object-key.ts';
 import type { ObjectInfo, ObjectStore } from '../storage/object-store.ts';
 import { type ObjectEvent, objectCreatedEvent } from './object-event.ts';
+import type { SkipNotice } from './skip-log.ts';
 
 export interface BucketWatcherOptions {
   bucket: string;
@@ -32,6 +33,8 @@ export class BucketWatcher {
     private readonly options: BucketWatcherOptions,
     private readonly onEvent: (event: ObjectEvent) => Promise<void>,
     private readonly log: Logger,
+    /** Told of every object this watcher leaves alone, on every pass (the receiver dedupes). */
+    private readonly onSkip: (notice: SkipNotice) => Promise<void> = async () => {},
   ) {}
 
   start(): void {
@@ -55,7 +58,15 @@ export class BucketWatcher {
     const seen = new Set<string>();
     for (const object of objects) {
       seen.add(object.key);
-      if (IN_PROGRESS.some((re) => re.test(object.key))) continue;
+      if (IN_PROGRESS.some((re) => re.test(object.key))) {
+        await this.skip(
+          object,
+          'TEMP_NAME',
+          null,
+          'a name tools give files still being written (.part, .tmp, ~, a leading dot); rename it when complete',
+        );
+        continue;
+      }
       if (this.emitted.get(object.key) === object.etag) continue;
       const candidate = this.pending.get(object.key);
       if (!candidate || candidate.etag !== object.etag) {
@@ -80,6 +91,7 @@ export class BucketWatcher {
       this.pending.delete(object.key);
       this.emitted.set(object.key, object.etag);
       this.log.warn({ key: object.key, err: (err as Error).message }, 'object ignored: key refused');
+      await this.skip(object, 'KEY_REFUSED', object.etag, (err as Error).message);
       return;
     }
     try {
@@ -91,10 +103,15 @@ export class BucketWatcher {
         this.pending.delete(object.key);
         this.emitted.set(object.key, object.etag);
         this.log.warn({ key: object.key, code: err.code, err: err.message }, 'object event refused');
+        await this.skip(object, 'EVENT_REFUSED', object.etag, `${err.code}: ${err.message}`);
         return;
       }
       // Left pending (still settled), so the next pass delivers it again; ingest is idempotent.
       this.log.error({ err, key: object.key }, 'object event not handled; will retry');
     }
+  }
+
+  private skip(object: ObjectInfo, reason: SkipNotice['reason'], version: string | null, message: string) {
+    return this.onSkip({ bucket: this.options.bucket, key: object.key, reason, version, message });
   }
 }

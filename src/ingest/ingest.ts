@@ -14,6 +14,7 @@ import type { Template } from '../templates/template.ts';
 import { type TemplateRegistry, templateFromJson, templateNameFor } from '../templates/template-registry.ts';
 import type { ObjectEvent } from './object-event.ts';
 import { idempotencyKey, matchPipelines, type Pipeline, versionGroup } from './pipeline.ts';
+import type { SkipNotice } from './skip-log.ts';
 
 const MAX_SETTINGS_BYTES = 256 * 1024;
 
@@ -28,6 +29,8 @@ export interface IngestHooks {
   onSuperseded?: (jobs: Job[]) => void;
   /** Server-wide limits no template may exceed. */
   ceilings?: Ceilings;
+  /** An object event that makes no job (unknown suffix, invalid settings file): the user is told. */
+  onSkipped?: (notice: SkipNotice) => Promise<void>;
 }
 
 export interface JobRequest {
@@ -97,6 +100,7 @@ export class Ingest {
     let created = 0;
     if (matched.length === 0) {
       this.log.debug({ bucket, key }, 'no pipeline matches object');
+      await this.reportUnmatched(bucket, key, etag);
       return { jobs, created };
     }
     // An event for a version that is no longer there (replaced since, or out of order) makes nothing:
@@ -131,6 +135,47 @@ export class Ingest {
     return { jobs, created };
   }
 
+  /** Why an object event made no job: an unknown suffix, or a settings file (checked now, when placed). */
+  private async reportUnmatched(bucket: string, key: string, etag: string): Promise<void> {
+    const skipped = this.hooks.onSkipped;
+    if (!skipped) return;
+    if (this.isSettingsKey(bucket, key)) {
+      if (!key.toLowerCase().endsWith('.json')) {
+        await skipped({
+          bucket,
+          key,
+          reason: 'UNKNOWN_SUFFIX',
+          version: etag,
+          message: 'the settings folder holds .json template files only; this file is not read',
+        });
+        return;
+      }
+      try {
+        const text = (await this.objects.read(bucket, key, MAX_SETTINGS_BYTES)).toString('utf8');
+        templateFromJson(text, `${bucket}/${key}`, templateNameFor(key));
+      } catch (err) {
+        await skipped({
+          bucket,
+          key,
+          reason: 'INVALID_SETTINGS',
+          version: etag,
+          message: `settings file not used: ${(err as Error).message}`,
+        });
+      }
+      return;
+    }
+    const suffixes = [
+      ...new Set(this.pipelines.filter((p) => p.bucket === bucket).flatMap((p) => p.suffixes)),
+    ];
+    await skipped({
+      bucket,
+      key,
+      reason: 'UNKNOWN_SUFFIX',
+      version: null,
+      message: `no pipeline takes this file's suffix; media files end in ${suffixes.join(', ')}`,
+    });
+  }
+
   /** The valid settings files under a pipeline's settings prefix; invalid ones are reported and skipped. */
   private async settingsFiles(p: Pipeline): Promise<{ key: string; template: Template }[]> {
     if (!p.settingsPrefix) return [];
@@ -150,6 +195,13 @@ export class Ingest {
           { key: f.key, err: (err as Error).message },
           'settings file skipped: not a valid template',
         );
+        await this.hooks.onSkipped?.({
+          bucket: p.bucket,
+          key: f.key,
+          reason: 'INVALID_SETTINGS',
+          version: f.etag,
+          message: `settings file not used: ${(err as Error).message}`,
+        });
       }
     }
     return out;
@@ -234,7 +286,7 @@ export function requirePipelineMatch<T>(matched: T[], key: string): T[] {
   if (matched.length === 0) {
     throw new SluiceError(
       'NO_MATCHING_PIPELINE',
-      `no pipeline takes ${key}; the default pipeline takes video files (.mp4, .mov, .mkv, .webm, ...)`,
+      `no pipeline takes ${key}; the default pipeline takes video files (.mp4, .mov, .mkv, .webm, ...) and audio files (.m4a, .mp3, .wav, .flac, .aac, .ogg, .opus, ...); rename the file with its format's suffix`,
     );
   }
   return matched;

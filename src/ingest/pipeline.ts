@@ -33,12 +33,18 @@ export const VIDEO_SUFFIXES = [
   '.3gp',
 ];
 
+/**
+ * Audio files people upload (as Mux and PeerTube take them): under a video template they give that
+ * template's audio part, HLS/DASH audio (see templates/ladder.ts `planJob`). `.opus` and `.oga` are Ogg.
+ */
+export const AUDIO_SUFFIXES = ['.m4a', '.mp3', '.wav', '.flac', '.aac', '.ogg', '.oga', '.opus', '.wma'];
+
 export function defaultPipeline(template: string): Pipeline {
   return {
     name: 'default',
     bucket: 'source',
     prefix: '',
-    suffixes: VIDEO_SUFFIXES,
+    suffixes: [...VIDEO_SUFFIXES, ...AUDIO_SUFFIXES],
     template,
     destinationBucket: 'destination',
     settingsPrefix: SETTINGS_PREFIX,

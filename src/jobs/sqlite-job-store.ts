@@ -1,10 +1,12 @@
 // JobStore on SQLite (WAL) through Kysely. The control plane is the only process that opens the file;
 // workers reach jobs through the Worker API. better-sqlite3 is synchronous, so each transaction below
 // runs without interleaving and a claim is atomic.
+
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { type Generated, Kysely, type Selectable, SqliteDialect, sql, type Transaction } from 'kysely';
 import { SluiceError } from '../errors.ts';
+import type { SkipNotice, SkipRecord, SkipRecordStore } from '../ingest/skip-log.ts';
 import { type Job, type JobEvent, type JobStatus, type NewJob, outputSetOf } from './job.ts';
 import { newJobId } from './job-id.ts';
 import type { CreateResult, JobStore, LedgerEntry } from './job-store.ts';
@@ -116,7 +118,23 @@ export const MIGRATIONS: readonly string[] = [
   // Lease tokens were kept in plain text: hash the ones in flight (their workers keep working).
   'ALTER TABLE jobs RENAME COLUMN lease_token TO lease_hash',
   'UPDATE jobs SET lease_hash = sluice_sha256(lease_hash) WHERE lease_hash IS NOT NULL',
+  // 16-17: objects the watcher skipped (issue 8): one row per bucket, key and reason; `count` versions.
+  `CREATE TABLE ingest_skipped (
+     bucket TEXT NOT NULL,
+     key TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     version TEXT NOT NULL DEFAULT '',
+     message TEXT NOT NULL,
+     first_seen TEXT NOT NULL,
+     last_seen TEXT NOT NULL,
+     count INTEGER NOT NULL DEFAULT 1,
+     PRIMARY KEY (bucket, key, reason)
+   )`,
+  'CREATE INDEX ingest_skipped_last_seen ON ingest_skipped (last_seen)',
 ];
+
+/** Skip records kept at most; the oldest go first (a folder of unrelated files cannot grow the database). */
+const MAX_SKIP_RECORDS = 10_000;
 
 /** The database holds other people's jobs (and lease hashes): the owner's only, like the data dir. */
 const DB_FILE_MODE = 0o600;
@@ -188,7 +206,7 @@ function fromRow(r: Selectable<JobsTable>): Job {
   };
 }
 
-export class SqliteJobStore implements JobStore {
+export class SqliteJobStore implements JobStore, SkipRecordStore {
   private readonly db: Kysely<Schema>;
   private readonly sqlite: Database.Database;
 
@@ -432,6 +450,55 @@ export class SqliteJobStore implements JobStore {
       .where('finished_at', '<', before.toISOString())
       .executeTakeFirst();
     return Number(r.numDeletedRows);
+  }
+
+  async recordSkip(n: SkipNotice, now: Date): Promise<void> {
+    const at = now.toISOString();
+    this.sqlite
+      .transaction(() => {
+        this.sqlite
+          .prepare(
+            `INSERT INTO ingest_skipped (bucket, key, reason, version, message, first_seen, last_seen)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (bucket, key, reason) DO UPDATE SET
+               count = count + 1, version = excluded.version, message = excluded.message,
+               last_seen = excluded.last_seen
+             WHERE version IS NOT excluded.version`,
+          )
+          .run(n.bucket, n.key, n.reason, n.version ?? '', n.message, at, at);
+        this.sqlite
+          .prepare(
+            `DELETE FROM ingest_skipped WHERE rowid IN
+               (SELECT rowid FROM ingest_skipped ORDER BY last_seen DESC LIMIT -1 OFFSET ?)`,
+          )
+          .run(MAX_SKIP_RECORDS);
+      })
+      .immediate();
+  }
+
+  async listSkipped(limit: number): Promise<SkipRecord[]> {
+    const rows = this.sqlite
+      .prepare('SELECT * FROM ingest_skipped ORDER BY last_seen DESC, rowid DESC LIMIT ?')
+      .all(limit) as {
+      bucket: string;
+      key: string;
+      reason: string;
+      version: string;
+      message: string;
+      first_seen: string;
+      last_seen: string;
+      count: number;
+    }[];
+    return rows.map((r) => ({
+      bucket: r.bucket,
+      key: r.key,
+      reason: r.reason as SkipRecord['reason'],
+      message: r.message,
+      version: r.version === '' ? null : r.version,
+      firstSeenAt: r.first_seen,
+      lastSeenAt: r.last_seen,
+      count: r.count,
+    }));
   }
 
   async close(): Promise<void> {

@@ -19,7 +19,14 @@ export type Transition =
       inputMedia?: MediaInfo;
       stderrTail?: string;
     }
-  | { type: 'complete'; leaseToken: string; outputs: JobOutput[]; stderrTail?: string }
+  | {
+      type: 'complete';
+      leaseToken: string;
+      outputs: JobOutput[];
+      stderrTail?: string;
+      /** Template parts the input could not have, and why (kept on the job:complete event). */
+      skipped?: { part: string; reason: string }[];
+    }
   | {
       type: 'fail';
       /** The attempt's own token; null when the control plane reports for an attempt (lost worker). */
@@ -166,7 +173,7 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
           stderrTail: t.stderrTail ?? job.stderrTail,
         },
         'job:complete',
-        { outputs: t.outputs.length },
+        { outputs: t.outputs.length, ...(t.skipped ? { skipped: t.skipped } : {}) },
       );
     case 'fail': {
       if (t.leaseToken !== null) requireLease(job, t.leaseToken, 'fail');

@@ -30,6 +30,8 @@ export class LocalObjectStore implements ObjectStore {
   private readonly tmpDir: string;
   private readonly log: Logger | null;
   private readonly reported = new Map<string, Set<string>>();
+  /** Told of each link a listing skips, once while it stays (the ingest records of skipped objects). */
+  onLinkSkipped: (bucket: string, key: string, target: string | null) => void = () => {};
 
   /** `log` receives what was skipped or refused because of a symbolic link. */
   constructor(dataDir: string, log?: Logger) {
@@ -312,6 +314,7 @@ export class LocalObjectStore implements ObjectStore {
           { bucket, key, target },
           'symbolic link skipped: Sluice does not follow links in buckets; copy the real file in instead',
         );
+        this.onLinkSkipped(bucket, key, target);
       }
       if (next.size < MAX_REPORTED) next.add(key);
     }

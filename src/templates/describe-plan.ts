@@ -59,5 +59,6 @@ export function describePlan(plan: Plan): string {
       `sprites: ${s.width}x${s.height} every ${s.intervalSeconds} s, ${s.count} frames on ${s.sheets} sheet(s) of ${s.columns}x${s.rows}, WebVTT index`,
     );
   }
+  for (const s of plan.skipped ?? []) lines.push(`left out: ${s.part} (${s.reason})`);
   return lines.join('\n');
 }

@@ -2,6 +2,7 @@
 // job will produce. Every rule the plan follows is here, each small enough to test on its own.
 import { SluiceError } from '../errors.ts';
 import type { MediaInfo, VideoInfo } from '../media/media-info.ts';
+import { planAudioOfVideoTemplate, type SkippedPart } from './audio-input-plan.ts';
 import type { Template } from './template.ts';
 
 export interface PlannedRendition {
@@ -56,6 +57,8 @@ export interface Plan {
   dash: boolean;
   mp4: boolean;
   preset: string;
+  /** Parts of the template this input cannot have (an audio file under a video template), and why. */
+  skipped?: SkippedPart[];
 }
 
 /** Down to even: never a pixel more than the source has (853x479 -> 850x478). */
@@ -288,12 +291,7 @@ export function planJob(template: Template, media: MediaInfo): Plan {
     };
   }
   const video = media.video;
-  if (!video) {
-    throw new SluiceError(
-      'INPUT_NO_VIDEO',
-      `template ${template.name} needs a video stream; the input has none (use the audio-only template for audio files)`,
-    );
-  }
+  if (!video) return planAudioOfVideoTemplate(template, audio, common);
   const fps = outputFrameRate(video, template.video.maxFrameRate);
   const duration = media.durationSeconds;
   let thumbnail: Plan['thumbnail'] = null;

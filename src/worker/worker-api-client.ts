@@ -81,6 +81,8 @@ export class WorkerApiClient {
     outputs: JobOutput[];
     inputMedia?: MediaInfo;
     stderrTail?: string;
+    /** Parts of the template this input could not have (plan.skipped), recorded on the complete event. */
+    skipped?: { part: string; reason: string }[];
   }): Promise<{ status: string }> {
     return this.deliver('complete', body);
   }

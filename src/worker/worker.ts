@@ -137,7 +137,13 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
       });
     }
     clearInterval(timer);
-    await api.complete({ outputs, inputMedia: media, stderrTail: running.ffmpeg?.stderrTail() ?? '' });
+    if (plan.skipped?.length) log.info({ skipped: plan.skipped }, 'template parts left out');
+    await api.complete({
+      outputs,
+      inputMedia: media,
+      stderrTail: running.ffmpeg?.stderrTail() ?? '',
+      ...(plan.skipped?.length ? { skipped: plan.skipped } : {}),
+    });
     log.info({ outputs: outputs.length }, 'attempt complete');
     return 'COMPLETE';
   } catch (err) {

@@ -28,6 +28,9 @@ async function connect(port: number): Promise<net.Socket & { gone: Promise<void>
   const socket = net.connect(port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   socket.on('error', () => {}); // a reset from the server is one of the ways it cuts a client off
+  // Flowing, so a FIN from the server is read and 'close' follows: a paused socket may never see its end
+  // (seen under load: the server had closed it, the test waited 20 s for a 'close' that never came).
+  socket.resume();
   const gone = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   return Object.assign(socket, { gone });
 }

@@ -249,11 +249,18 @@ test('5.1 input gives stereo AAC', async () => {
   assert.equal(audio(await streams(r.local.mp4))?.channels, 2);
 });
 
-test('audio-only input: audio-only HLS/DASH under audio-only, a clear INPUT_NO_VIDEO under a video template', async () => {
+test('audio-only input: HLS/DASH audio under audio-only and under a video template, INPUT_NO_VIDEO under an MP4-only one', async () => {
   const input = await gen('talk.m4a', { audio: TONE });
   const media = await probe(input);
+  const underVideo = planJob(getBuiltinTemplate('abr-default'), media);
+  assert.deepEqual(underVideo.renditions, []);
+  assert.ok(underVideo.audio && underVideo.hls && underVideo.dash && !underVideo.mp4);
+  assert.deepEqual(
+    underVideo.skipped?.map((s) => s.part),
+    ['video', 'mp4', 'thumbnail', 'sprites'],
+  );
   assert.throws(
-    () => planJob(getBuiltinTemplate('abr-default'), media),
+    () => planJob(getBuiltinTemplate('mp4-h264-aac'), media),
     (err: unknown) =>
       err instanceof SluiceError && err.code === 'INPUT_NO_VIDEO' && /audio-only/.test(err.message),
   );

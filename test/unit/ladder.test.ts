@@ -168,8 +168,24 @@ describe('renditions', () => {
 });
 
 describe('inputs without a stream', () => {
-  test('a video template on an input with no video stream throws INPUT_NO_VIDEO', () => {
-    assert.throws(() => planJob(ABR, media({ video: null })), isCode('INPUT_NO_VIDEO'));
+  test('a video template on an audio input plans its HLS/DASH audio and names what it leaves out', () => {
+    const plan = planJob(ABR, media({ video: null }));
+    assert.deepEqual(plan.renditions, []);
+    assert.ok(plan.audio && plan.hls && plan.dash);
+    assert.equal(plan.mp4, false);
+    assert.equal(plan.thumbnail, null);
+    assert.equal(plan.sprites, null);
+    assert.deepEqual(
+      plan.skipped?.map((s) => s.part),
+      ['video', 'mp4', 'thumbnail', 'sprites'],
+    );
+  });
+
+  test('an MP4-only template on an input with no video stream throws INPUT_NO_VIDEO', () => {
+    assert.throws(
+      () => planJob(getBuiltinTemplate('mp4-h264-aac'), media({ video: null })),
+      isCode('INPUT_NO_VIDEO'),
+    );
   });
 
   test('an input without audio plans no audio', () => {
