@@ -64,10 +64,16 @@ export class ApiClient {
     const body = Readable.toWeb(createReadStream(file)) as ReadableStream;
     const encoded = key.split('/').map(encodeURIComponent).join('/');
     const query = template ? `?template=${encodeURIComponent(template)}` : '';
-    return this.request('PUT', `/v1/uploads/${encoded}${query}`, body, {
-      'content-type': 'application/octet-stream',
-      'content-length': String(stat.size),
-    }, hasJobs);
+    return this.request(
+      'PUT',
+      `/v1/uploads/${encoded}${query}`,
+      body,
+      {
+        'content-type': 'application/octet-stream',
+        'content-length': String(stat.size),
+      },
+      hasJobs,
+    );
   }
 
   private async request<T>(
@@ -113,7 +119,10 @@ export class ApiClient {
       );
     if (!res.ok) {
       if (!answer || !isErrorCode(answer.code)) throw notSluice();
-      throw new SluiceError(answer.code, String(answer.detail ?? `${method} ${route} answered ${res.status}`));
+      throw new SluiceError(
+        answer.code,
+        String(answer.detail ?? `${method} ${route} answered ${res.status}`),
+      );
     }
     if (!answer || !looksRight(answer)) throw notSluice();
     return answer as T;

@@ -28,7 +28,9 @@ async function processesWith(needle: string): Promise<{ pid: number; args: strin
   return stdout
     .split('\n')
     .map((l) => /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(l))
-    .filter((m): m is RegExpExecArray => m !== null && !m[2]?.startsWith('Z') && m[3]?.includes(needle) === true)
+    .filter(
+      (m): m is RegExpExecArray => m !== null && !m[2]?.startsWith('Z') && m[3]?.includes(needle) === true,
+    )
     .map((m) => ({ pid: Number(m[1]), args: m[3] ?? '' }));
 }
 
@@ -39,7 +41,19 @@ async function npxServe(t: Parameters<typeof tempDir>[0]) {
   const port = await freePort();
   const npm: ChildProcess = spawn(
     'npm',
-    ['exec', '--yes', 'sluice', '--', 'serve', '--data-dir', dataDir, '--port', String(port), '--concurrency', '1'],
+    [
+      'exec',
+      '--yes',
+      'sluice',
+      '--',
+      'serve',
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(port),
+      '--concurrency',
+      '1',
+    ],
     {
       cwd: REPO,
       // Its own process group, as a job started with `&` is; cleanup can then reach whatever is left.
@@ -68,16 +82,32 @@ async function npxServe(t: Parameters<typeof tempDir>[0]) {
     } catch {}
   });
   const api = new ApiClient(`http://127.0.0.1:${port}`);
-  await waitFor('server up', () => api.listJobs().then(() => true, () => false), 60_000);
+  await waitFor(
+    'server up',
+    () =>
+      api.listJobs().then(
+        () => true,
+        () => false,
+      ),
+    60_000,
+  );
   const info = JSON.parse(await fs.readFile(path.join(dataDir, 'server.json'), 'utf8')) as { pid: number };
   assert.notEqual(info.pid, npm.pid, 'npm runs the server as a separate process');
   return { dataDir, api, npm, serverPid: info.pid };
 }
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  test(`${signal} to \`npm exec sluice serve\` stops the server, its worker and ffmpeg`, async (t) => {
+// SIGTERM to npm's pid alone (`kill -TERM <pid>`); SIGINT as Ctrl-C or `kill -INT %1` send it, to the
+// job's process group. (npm holds a SIGINT sent to its pid alone: it forwards it to `sh`, which waits.)
+for (const [signal, to] of [
+  ['SIGTERM', 'npm'],
+  ['SIGINT', 'group'],
+] as const) {
+  test(`${signal} to \`npm exec sluice serve\` (${to}) stops the server, its worker and ffmpeg`, async (t) => {
     const { dataDir, api, npm, serverPid } = await npxServe(t);
-    await fs.copyFile(await clip({ width: 1280, height: 720, seconds: 4 }), path.join(dataDir, 'buckets', 'source', 'in.mp4'));
+    await fs.copyFile(
+      await clip({ width: 1280, height: 720, seconds: 4 }),
+      path.join(dataDir, 'buckets', 'source', 'in.mp4'),
+    );
     const ffmpeg = await waitFor('ffmpeg encoding', async () => {
       const ps = await processesWith(dataDir);
       return ps.find((p) => /ffmpeg/.test(p.args.split(' ')[0] ?? ''));
@@ -85,7 +115,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const worker = (await processesWith('worker --server')).find((p) => p.args.includes(api.baseUrl));
     assert.ok(worker, 'a worker runs');
 
-    npm.kill(signal);
+    if (to === 'npm') npm.kill(signal);
+    else process.kill(-(npm.pid ?? 0), signal);
     await waitFor(
       'server, worker and ffmpeg gone',
       async () => {
