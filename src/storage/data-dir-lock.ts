@@ -1,6 +1,6 @@
 // One `sluice serve` (or `sluice demo`) per data directory: two would run the same jobs twice and the
 // second would delete the first one's server.json when it stops. The lock is a file holding the owner's
-// pid, created exclusively; a lock whose pid is no longer alive (a server killed with SIGKILL) is taken over.
+// pid, put in place atomically; a lock whose pid is no longer alive (a server killed with SIGKILL) is taken over.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { SluiceError } from '../errors.ts';
@@ -38,8 +38,13 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   // A few rounds: a stale lock is removed and the exclusive create retried; should two starts race for
   // the same stale lock, the loser finds the winner's live pid on its next round.
   for (let round = 0; round < 5; round++) {
+    // Written whole to a private name, then hard-linked into place: the link fails if a lock exists,
+    // and a lock that exists always holds its pid (never a half-written file another start would
+    // mistake for a stale one).
+    const draft = `${file}.${process.pid}.${round}`;
+    await fs.writeFile(draft, mine, { mode: 0o600 });
     try {
-      await fs.writeFile(file, mine, { flag: 'wx', mode: 0o600 });
+      await fs.link(draft, file);
       return {
         async release() {
           // Only our own lock: never one a later server took over.
@@ -48,6 +53,8 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      await fs.rm(draft, { force: true });
     }
     const owner = await ownerOf(file);
     if (owner !== null && alive(owner)) {
