@@ -61,6 +61,13 @@ export const ERROR_CATALOGUE = {
   LAUNCH_FAILED: { status: 500, title: 'Worker could not be started', retryable: true },
   STORAGE_FAILED: { status: 500, title: 'Storage operation failed', retryable: true },
   FFMPEG_NOT_FOUND: { status: 500, title: 'ffmpeg is not usable', retryable: false },
+  PORT_IN_USE: { status: 409, title: 'Port is already in use', retryable: false },
+  DATA_DIR_IN_USE: {
+    status: 409,
+    title: 'Another Sluice server runs on this data directory',
+    retryable: false,
+  },
+  NOT_SLUICE: { status: 502, title: 'The server answering is not Sluice', retryable: false },
   SERVER_UNREACHABLE: { status: 503, title: 'Sluice server is not reachable', retryable: true },
   SERVER_BUSY: { status: 503, title: 'Server is at its limit; retry later', retryable: true },
   INTERNAL: { status: 500, title: 'Internal error', retryable: true },

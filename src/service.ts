@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { isLoopback, loadOrCreateToken, TOKEN_FILE } from './api/api-token.ts';
 import { buildApi } from './api/server.ts';
 import { type Config, ceilingsOf, SERVER_FILE } from './config/config.ts';
+import { SluiceError } from './errors.ts';
 import { BucketWatcher } from './ingest/bucket-watcher.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { defaultPipeline } from './ingest/pipeline.ts';
@@ -12,8 +13,9 @@ import { SkipLog } from './ingest/skip-log.ts';
 import { SqliteJobStore } from './jobs/sqlite-job-store.ts';
 import { retryDelayMs } from './jobs/state-machine.ts';
 import { LocalProcessLauncher } from './launchers/local-process-launcher.ts';
-import { findFfmpeg } from './media/ffmpeg-binaries.ts';
+import { type FfmpegBinaries, findFfmpeg } from './media/ffmpeg-binaries.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
+import { lockDataDir } from './storage/data-dir-lock.ts';
 import { LocalObjectStore } from './storage/local-object-store.ts';
 import { securePrivateDataDir } from './storage/private-data-dir.ts';
 import { TemplateRegistry } from './templates/template-registry.ts';
@@ -33,6 +35,22 @@ export async function startService(config: Config, log: Logger): Promise<Service
   const ffmpeg = await findFfmpeg();
   log.info({ ffmpeg: ffmpeg.ffmpeg, version: ffmpeg.version, source: ffmpeg.source }, 'ffmpeg found');
   await securePrivateDataDir(config.dataDir, log);
+  // Before anything else touches the data directory: a second server must not open its database.
+  const lock = await lockDataDir(config.dataDir);
+  try {
+    return await startLocked(config, log, lock, ffmpeg);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+async function startLocked(
+  config: Config,
+  log: Logger,
+  lock: Awaited<ReturnType<typeof lockDataDir>>,
+  ffmpeg: FfmpegBinaries,
+): Promise<Service> {
   const objects = new LocalObjectStore(config.dataDir, log.child({ component: 'objects' }));
   await objects.ensureBucket('source');
   await objects.ensureBucket('destination');
@@ -124,7 +142,20 @@ export async function startService(config: Config, log: Logger): Promise<Service
     retryDelay: (attempt) => retryDelayMs(attempt, Math.random()),
     version: VERSION,
   });
-  await api.listen({ host: config.host, port: config.port });
+  try {
+    await api.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await api.close().catch(() => {});
+    await store.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new SluiceError(
+        'PORT_IN_USE',
+        `cannot listen on ${config.host}:${config.port}: the port is already in use (another program, or another sluice serve); stop it, or pick another port with --port <n> or SLUICE_PORT (0 picks a free one)`,
+      );
+    }
+    throw err;
+  }
   const address = api.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -157,6 +188,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await api.close();
       await store.close();
       await fs.rm(path.join(config.dataDir, SERVER_FILE), { force: true });
+      await lock.release();
     },
   };
 }

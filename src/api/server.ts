@@ -224,7 +224,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     try {
       const file = path.join(dir, 'input');
       await objects.download(body.bucket, body.key, file);
-      const media = await guard.probes.run(() => probe(file));
+      const media = await guard.probes.run(() => probe(file, undefined, `${body.bucket}/${body.key}`));
       return { template: template.name, input: media, plan: planJob(template, media) };
     } finally {
       await fs.rm(dir, { recursive: true, force: true });

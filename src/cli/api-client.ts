@@ -30,6 +30,9 @@ export async function resolveApiToken(dataDir: string): Promise<string | undefin
   return t?.trim() || undefined;
 }
 
+const hasJobs = (b: Record<string, unknown>) => Array.isArray(b.jobs);
+const isJob = (b: Record<string, unknown>) => typeof b.id === 'string' && typeof b.status === 'string';
+
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
@@ -46,19 +49,19 @@ export class ApiClient {
     if (status) q.set('status', status);
     if (limit !== undefined) q.set('limit', String(limit));
     const query = q.size > 0 ? `?${q}` : '';
-    return this.request('GET', `/v1/jobs${query}`);
+    return this.request('GET', `/v1/jobs${query}`, undefined, {}, hasJobs);
   }
 
   getJob(id: string): Promise<JobView> {
-    return this.request('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+    return this.request('GET', `/v1/jobs/${encodeURIComponent(id)}`, undefined, {}, isJob);
   }
 
   cancel(id: string): Promise<JobView> {
-    return this.request('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`, {});
+    return this.request('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`, {}, {}, isJob);
   }
 
   retry(id: string): Promise<JobView> {
-    return this.request('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`, {});
+    return this.request('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`, {}, {}, isJob);
   }
 
   async upload(
@@ -71,10 +74,16 @@ export class ApiClient {
     const body = Readable.toWeb(createReadStream(file)) as ReadableStream;
     const encoded = key.split('/').map(encodeURIComponent).join('/');
     const query = template ? `?template=${encodeURIComponent(template)}` : '';
-    return this.request('PUT', `/v1/uploads/${encoded}${query}`, body, {
-      'content-type': 'application/octet-stream',
-      'content-length': String(stat.size),
-    });
+    return this.request(
+      'PUT',
+      `/v1/uploads/${encoded}${query}`,
+      body,
+      {
+        'content-type': 'application/octet-stream',
+        'content-length': String(stat.size),
+      },
+      hasJobs,
+    );
   }
 
   private async request<T>(
@@ -82,6 +91,7 @@ export class ApiClient {
     route: string,
     body?: unknown,
     headers: Record<string, string> = {},
+    looksRight: (body: Record<string, unknown>) => boolean = () => true,
   ): Promise<T> {
     let res: Response;
     try {
@@ -102,11 +112,29 @@ export class ApiClient {
         `cannot reach Sluice at ${this.baseUrl} (${(err as Error).message}); start it with \`sluice serve\` or pass --server`,
       );
     }
-    const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-    if (!res.ok) {
-      const code = isErrorCode(json.code) ? json.code : 'INTERNAL';
-      throw new SluiceError(code, String(json.detail ?? `${method} ${route} answered ${res.status}`));
+    const text = await res.text().catch(() => '');
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
     }
-    return json as T;
+    const answer = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : null;
+    // Anything else on that address (a web site, another API, a proxy's error page) answers without
+    // Sluice's error codes or shapes: say so rather than fail on what it sent.
+    const notSluice = () =>
+      new SluiceError(
+        'NOT_SLUICE',
+        `${this.baseUrl} is not a Sluice server: ${method} ${route} answered ${res.status} ${res.headers.get('content-type') ?? 'without a content type'}${answer ? '' : ', not JSON'}; check --server, SLUICE_SERVER or <data-dir>/server.json`,
+      );
+    if (!res.ok) {
+      if (!answer || !isErrorCode(answer.code)) throw notSluice();
+      throw new SluiceError(
+        answer.code,
+        String(answer.detail ?? `${method} ${route} answered ${res.status}`),
+      );
+    }
+    if (!answer || !looksRight(answer)) throw notSluice();
+    return answer as T;
   }
 }

@@ -18,7 +18,8 @@ export function probeArgs(file: string): string[] {
   ];
 }
 
-export async function probe(file: string, timeoutMs = 60_000): Promise<MediaInfo> {
+/** `shownAs` replaces the file's path in error messages (a server's scratch copy is named by its object). */
+export async function probe(file: string, timeoutMs = 60_000, shownAs = file): Promise<MediaInfo> {
   const { ffprobe } = await findFfmpeg();
   const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>(
     (resolve) => {
@@ -34,7 +35,9 @@ export async function probe(file: string, timeoutMs = 60_000): Promise<MediaInfo
     },
   );
   if (code !== 0) {
-    const reason = stderr.trim().split('\n').slice(-3).join(' ') || `ffprobe exited with ${code}`;
+    const reason =
+      stderr.trim().split('\n').slice(-3).join(' ').split(file).join(shownAs) ||
+      `ffprobe exited with ${code}`;
     if (/not on whitelist|not in allowed|Invalid data found when processing input/.test(reason)) {
       // Either nothing recognisable, or a format the allowlist keeps closed.
       throw new SluiceError(

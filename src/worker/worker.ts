@@ -32,6 +32,12 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
   const { job } = assignment;
   const log = o.log.child({ jobId: job.id, attempt: job.attempt });
   const workDir = await o.objects.workDir(`sluice-${job.id}-`);
+  const input = path.join(workDir, `input${path.extname(job.input.key).slice(0, 16)}`);
+  // What the user or the API sees names the object, never this server's scratch folder (ffprobe and
+  // ffmpeg quote their input path; file errors quote theirs). The log keeps the paths, at debug.
+  const shownInput = `${job.input.bucket}/${job.input.key}`;
+  const scrub = (text: string) => text.split(input).join(shownInput).split(workDir).join('(scratch)');
+  const tail = () => scrub(running.ffmpeg?.stderrTail() ?? '');
 
   let phase: JobPhase = 'PROBING';
   let progress: JobProgress = { percent: 0, fps: null, speed: null, etaSeconds: null };
@@ -49,7 +55,7 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
     if (beating && !extra.inputMedia) return;
     beating = true;
     try {
-      await api.heartbeat({ phase, progress, stderrTail: running.ffmpeg?.stderrTail() ?? '', ...extra });
+      await api.heartbeat({ phase, progress, stderrTail: tail(), ...extra });
     } catch (err) {
       const e = toSluiceError(err);
       // The job was canceled, or another attempt holds it now: stop at once, report nothing.
@@ -82,7 +88,6 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
 
   let media: MediaInfo | null = null;
   try {
-    const input = path.join(workDir, `input${path.extname(job.input.key).slice(0, 16)}`);
     await requireRecordedVersion(o.objects, job.input);
     await o.objects.download(job.input.bucket, job.input.key, input);
     await requireRecordedSize(input, job.input);
@@ -141,7 +146,7 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
     await api.complete({
       outputs,
       inputMedia: media,
-      stderrTail: running.ffmpeg?.stderrTail() ?? '',
+      stderrTail: tail(),
       ...(plan.skipped?.length ? { skipped: plan.skipped } : {}),
     });
     log.info({ outputs: outputs.length }, 'attempt complete');
@@ -161,12 +166,14 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
       log.warn({ code: e.code, err: e.message }, 'the server no longer expects this attempt');
       return 'ABORTED';
     }
-    log.error({ code: e.code, err: e.message }, 'attempt failed');
+    log.debug({ code: e.code, err: e.message, workDir }, 'attempt failed (unscrubbed)');
+    const message = scrub(e.message);
+    log.error({ code: e.code, err: message }, 'attempt failed');
     await api
       .fail({
         code: e.code,
-        message: e.message,
-        stderrTail: running.ffmpeg?.stderrTail() ?? '',
+        message,
+        stderrTail: tail(),
       })
       .catch((failErr) => log.error({ err: (failErr as Error).message }, 'could not report the failure'));
     return 'FAILED';
