@@ -32,11 +32,18 @@ function fromNpm(pkg: string): string | null {
   }
 }
 
-let cached: Promise<FfmpegBinaries> | undefined;
+// One lookup per SLUICE_FFMPEG/SLUICE_FFPROBE setting: a process that changes them (a test running both
+// the system and the npm binary) gets the binary it now names, not the first one found.
+const cached = new Map<string, Promise<FfmpegBinaries>>();
 
 export function findFfmpeg(): Promise<FfmpegBinaries> {
-  cached ??= locate();
-  return cached;
+  const key = `${process.env.SLUICE_FFMPEG ?? ''}\0${process.env.SLUICE_FFPROBE ?? ''}`;
+  let found = cached.get(key);
+  if (!found) {
+    found = locate();
+    cached.set(key, found);
+  }
+  return found;
 }
 
 async function locate(): Promise<FfmpegBinaries> {
