@@ -84,7 +84,8 @@ const LAST_BEFORE_END = 99.9;
 
 /** Media seconds encoded: the top rendition's frames at its constant rate, else (audio only) out_time. */
 export function encodedSeconds(sample: ProgressSample, basis: ProgressBasis): number {
-  if (basis.frameRate && basis.frameRate > 0 && sample.frames !== null) return sample.frames / basis.frameRate;
+  if (basis.frameRate && basis.frameRate > 0 && sample.frames !== null)
+    return sample.frames / basis.frameRate;
   return sample.outTimeSeconds;
 }
 
