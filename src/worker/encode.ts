@@ -60,8 +60,11 @@ export async function encode(
   o.onStart?.(run);
   await run.done;
   if (plan.sprites) {
-    // A fraction of a second even for hours of media: a few KB per small frame, decoded once.
-    await (await runFfmpeg(buildSpriteSheetArgs(plan.sprites, local), () => {})).done;
+    // A fraction of a second even for hours of media: a few KB per small frame, decoded once. No frame
+    // at all (no decodable picture) leaves no sheet, which publishing reports as the input's verdict.
+    if ((await fs.readdir(frames)).length > 0) {
+      await (await runFfmpeg(buildSpriteSheetArgs(plan.sprites, local), () => {})).done;
+    }
     await fs.rm(frames, { recursive: true, force: true });
   }
   const { measured, spriteVtt } = await finishPackaging(plan, { ...local, workDir });
