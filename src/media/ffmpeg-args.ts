@@ -1,8 +1,16 @@
 // ffmpeg argument building, pure: a Plan and local paths -> one argument array for one ffmpeg process.
 // One decode feeds every rendition through `split`; the encoded streams go through the tee muxer to the
 // DASH muxer (CMAF segments + MPD + HLS playlists over the same segments) and to the MP4, so the top
-// rendition and the audio are encoded once and used twice. Poster and sprite sheets are two more
-// branches of the same decode.
+// rendition and the audio are encoded once and used twice. The sprites' small frames are one more
+// branch of the same decode; the poster is read through a second, seeking input.
+//
+// Every image output starts at once, which is what keeps `-progress` live: ffmpeg 5.x prints no report
+// until every output file has written its header, and an output writes its header on its first frame.
+// A `tile` sheet's first frame comes once 100 small frames are in (200 s of media at the defaults), a
+// `trim`med poster's once the decode reaches the poster time: either held the report back to the end
+// of any ordinary clip. So the small frames are written one by one and tiled into sheets afterwards
+// (buildSpriteSheetArgs, a pass over a few KB per frame), and the poster input seeks to its time and
+// yields its one frame first thing.
 import path from 'node:path';
 import type { Plan } from '../templates/ladder.ts';
 import { inputRestrictions } from './input-policy.ts';
@@ -26,6 +34,9 @@ export const STREAM_FILES = {
 } as const;
 
 export const SPRITE_PATTERN = 'sprite-%03d.jpg';
+/** The small frames, in a folder of their own under the sprite folder, removed once tiled. */
+export const SPRITE_FRAMES_DIR = 'frames';
+const SPRITE_FRAME_PATTERN = 'frame-%05d.jpg';
 
 /**
  * JPEGs from full-range yuv420p flagged as full range. The yuvj420p formats the mjpeg encoder asks for by
@@ -70,7 +81,7 @@ function kbps(n: number): string {
 
 function videoFilters(plan: Plan): string {
   const n = plan.renditions.length;
-  const extra = (plan.thumbnail ? 1 : 0) + (plan.sprites ? 1 : 0);
+  const extra = plan.sprites ? 1 : 0;
   const branches = n + extra;
   const pre: string[] = [];
   if (plan.toneMap) pre.push(TONE_MAP);
@@ -90,20 +101,19 @@ function videoFilters(plan: Plan): string {
       `[s${i}]scale=${r.width}:${r.height}:flags=bicubic,setsar=sar=${r.sar}:max=${SAR_MAX},format=yuv420p[v${i}]`,
     );
   });
-  let next = n;
-  if (plan.thumbnail) {
-    const t = plan.thumbnail;
-    filters.push(
-      `[s${next++}]trim=start=${t.atSeconds},setpts=PTS-STARTPTS,scale=${t.width}:${t.height}:out_range=full,setsar=1,format=yuv420p[th]`,
-    );
-  }
   if (plan.sprites) {
     const s = plan.sprites;
     filters.push(
-      `[s${next}]fps=1/${s.intervalSeconds},scale=${s.width}:${s.height}:out_range=full,setsar=1,format=yuv420p,tile=${s.columns}x${s.rows}[sp]`,
+      `[s${n}]fps=1/${s.intervalSeconds},scale=${s.width}:${s.height}:out_range=full,setsar=1,format=yuv420p[sp]`,
     );
   }
   return filters.join(';');
+}
+
+/** The poster's filters on the second input, which starts at the poster time. */
+function posterFilters(plan: Plan, t: NonNullable<Plan['thumbnail']>): string {
+  const pre = plan.toneMap ? `${TONE_MAP},` : '';
+  return `${pre}scale=${t.width}:${t.height}:out_range=full,setsar=1,format=yuv420p`;
 }
 
 export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] {
@@ -119,6 +129,11 @@ export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] 
     '-nostats',
   ];
   args.push(...inputRestrictions(), '-i', paths.input);
+  // Input 1, the poster's: the same file, seeking to the poster time (accurate seek, on the timeline the
+  // filters see). Only its first frame is used; ffmpeg reads no more of it once the poster is out.
+  if (plan.thumbnail) {
+    args.push(...inputRestrictions(), '-ss', String(plan.thumbnail.atSeconds), '-i', paths.input);
+  }
   if (hasVideo) args.push('-filter_complex', videoFilters(plan));
 
   plan.renditions.forEach((r, i) => {
@@ -170,32 +185,53 @@ export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] 
   args.push('-f', 'tee', slaves.join('|'));
 
   if (plan.thumbnail) {
-    args.push(
-      '-map',
-      '[th]',
-      '-frames:v',
-      '1',
-      '-update',
-      '1',
-      '-q:v',
-      '3',
-      ...FULL_RANGE_JPEG,
-      paths.thumbnail,
-    );
+    args.push('-map', '1:v:0', '-vf', posterFilters(plan, plan.thumbnail));
+    args.push('-frames:v', '1', '-update', '1', '-q:v', '3', ...FULL_RANGE_JPEG, paths.thumbnail);
   }
   if (plan.sprites) {
+    // Near-lossless: they are decoded once more and coded into the sheets at the sheets' quality.
     args.push(
       '-map',
       '[sp]',
       '-q:v',
-      '5',
+      '2',
       ...FULL_RANGE_JPEG,
       '-start_number',
       '1',
-      path.join(paths.spriteDir, SPRITE_PATTERN),
+      spriteFramePattern(paths),
     );
   }
   return args;
+}
+
+function spriteFramePattern(paths: TranscodePaths): string {
+  return path.join(paths.spriteDir, SPRITE_FRAMES_DIR, SPRITE_FRAME_PATTERN);
+}
+
+/** After the encode: the small frames, in order, onto sheets of columns x rows (the last one padded). */
+export function buildSpriteSheetArgs(sprites: NonNullable<Plan['sprites']>, paths: TranscodePaths): string[] {
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-y',
+    '-loglevel',
+    'level+warning',
+    '-f',
+    'image2',
+    '-start_number',
+    '1',
+    '-framerate',
+    '1',
+    '-i',
+    spriteFramePattern(paths),
+    '-vf',
+    `tile=${sprites.columns}x${sprites.rows}`,
+    '-q:v',
+    '5',
+    '-start_number',
+    '1',
+    path.join(paths.spriteDir, SPRITE_PATTERN),
+  ];
 }
 
 function teeOption(opt: string): string {

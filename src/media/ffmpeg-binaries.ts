@@ -32,7 +32,9 @@ function fromNpm(pkg: string): string | null {
   }
 }
 
-let cached: Promise<FfmpegBinaries> | undefined;
+// One lookup per SLUICE_FFMPEG/SLUICE_FFPROBE setting: a process that changes them (a test running both
+// the system and the npm binary) gets the binary it now names, not the first one found.
+const cached = new Map<string, Promise<FfmpegBinaries>>();
 
 /**
  * Set by the local launcher for its workers: the binaries the control plane already located and
@@ -41,8 +43,14 @@ let cached: Promise<FfmpegBinaries> | undefined;
 export const WORKER_FFMPEG_ENV = 'SLUICE_WORKER_FFMPEG';
 
 export function findFfmpeg(): Promise<FfmpegBinaries> {
-  cached ??= fromLauncher() ?? locate();
-  return cached;
+  // The launcher's checked binaries first (a worker), else a lookup per SLUICE_FFMPEG/SLUICE_FFPROBE.
+  const key = `${process.env[WORKER_FFMPEG_ENV] ?? ''}\0${process.env.SLUICE_FFMPEG ?? ''}\0${process.env.SLUICE_FFPROBE ?? ''}`;
+  let found = cached.get(key);
+  if (!found) {
+    found = fromLauncher() ?? locate();
+    cached.set(key, found);
+  }
+  return found;
 }
 
 function fromLauncher(): Promise<FfmpegBinaries> | null {

@@ -2,10 +2,16 @@
 // with storage and the Worker API; tests and the benchmark call it directly on generated media.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { buildTranscodeArgs, type TranscodePaths } from '../media/ffmpeg-args.ts';
+import type { JobProgress } from '../jobs/job.ts';
+import {
+  buildSpriteSheetArgs,
+  buildTranscodeArgs,
+  SPRITE_FRAMES_DIR,
+  type TranscodePaths,
+} from '../media/ffmpeg-args.ts';
 import type { MediaInfo } from '../media/media-info.ts';
 import type { MeasuredStream } from '../media/packaging.ts';
-import type { ProgressSample } from '../media/progress.ts';
+import { type ProgressSample, toJobProgress } from '../media/progress.ts';
 import { type FfmpegRun, runFfmpeg } from '../media/run-ffmpeg.ts';
 import { type Plan, planJob } from '../templates/ladder.ts';
 import type { Template } from '../templates/template.ts';
@@ -33,17 +39,34 @@ export async function encode(
   media: MediaInfo,
   input: string,
   workDir: string,
-  o: { onProgress?: (s: ProgressSample) => void; onStart?: (run: FfmpegRun) => void } = {},
+  o: {
+    /** Each report of ffmpeg's, as the job's progress (and the raw sample, for logs). */
+    onProgress?: (p: JobProgress, sample: ProgressSample) => void;
+    onStart?: (run: FfmpegRun) => void;
+  } = {},
 ): Promise<EncodeResult> {
   const plan = planJob(template, media);
   const local = localPaths(workDir, input);
+  const frames = path.join(local.spriteDir, SPRITE_FRAMES_DIR);
   await fs.mkdir(local.streamDir, { recursive: true });
-  await fs.mkdir(local.spriteDir, { recursive: true });
-  const run = await runFfmpeg(buildTranscodeArgs(plan, local), o.onProgress ?? (() => {}), {
-    cpuSeconds: template.cpuSeconds,
-  });
+  await fs.mkdir(plan.sprites ? frames : local.spriteDir, { recursive: true });
+  const basis = { durationSeconds: plan.durationSeconds, frameRate: plan.frameRate };
+  const onProgress = o.onProgress;
+  const run = await runFfmpeg(
+    buildTranscodeArgs(plan, local),
+    onProgress ? (sample) => onProgress(toJobProgress(sample, basis), sample) : () => {},
+    { cpuSeconds: template.cpuSeconds },
+  );
   o.onStart?.(run);
   await run.done;
+  if (plan.sprites) {
+    // A fraction of a second even for hours of media: a few KB per small frame, decoded once. No frame
+    // at all (no decodable picture) leaves no sheet, which publishing reports as the input's verdict.
+    if ((await fs.readdir(frames)).length > 0) {
+      await (await runFfmpeg(buildSpriteSheetArgs(plan.sprites, local), () => {})).done;
+    }
+    await fs.rm(frames, { recursive: true, force: true });
+  }
   const { measured, spriteVtt } = await finishPackaging(plan, { ...local, workDir });
   return { plan, local, measured, spriteVtt };
 }

@@ -6,7 +6,6 @@ import type { Logger } from 'pino';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { JobOutput, JobPhase, JobProgress } from '../jobs/job.ts';
 import type { MediaInfo } from '../media/media-info.ts';
-import { toJobProgress } from '../media/progress.ts';
 import type { FfmpegRun } from '../media/run-ffmpeg.ts';
 import { baseNameOf } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
@@ -96,8 +95,8 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
     phase = 'TRANSCODING';
     void beat();
     const { plan, local, measured, spriteVtt } = await encode(job.template, media, input, workDir, {
-      onProgress: (sample) => {
-        progress = toJobProgress(sample, media?.durationSeconds ?? null);
+      onProgress: (p) => {
+        progress = p;
       },
       onStart: (run) => {
         running.ffmpeg = run;

@@ -1,9 +1,13 @@
-// ffmpeg argument building and -progress parsing, pure. Arguments are checked by structure, not snapshot.
+// ffmpeg argument building, pure (the -progress parser is in progress.test.ts). Arguments are checked by structure, not snapshot.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { buildTranscodeArgs, type TranscodePaths, teeEscape } from '../../src/media/ffmpeg-args.ts';
-import { ProgressParser, type ProgressSample, toJobProgress } from '../../src/media/progress.ts';
+import {
+  buildSpriteSheetArgs,
+  buildTranscodeArgs,
+  type TranscodePaths,
+  teeEscape,
+} from '../../src/media/ffmpeg-args.ts';
 import type { Plan, PlannedRendition } from '../../src/templates/ladder.ts';
 
 function rendition(name: string, width: number, height: number, kbps: number): PlannedRendition {
@@ -78,29 +82,52 @@ function teeSlaves(args: string[]): string[] {
 }
 
 describe('buildTranscodeArgs', () => {
-  test('args are an array of strings with exactly one -i naming the input path verbatim', () => {
+  test('args are an array of strings; every -i names the input path verbatim (the poster seeks in a second)', () => {
     const args = buildTranscodeArgs(makePlan(), PATHS);
     assert.ok(Array.isArray(args));
     for (const a of args) assert.equal(typeof a, 'string');
-    assert.equal(argOf(args, '-i'), PATHS.input);
+    assert.deepEqual(valuesOf(args, '-i'), [PATHS.input, PATHS.input]);
+    assert.equal(argOf(buildTranscodeArgs(makePlan({ thumbnail: null }), PATHS), '-i'), PATHS.input);
   });
 
-  test('one decode feeds every rendition and the thumbnail: split=N with N = renditions + 1', () => {
+  test('one decode feeds every rendition: split=N with N = renditions', () => {
     const plan = makePlan();
     const fc = argOf(buildTranscodeArgs(plan, PATHS), '-filter_complex');
-    assert.match(fc, /split=4\[s0\]\[s1\]\[s2\]\[s3\]/);
+    assert.match(fc, /split=3\[s0\]\[s1\]\[s2\];/);
     assert.equal(fc.match(/split=/g)?.length, 1, 'one split, one decode');
     for (const r of plan.renditions) assert.ok(fc.includes(`scale=${r.width}:${r.height}`), r.name);
-    assert.ok(fc.includes('[th]'));
   });
 
-  test('sprites add one more split branch', () => {
+  test('sprites add one more split branch, written frame by frame into the frames folder', () => {
     const plan = makePlan({
       sprites: { intervalSeconds: 2, width: 160, height: 90, columns: 10, rows: 10, count: 30, sheets: 1 },
     });
     const args = buildTranscodeArgs(plan, PATHS);
-    assert.match(argOf(args, '-filter_complex'), /split=5\[s0\]\[s1\]\[s2\]\[s3\]\[s4\]/);
-    assert.ok(valuesOf(args, '-map').includes('[sp]'));
+    assert.match(argOf(args, '-filter_complex'), /split=4\[s0\]\[s1\]\[s2\]\[s3\]/);
+    assert.match(argOf(args, '-filter_complex'), /\[s3\]fps=1\/2,scale=160:90[^;]*\[sp\]$/);
+    const at = args.indexOf('[sp]');
+    assert.equal(args[at - 1], '-map');
+    assert.equal(args.at(-1), path.join(PATHS.spriteDir, 'frames', 'frame-%05d.jpg'));
+  });
+
+  test('every image output gets its first frame at once: no tile and no trim in the encode', () => {
+    // ffmpeg 5.x prints no -progress report before every output has its first frame: a tile sheet
+    // (100 frames 2 s apart) or a trimmed poster would hold every report back to the end.
+    const args = buildTranscodeArgs(
+      makePlan({
+        sprites: { intervalSeconds: 2, width: 160, height: 90, columns: 10, rows: 10, count: 30, sheets: 1 },
+      }),
+      PATHS,
+    );
+    for (const a of args) assert.ok(!/\btile=|\btrim=start/.test(a), a);
+  });
+
+  test('the sprite sheets are tiled afterwards from the frames, at the plan columns x rows', () => {
+    const sprites = { intervalSeconds: 2, width: 160, height: 90, columns: 5, rows: 4, count: 30, sheets: 2 };
+    const args = buildSpriteSheetArgs(sprites, PATHS);
+    assert.equal(argOf(args, '-i'), path.join(PATHS.spriteDir, 'frames', 'frame-%05d.jpg'));
+    assert.equal(argOf(args, '-vf'), 'tile=5x4');
+    assert.equal(args.at(-1), path.join(PATHS.spriteDir, 'sprite-%03d.jpg'));
   });
 
   test('each rendition is mapped with its own bitrate, peak rate and buffer from the plan', () => {
@@ -179,15 +206,23 @@ describe('buildTranscodeArgs', () => {
     const args = buildTranscodeArgs(makePlan({ thumbnail: null }), PATHS);
     assert.ok(!args.some((a) => a.includes('[th]')));
     assert.ok(!args.includes(PATHS.thumbnail));
+    assert.ok(!args.includes('-ss'));
     assert.match(argOf(args, '-filter_complex'), /split=3\[s0\]\[s1\]\[s2\]/);
   });
 
-  test('the thumbnail branch is mapped to the thumbnail path, one frame', () => {
+  test('the thumbnail is the first frame of a second input seeking to the poster time, one frame', () => {
     const args = buildTranscodeArgs(makePlan(), PATHS);
-    const at = args.indexOf('[th]');
+    assert.equal(argOf(args, '-ss'), '6');
+    assert.ok(args.indexOf('-ss') < args.lastIndexOf('-i'), '-ss is an input option of input 1');
+    const at = args.indexOf('1:v:0');
     assert.equal(args[at - 1], '-map');
     assert.ok(args.indexOf(PATHS.thumbnail) > at);
-    assert.match(argOf(args, '-filter_complex'), /trim=start=6,/);
+    assert.equal(argOf(args, '-frames:v'), '1', '-frames:v 1');
+    assert.ok(args.indexOf('-frames:v') > at && args.indexOf('-frames:v') < args.indexOf(PATHS.thumbnail));
+    // A full-range JPEG from yuv420p (no deprecated yuvj format through swscale).
+    assert.equal(argOf(args, '-vf'), 'scale=640:360:out_range=full,setsar=1,format=yuv420p');
+    // The same input restrictions as the main input.
+    assert.equal(valuesOf(args, '-protocol_whitelist').length, 2);
   });
 
   test('progress is reported on stdout: -progress pipe:1', () => {
@@ -224,8 +259,9 @@ describe('buildTranscodeArgs', () => {
       }),
       PATHS,
     );
-    // The input path, full of shell syntax, is one element, not split or quoted for a shell.
-    assert.equal(args.filter((a) => a === PATHS.input).length, 1);
+    // The input path, full of shell syntax, is one element each time (main and poster input), not split
+    // or quoted for a shell.
+    assert.equal(args.filter((a) => a === PATHS.input).length, 2);
     for (const a of args) {
       if (a === PATHS.input) continue;
       assert.ok(!/&&|\|\||\$\(|`|;\s|\n|^\s|\s$/.test(a), `shell syntax in ${JSON.stringify(a)}`);
@@ -256,101 +292,6 @@ describe('teeEscape', () => {
       slaves.some((s) => s.endsWith('/tmp/x\\[1\\].mp4')),
       slaves.join(' || '),
     );
-  });
-});
-
-describe('ProgressParser', () => {
-  test('chunks split mid-line and mid-block still give whole samples', () => {
-    const parser = new ProgressParser();
-    const stream =
-      'frame=30\nfps=29.5\nout_time_us=1000000\nspeed=1.5x\nprogress=continue\n' +
-      'frame=60\nfps=30.0\nout_time_us=2500000\nspeed=2x\nprogress=end\n';
-    const chunks = [stream.slice(0, 7), stream.slice(7, 23), stream.slice(23, 70), stream.slice(70)];
-    assert.equal(chunks.join(''), stream);
-    const samples: ProgressSample[] = chunks.flatMap((c) => parser.push(c));
-    assert.deepEqual(samples, [
-      { outTimeSeconds: 1, fps: 29.5, speed: 1.5, done: false },
-      { outTimeSeconds: 2.5, fps: 30, speed: 2, done: true },
-    ]);
-  });
-
-  test('a sample is emitted only when its block ends with progress=', () => {
-    const parser = new ProgressParser();
-    assert.deepEqual(parser.push('out_time_us=500000\nfps=10\n'), []);
-    assert.deepEqual(parser.push('speed=0.5x\nprogress=continue\n'), [
-      { outTimeSeconds: 0.5, fps: 10, speed: 0.5, done: false },
-    ]);
-  });
-
-  test('N/A values become null and a missing time is 0', () => {
-    const parser = new ProgressParser();
-    assert.deepEqual(parser.push('out_time_us=N/A\nfps=N/A\nspeed=N/A\nprogress=continue\n'), [
-      { outTimeSeconds: 0, fps: null, speed: null, done: false },
-    ]);
-  });
-
-  test('out_time_ms is read as microseconds when out_time_us is missing', () => {
-    const parser = new ProgressParser();
-    assert.equal(parser.push('out_time_ms=3000000\nprogress=continue\n')[0]?.outTimeSeconds, 3);
-  });
-
-  test('blocks do not leak values into the next block', () => {
-    const parser = new ProgressParser();
-    const [, second] = parser.push('fps=25\nspeed=1x\nprogress=continue\nout_time_us=1\nprogress=continue\n');
-    assert.equal(second?.fps, null);
-    assert.equal(second?.speed, null);
-  });
-});
-
-describe('toJobProgress', () => {
-  const sample = (over: Partial<ProgressSample>): ProgressSample => ({
-    outTimeSeconds: 0,
-    fps: 30,
-    speed: 2,
-    done: false,
-    ...over,
-  });
-
-  test('percent is out time over duration and ETA is the remaining time over the speed', () => {
-    assert.deepEqual(toJobProgress(sample({ outTimeSeconds: 15, speed: 2 }), 60), {
-      percent: 25,
-      fps: 30,
-      speed: 2,
-      etaSeconds: 23,
-    });
-  });
-
-  test('percent never exceeds 100 and ETA never goes negative when out time passes the duration', () => {
-    const p = toJobProgress(sample({ outTimeSeconds: 61 }), 60);
-    assert.equal(p.percent, 100);
-    assert.equal(p.etaSeconds, 0);
-  });
-
-  test('no speed yet: ETA unknown (null), percent still computed', () => {
-    const p = toJobProgress(sample({ outTimeSeconds: 30, speed: null }), 60);
-    assert.equal(p.percent, 50);
-    assert.equal(p.etaSeconds, null);
-    assert.equal(toJobProgress(sample({ outTimeSeconds: 30, speed: 0 }), 60).etaSeconds, null);
-  });
-
-  test('unknown duration: percent 0 and ETA null, fps and speed passed through', () => {
-    for (const d of [null, 0]) {
-      assert.deepEqual(toJobProgress(sample({ outTimeSeconds: 30, fps: 24, speed: 1.5 }), d), {
-        percent: 0,
-        fps: 24,
-        speed: 1.5,
-        etaSeconds: null,
-      });
-    }
-  });
-
-  test('the end sample is 100 percent with ETA 0, even with unknown duration', () => {
-    assert.deepEqual(toJobProgress(sample({ done: true, outTimeSeconds: 10 }), null), {
-      percent: 100,
-      fps: 30,
-      speed: 2,
-      etaSeconds: 0,
-    });
   });
 });
 
