@@ -40,6 +40,11 @@ export function planAudioOfVideoTemplate(template: Template, audio: Plan['audio'
   if (template.thumbnail.enabled)
     skipped.push({ part: 'thumbnail', reason: `the poster is a frame: ${why}` });
   if (template.sprites.enabled) skipped.push({ part: 'sprites', reason: `sprite sheets are frames: ${why}` });
+  return { ...audioOnlyPlan(common, audio), skipped };
+}
+
+/** A plan of the audio alone: no renditions, frames, MP4 or pictures (an audio-only template, or file). */
+export function audioOnlyPlan(common: Common, audio: NonNullable<Plan['audio']>): Plan {
   return {
     ...common,
     renditions: [],
@@ -50,6 +55,5 @@ export function planAudioOfVideoTemplate(template: Template, audio: Plan['audio'
     thumbnail: null,
     sprites: null,
     mp4: false,
-    skipped,
   };
 }

@@ -2,7 +2,7 @@
 // job will produce. Every rule the plan follows is here, each small enough to test on its own.
 import { SluiceError } from '../errors.ts';
 import type { MediaInfo, VideoInfo } from '../media/media-info.ts';
-import { planAudioOfVideoTemplate, type SkippedPart } from './audio-input-plan.ts';
+import { audioOnlyPlan, planAudioOfVideoTemplate, type SkippedPart } from './audio-input-plan.ts';
 import type { Template } from './template.ts';
 
 export interface PlannedRendition {
@@ -278,17 +278,7 @@ export function planJob(template: Template, media: MediaInfo): Plan {
         `template ${template.name} makes audio only; the input has no audio stream`,
       );
     }
-    return {
-      ...common,
-      renditions: [],
-      audio,
-      frameRate: null,
-      changeFrameRate: false,
-      toneMap: false,
-      thumbnail: null,
-      sprites: null,
-      mp4: false,
-    };
+    return audioOnlyPlan(common, audio);
   }
   const video = media.video;
   if (!video) return planAudioOfVideoTemplate(template, audio, common);
