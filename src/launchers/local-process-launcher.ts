@@ -63,19 +63,35 @@ export class LocalProcessLauncher implements Launcher {
         // Anything the worker left behind in its group (an orphaned ffmpeg) goes with it, and so does
         // its scratch folder if it could not remove it itself (killed).
         killGroup(child, 'SIGKILL');
-        void this.removeScratch(req.jobId);
+        void this.removeScratch(req.jobId, child.pid);
         for (const l of this.listeners) l({ ...req, code, signal, stderrTail: tail });
       });
     });
   }
 
-  private async removeScratch(jobId: string): Promise<void> {
+  /**
+   * After the group's SIGKILL: an orphaned ffmpeg may still be writing frames into the folder for a few
+   * milliseconds, so wait until the group is gone, then remove (retrying a folder that was still
+   * filling, ENOTEMPTY). Never throws: a scratch folder left behind is logged, not a crash.
+   */
+  private async removeScratch(jobId: string, pid: number | undefined): Promise<void> {
+    for (let i = 0; pid !== undefined && i < 50 && groupAlive(pid); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const tmp = path.join(this.options.dataDir, 'tmp');
     const names = await fs.readdir(tmp).catch(() => [] as string[]);
     await Promise.all(
       names
         .filter((n) => n.startsWith(`sluice-${jobId}-`))
-        .map((n) => fs.rm(path.join(tmp, n), { recursive: true, force: true })),
+        .map((n) =>
+          fs
+            .rm(path.join(tmp, n), { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })
+            .catch((err: Error) =>
+              this.options.forwardLog?.(
+                `${JSON.stringify({ level: 40, msg: 'scratch folder not removed', jobId, folder: n, err: err.message })}\n`,
+              ),
+            ),
+        ),
     );
   }
 
@@ -103,6 +119,15 @@ export class LocalProcessLauncher implements Launcher {
     );
     for (const jobId of this.children.keys()) this.stop(jobId, graceMs);
     await Promise.all(exits);
+  }
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 

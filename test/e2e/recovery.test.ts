@@ -112,6 +112,9 @@ test('a worker killed with SIGKILL mid-encode: the job is retried and completes 
   };
   const retry = events.events.find((e) => e.type === 'job:retry');
   assert.equal(retry?.data.error?.code, 'WORKER_LOST');
+  // COMPLETE is reported before the second worker removes its own scratch folder and exits: wait for
+  // both workers to be gone, then no scratch folder may be left, the killed attempt's included.
+  await waitFor("the job's workers to exit", async () => (await workerPids(id)).length === 0, 30_000);
   const scratch = await fs.readdir(path.join(dataDir, 'tmp'));
   assert.deepEqual(
     scratch.filter((n) => n.startsWith('sluice-')),
