@@ -232,6 +232,34 @@ after(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
 
+/**
+ * A good stream played whole: no player error, no pause the page did not ask for, the end reached, and
+ * 4 s at 30 fps decoded (a player that skips a bad segment still "ends", hence the frame count).
+ */
+function assertPlayedWhole(
+  page: string,
+  r: PlayResult,
+  t: { diagnostic(m: string): void },
+  o: { minDuration: number },
+): void {
+  t.diagnostic(`${page}: ${JSON.stringify(r)}`);
+  assert.deepEqual(r.errors, [], `${page}: no player error`);
+  // dash.js has been seen to pause at 3.5 s of 4: its 200 ms "ended" timer saw currentTime reach the
+  // MPD's duration (4.0 s) while the audio still ran to 4.011 s, ended playback itself (pause) and
+  // clamped its seek to the end back by streaming.seekDurationBackoff (0.5 s). See the MPD test below.
+  assert.deepEqual(
+    r.pauses,
+    [],
+    `${page}: the player paused by itself before the end: ${JSON.stringify(r.pauses)}; ${r.playerEvents.join('; ')}`,
+  );
+  assert.equal(r.ended, true, `${page}: played to the end`);
+  assert.ok(
+    r.duration > o.minDuration && r.currentTime >= r.duration - 0.3,
+    `${page}: ${r.currentTime} of ${r.duration} s`,
+  );
+  assert.ok(r.frames >= 114, `${page}: ${r.frames} frames decoded (${r.dropped} dropped) of 120`);
+}
+
 test('the default template plays start to end in hls.js and in dash.js', async (t) => {
   if (!browser) return t.skip(`no Chromium at ${CHROMIUM} (.ci/run installs it)`);
   // What a job publishes, not the encoder's scratch folder: the rewritten manifests are what users get.
@@ -241,24 +269,8 @@ test('the default template plays start to end in hls.js and in dash.js', async (
     ['dash', 'manifest.mpd'],
   ] as const) {
     const r = await play(page, `/media/${set}/${manifest}`, t);
-    t.diagnostic(`${page}: ${JSON.stringify(r)}`);
-    assert.deepEqual(r.errors, [], `${page}: no player error`);
-    // dash.js has been seen to pause at 3.5 s of 4: its 200 ms "ended" timer saw currentTime reach the
-    // MPD's duration (4.0 s) while the audio still ran to 4.011 s, ended playback itself (pause) and
-    // clamped its seek to the end back by streaming.seekDurationBackoff (0.5 s). See the MPD test below.
-    assert.deepEqual(
-      r.pauses,
-      [],
-      `${page}: the player paused by itself before the end: ${JSON.stringify(r.pauses)}; ${r.playerEvents.join('; ')}`,
-    );
-    assert.equal(r.ended, true, `${page}: played to the end`);
-    assert.ok(
-      r.duration > 3.5 && r.currentTime >= r.duration - 0.3,
-      `${page}: ${r.currentTime} of ${r.duration} s`,
-    );
+    assertPlayedWhole(page, r, t, { minDuration: 3.5 });
     assert.ok(r.width >= 426, `${page}: a video rendition was shown (${r.width} px wide)`);
-    // 4 s at 30 fps: every frame decoded (a player that skips a bad segment still "ends").
-    assert.ok(r.frames >= 114, `${page}: ${r.frames} frames decoded (${r.dropped} dropped) of 120`);
   }
 });
 
@@ -355,19 +367,7 @@ test('a 0.5 s video with 4 s of audio plays to the end (about 4 s) in hls.js and
     ['dash', 'manifest.mpd'],
   ] as const) {
     const r = await play(page, `/media/${set}/${manifest}`, t);
-    t.diagnostic(`${page}: ${JSON.stringify(r)}`);
-    assert.deepEqual(r.errors, [], `${page}: no player error`);
-    assert.deepEqual(
-      r.pauses,
-      [],
-      `${page}: the player paused by itself before the end: ${JSON.stringify(r.pauses)}; ${r.playerEvents.join('; ')}`,
-    );
-    assert.equal(r.ended, true, `${page}: played to the end`);
-    assert.ok(
-      r.duration > 3.9 && r.currentTime >= r.duration - 0.3,
-      `${page}: ${r.currentTime} of ${r.duration} s`,
-    );
-    // 4 s at 30 fps, the 105 held after the 15 real ones included.
-    assert.ok(r.frames >= 114, `${page}: ${r.frames} frames decoded (${r.dropped} dropped) of 120`);
+    // 4 s at 30 fps: the 105 held frames after the 15 real ones count.
+    assertPlayedWhole(page, r, t, { minDuration: 3.9 });
   }
 });

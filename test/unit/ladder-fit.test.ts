@@ -8,28 +8,11 @@ import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
 import { type Plan, planJob } from '../../src/templates/ladder.ts';
 import { parseTemplate } from '../../src/templates/template.ts';
 import { localPaths } from '../../src/worker/encode.ts';
+import { videoInfo } from './media-fixtures.ts';
 
 const ABR = getBuiltinTemplate('abr-default');
 
-function video(width: number, height: number, over: Partial<VideoInfo> = {}): VideoInfo {
-  return {
-    codec: 'h264',
-    width,
-    height,
-    displayWidth: width,
-    displayHeight: height,
-    rotation: 0,
-    frameRate: 30,
-    variableFrameRate: false,
-    pixelFormat: 'yuv420p',
-    bitDepth: 8,
-    colorTransfer: null,
-    colorPrimaries: null,
-    hdr: false,
-    bitRate: null,
-    ...over,
-  };
-}
+const video = videoInfo;
 
 function media(v: VideoInfo, over: Partial<MediaInfo> = {}): MediaInfo {
   return {

@@ -6,30 +6,12 @@ import type { AudioInfo, MediaInfo, VideoInfo } from '../../src/media/media-info
 import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
 import { fitShortSide, type Plan, planJob } from '../../src/templates/ladder.ts';
 import { parseTemplate, type Template } from '../../src/templates/template.ts';
+import { videoInfo } from './media-fixtures.ts';
 
 const ABR = getBuiltinTemplate('abr-default');
 
 function video(over: Partial<VideoInfo> = {}): VideoInfo {
-  const width = over.width ?? 1920;
-  const height = over.height ?? 1080;
-  return {
-    codec: 'h264',
-    width,
-    height,
-    displayWidth: width,
-    displayHeight: height,
-    rotation: 0,
-    frameRate: 30,
-    variableFrameRate: false,
-    pixelFormat: 'yuv420p',
-    bitDepth: 8,
-    colorTransfer: null,
-    colorPrimaries: null,
-    hdr: false,
-    // Unknown source bitrate: the plan keeps the template's rates (no cap at the source's rate).
-    bitRate: null,
-    ...over,
-  };
+  return videoInfo(over.width ?? 1920, over.height ?? 1080, over);
 }
 
 const STEREO: AudioInfo = {
