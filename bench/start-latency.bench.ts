@@ -2,7 +2,8 @@
 // BENCH_UPLOADS (default 20) uploads of a small clip one after another; each job's own events give the
 // phases: accepted (job:created) -> claimed (scheduler) -> worker up (job:started) -> ffmpeg running
 // (phase TRANSCODING, after download + probe). Run twice in the same session: with the compiled build
-// (what `npm ci` makes) and with SLUICE_DEV=1 (TypeScript through tsx, the old way), printed as ratios.
+// (what `npm ci` makes, with Node's compile cache), the same build with NODE_DISABLE_COMPILE_CACHE=1, and
+// SLUICE_DEV=1 (TypeScript through tsx, the old way), printed as ratios.
 // Also `sluice --help` wall time, p50 of 10.
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -102,9 +103,15 @@ async function measure(label: string, env: NodeJS.ProcessEnv, clip: string) {
 
 const clipDir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-bench-clip-'));
 const clip = await makeSampleClip(path.join(clipDir, 'clip.mp4'), { width: 320, height: 180, seconds: 1 });
-const built = await measure('compiled (dist/)', { ...process.env }, clip);
-const dev = await measure('sources through tsx (SLUICE_DEV=1)', { ...process.env, SLUICE_DEV: '1' }, clip);
-console.log(
-  `ratios compiled/tsx: total p50 ${(built.total / dev.total).toFixed(2)}, worker start ${(built.worker / dev.worker).toFixed(2)}, --help ${(built.help / dev.help).toFixed(2)}`,
+const built = await measure('compiled (dist/) + compile cache', { ...process.env }, clip);
+const uncached = await measure(
+  'compiled, no compile cache (NODE_DISABLE_COMPILE_CACHE=1)',
+  { ...process.env, NODE_DISABLE_COMPILE_CACHE: '1' },
+  clip,
 );
+const dev = await measure('sources through tsx (SLUICE_DEV=1)', { ...process.env, SLUICE_DEV: '1' }, clip);
+const ratio = (a: typeof built, b: typeof built) =>
+  `total p50 ${(a.total / b.total).toFixed(2)}, worker start ${(a.worker / b.worker).toFixed(2)}, --help ${(a.help / b.help).toFixed(2)}`;
+console.log(`ratios compiled+cache/tsx: ${ratio(built, dev)}`);
+console.log(`ratios compiled+cache/compiled: ${ratio(built, uncached)}`);
 await fs.rm(clipDir, { recursive: true, force: true });

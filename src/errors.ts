@@ -61,6 +61,7 @@ export const ERROR_CATALOGUE = {
   LAUNCH_FAILED: { status: 500, title: 'Worker could not be started', retryable: true },
   STORAGE_FAILED: { status: 500, title: 'Storage operation failed', retryable: true },
   FFMPEG_NOT_FOUND: { status: 500, title: 'ffmpeg is not usable', retryable: false },
+  NODE_TOO_OLD: { status: 500, title: 'Node.js is older than Sluice supports', retryable: false },
   PORT_IN_USE: { status: 409, title: 'Port is already in use', retryable: false },
   DATA_DIR_IN_USE: {
     status: 409,
