@@ -2,7 +2,7 @@
 // Worker API. Every error is problem+json with a stable code.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { SluiceError } from '../errors.ts';
@@ -96,7 +96,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     bodyLimit: 1 << 20,
     // One line per request (heartbeats every 2 s per job) drowns the job events at info: requests are
     // logged at debug instead (onResponse below).
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     ...serverOptions(limits),
   }) as unknown as FastifyInstance;
   app.setErrorHandler((err, req, reply) => sendProblem(reply, err, req));

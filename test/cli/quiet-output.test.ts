@@ -26,6 +26,13 @@ test('real sluice serve at the default level logs no line per request; the CLI p
     [],
     'no request lines at info: 20 health checks and a job with its heartbeats',
   );
+  // Every line the server wrote since it started is a pino record: no Node or library warning (a
+  // deprecation, say) slips out beside them.
+  assert.deepEqual(
+    server.logs().filter((l) => !('level' in l)),
+    [],
+    'stderr holds only structured log lines',
+  );
   const env = { ...process.env, SLUICE_LOG_LEVEL: 'silent' };
   const table = await run(process.execPath, [SLUICE_BIN, '--server', server.url, 'jobs'], { env });
   assert.match(table.stdout, /a\.mp4/);
