@@ -63,6 +63,8 @@ export const ERROR_CATALOGUE = {
   FFMPEG_NOT_FOUND: { status: 500, title: 'ffmpeg is not usable', retryable: false },
   NODE_TOO_OLD: { status: 500, title: 'Node.js is older than Sluice supports', retryable: false },
   PORT_IN_USE: { status: 409, title: 'Port is already in use', retryable: false },
+  PORT_NOT_PERMITTED: { status: 403, title: 'Not allowed to listen on that port', retryable: false },
+  ADDRESS_NOT_AVAILABLE: { status: 400, title: 'No interface has that address', retryable: false },
   DATA_DIR_IN_USE: {
     status: 409,
     title: 'Another Sluice server runs on this data directory',

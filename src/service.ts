@@ -154,6 +154,18 @@ async function startLocked(
         `cannot listen on ${config.host}:${config.port}: the port is already in use (another program, or another sluice serve); stop it, or pick another port with --port <n> or SLUICE_PORT (0 picks a free one)`,
       );
     }
+    if (code === 'EACCES') {
+      throw new SluiceError(
+        'PORT_NOT_PERMITTED',
+        `cannot listen on ${config.host}:${config.port}: this user may not open that port (ports below 1024 need privileges); pick a port of 1024 or above with --port <n> or SLUICE_PORT, and put a reverse proxy in front if the service must answer on ${config.port}`,
+      );
+    }
+    if (code === 'EADDRNOTAVAIL') {
+      throw new SluiceError(
+        'ADDRESS_NOT_AVAILABLE',
+        `cannot listen on ${config.host}:${config.port}: no network interface of this machine has the address ${config.host}; pass one it has with --host (127.0.0.1 for this machine only, 0.0.0.0 for every interface) or SLUICE_HOST`,
+      );
+    }
     throw err;
   }
   const address = api.server.address();

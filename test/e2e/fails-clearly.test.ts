@@ -41,6 +41,15 @@ function assertClear(r: Run, code: string) {
   assert.doesNotMatch(r.stderr, /"stack"|\n\s+at /);
 }
 
+test('serve on an address this machine does not have names it and what to do (ADDRESS_NOT_AVAILABLE)', async (t) => {
+  const dataDir = await tempDir(t);
+  // 192.0.2.0/24 is TEST-NET-1: documentation only, on no interface here.
+  const r = await sluice(['serve', '--data-dir', dataDir, '--host', '192.0.2.1', '--port', '0']);
+  assertClear(r, 'ADDRESS_NOT_AVAILABLE');
+  assert.match(r.stderr, /192\.0\.2\.1/);
+  assert.match(r.stderr, /--host/);
+});
+
 test('serve on a port in use names the port and what to do', async (t) => {
   const dataDir = await tempDir(t);
   const port = await freePort();
