@@ -2,10 +2,11 @@
 // data directory, a CLI pointed at something that is not Sluice, and a failed job that must not show
 // the server's scratch paths. (Signals through `npx` are in npx-signals.test.ts.)
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { SLUICE_BIN } from '../../src/launchers/local-process-launcher.ts';
@@ -87,6 +88,22 @@ test('a second serve on the same data directory refuses; the first keeps its ser
   await first.stop();
   const next = await startRealServer(t, { dataDir: first.dataDir });
   assert.ok((await fetch(`${next.url}/v1/health`)).ok);
+});
+
+test('a lock whose pid now belongs to an unrelated process (a recycled pid) is taken over', async (t) => {
+  const dataDir = await tempDir(t);
+  // A live process that is not a Sluice server, named by a lock that recorded another start time: the
+  // server that wrote it is gone and the kernel gave its pid to this one.
+  const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.after(() => other.kill('SIGKILL'));
+  await fs.writeFile(
+    path.join(dataDir, 'serve.lock'),
+    JSON.stringify({ pid: other.pid, host: os.hostname(), start: '1' }),
+  );
+  const server = await startRealServer(t, { dataDir });
+  assert.ok((await fetch(`${server.url}/v1/health`)).ok);
+  const lock = JSON.parse(await fs.readFile(path.join(dataDir, 'serve.lock'), 'utf8')) as { pid: number };
+  assert.notEqual(lock.pid, other.pid, 'the new server holds the lock');
 });
 
 test('the CLI pointed at something that is not Sluice says so', async (t) => {
