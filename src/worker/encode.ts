@@ -62,8 +62,13 @@ export async function encode(
   if (plan.sprites) {
     // A fraction of a second even for hours of media: a few KB per small frame, decoded once. No frame
     // at all (no decodable picture) leaves no sheet, which publishing reports as the input's verdict.
+    // Under the template's CPU limit too, and handed to onStart so a cancel or the time limit stops it.
     if ((await fs.readdir(frames)).length > 0) {
-      await (await runFfmpeg(buildSpriteSheetArgs(plan.sprites, local), () => {})).done;
+      const tiling = await runFfmpeg(buildSpriteSheetArgs(plan.sprites, local), () => {}, {
+        cpuSeconds: template.cpuSeconds,
+      });
+      o.onStart?.(tiling);
+      await tiling.done;
     }
     await fs.rm(frames, { recursive: true, force: true });
   }
