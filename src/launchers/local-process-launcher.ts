@@ -18,17 +18,64 @@ export interface LocalProcessLauncherOptions {
   forwardLog?: (line: string) => void;
   /** The ffmpeg the server located and checked, handed to workers so they skip the check. */
   ffmpeg?: FfmpegBinaries;
+  /**
+   * The pools this machine's workers serve and how many workers each may run at once, in order of
+   * preference; a launch beyond a pool's capacity is refused with CAPACITY_UNAVAILABLE. Default: one
+   * pool `local` with no limit of its own (the scheduler's concurrency caps it).
+   */
+  pools?: { name: string; capacity: number }[];
 }
 
 const TAIL = 4096;
 
 export class LocalProcessLauncher implements Launcher {
   private readonly children = new Map<string, ChildProcess>();
+  /** The pool of each running worker's job, to count a pool's capacity in use. */
+  private readonly poolOf = new Map<string, string>();
   private readonly listeners: ((exit: WorkerExit) => void)[] = [];
+  private readonly capacity: Map<string, number>;
 
-  constructor(private readonly options: LocalProcessLauncherOptions) {}
+  constructor(private readonly options: LocalProcessLauncherOptions) {
+    this.capacity = new Map(
+      (options.pools ?? [{ name: 'local', capacity: Number.POSITIVE_INFINITY }]).map((p) => [
+        p.name,
+        p.capacity,
+      ]),
+    );
+  }
+
+  pools(): readonly string[] {
+    return [...this.capacity.keys()];
+  }
+
+  /** A pool with no capacity at all (0) is still tried and refuses, as a cloud quota of 0 would. */
+  hasCapacity(pool: string): boolean {
+    const inUse = this.inUse(pool);
+    return inUse === 0 || inUse < (this.capacity.get(pool) ?? 0);
+  }
+
+  private inUse(pool: string): number {
+    return [...this.poolOf.values()].filter((p) => p === pool).length;
+  }
 
   launch(req: LaunchRequest): Promise<void> {
+    const pool = req.pool ?? this.pools()[0] ?? 'local';
+    const capacity = this.capacity.get(pool);
+    if (capacity === undefined) {
+      return Promise.reject(
+        new SluiceError('CAPACITY_UNAVAILABLE', `this server runs no local workers for pool "${pool}"`),
+      );
+    }
+    const inUse = this.inUse(pool);
+    if (inUse >= capacity) {
+      return Promise.reject(
+        new SluiceError(
+          'CAPACITY_UNAVAILABLE',
+          `pool "${pool}" has no local capacity left (${inUse} of ${capacity} workers running; SLUICE_LOCAL_POOLS)`,
+        ),
+      );
+    }
+    this.poolOf.set(req.jobId, pool);
     return new Promise((resolve, reject) => {
       const child = spawn(
         process.execPath,
@@ -52,6 +99,7 @@ export class LocalProcessLauncher implements Launcher {
       });
       child.once('error', (err) => {
         this.children.delete(req.jobId);
+        this.poolOf.delete(req.jobId);
         reject(new SluiceError('LAUNCH_FAILED', `worker for ${req.jobId} could not start: ${err.message}`));
       });
       child.once('spawn', () => {
@@ -60,6 +108,7 @@ export class LocalProcessLauncher implements Launcher {
       });
       child.once('exit', (code, signal) => {
         this.children.delete(req.jobId);
+        this.poolOf.delete(req.jobId);
         // Anything the worker left behind in its group (an orphaned ffmpeg) goes with it, and so does
         // its scratch folder if it could not remove it itself (killed).
         killGroup(child, 'SIGKILL');
@@ -98,7 +147,9 @@ export class LocalProcessLauncher implements Launcher {
   stop(jobId: string, graceMs: number): void {
     const child = this.children.get(jobId);
     if (!child) return;
-    killGroup(child, 'SIGTERM');
+    // SIGINT, not SIGTERM: the worker takes SIGTERM as a preemption notice and hands its job back, which
+    // a stop asked for here (cancel, a lapsed lease, shutdown) must not be taken for.
+    killGroup(child, 'SIGINT');
     setTimeout(() => {
       if (child.exitCode === null && child.signalCode === null) killGroup(child, 'SIGKILL');
     }, graceMs).unref();

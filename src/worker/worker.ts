@@ -25,7 +25,7 @@ export interface WorkerOptions {
   log: Logger;
 }
 
-export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED' | 'ABORTED'> {
+export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED' | 'ABORTED' | 'PREEMPTED'> {
   const api = new WorkerApiClient(o.serverUrl, o.jobId, o.token);
   const assignment = await api.claim();
   const { job } = assignment;
@@ -81,9 +81,22 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
           running.ffmpeg?.kill();
         }, limit * 1000)
       : null;
-  const onTerm = () => abort('worker received SIGTERM');
+  // SIGTERM is a preemption notice (spot capacity reclaimed, a node drained, a pod evicted): ffmpeg is
+  // stopped and the job handed back at once, so the next pool can take it without waiting out a lease
+  // and without charging an attempt. SIGINT is the control plane's own stop (cancel, lapsed lease,
+  // shutdown), which decides itself what becomes of the job.
+  let handedBack: Promise<unknown> | null = null;
+  const onTerm = () => {
+    if (aborted) return;
+    abort('worker received SIGTERM (preemption notice); handing the job back');
+    handedBack = api.release({ reason: 'PREEMPTED', message: 'the worker received SIGTERM' }).then(
+      () => log.info('job handed back after the preemption notice'),
+      (err) => log.warn({ err: (err as Error).message }, 'could not hand the job back; its lease will lapse'),
+    );
+  };
+  const onInt = () => abort('worker received SIGINT');
   process.once('SIGTERM', onTerm);
-  process.once('SIGINT', onTerm);
+  process.once('SIGINT', onInt);
 
   let media: MediaInfo | null = null;
   try {
@@ -152,6 +165,10 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
     return 'COMPLETE';
   } catch (err) {
     clearInterval(timer);
+    if (handedBack) {
+      await handedBack;
+      return 'PREEMPTED';
+    }
     if (aborted) return 'ABORTED';
     const e = timedOut
       ? new SluiceError(
@@ -180,7 +197,7 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
     clearInterval(timer);
     if (deadline) clearTimeout(deadline);
     process.off('SIGTERM', onTerm);
-    process.off('SIGINT', onTerm);
+    process.off('SIGINT', onInt);
     await fs.rm(workDir, { recursive: true, force: true });
   }
 }
