@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SluiceError } from '../errors.ts';
 import { type FfmpegBinaries, WORKER_FFMPEG_ENV } from '../media/ffmpeg-binaries.ts';
+import { scratchPrefix } from '../worker/scratch-name.ts';
 import type { Launcher, LaunchRequest, WorkerExit } from './launcher.ts';
 
 export const SLUICE_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/sluice.js');
@@ -29,9 +30,11 @@ export interface LocalProcessLauncherOptions {
 const TAIL = 4096;
 
 export class LocalProcessLauncher implements Launcher {
-  private readonly children = new Map<string, ChildProcess>();
-  /** The pool of each running worker's job, to count a pool's capacity in use. */
-  private readonly poolOf = new Map<string, string>();
+  /**
+   * Running workers by attempt (lease token), not by job: a preempted attempt's worker may still be
+   * exiting when the job's next attempt starts, and the two must not be mistaken for each other.
+   */
+  private readonly children = new Map<string, { jobId: string; pool: string; child: ChildProcess }>();
   private readonly listeners: ((exit: WorkerExit) => void)[] = [];
   private readonly capacity: Map<string, number>;
 
@@ -55,7 +58,7 @@ export class LocalProcessLauncher implements Launcher {
   }
 
   private inUse(pool: string): number {
-    return [...this.poolOf.values()].filter((p) => p === pool).length;
+    return [...this.children.values()].filter((c) => c.pool === pool).length;
   }
 
   launch(req: LaunchRequest): Promise<void> {
@@ -75,7 +78,6 @@ export class LocalProcessLauncher implements Launcher {
         ),
       );
     }
-    this.poolOf.set(req.jobId, pool);
     return new Promise((resolve, reject) => {
       const child = spawn(
         process.execPath,
@@ -97,22 +99,18 @@ export class LocalProcessLauncher implements Launcher {
         tail = (tail + chunk).slice(-TAIL);
         this.options.forwardLog?.(chunk);
       });
+      this.children.set(req.leaseToken, { jobId: req.jobId, pool, child });
       child.once('error', (err) => {
-        this.children.delete(req.jobId);
-        this.poolOf.delete(req.jobId);
+        this.children.delete(req.leaseToken);
         reject(new SluiceError('LAUNCH_FAILED', `worker for ${req.jobId} could not start: ${err.message}`));
       });
-      child.once('spawn', () => {
-        this.children.set(req.jobId, child);
-        resolve();
-      });
+      child.once('spawn', () => resolve());
       child.once('exit', (code, signal) => {
-        this.children.delete(req.jobId);
-        this.poolOf.delete(req.jobId);
+        this.children.delete(req.leaseToken);
         // Anything the worker left behind in its group (an orphaned ffmpeg) goes with it, and so does
         // its scratch folder if it could not remove it itself (killed).
         killGroup(child, 'SIGKILL');
-        void this.removeScratch(req.jobId, child.pid);
+        void this.removeScratch(req.jobId, scratchPrefix(req.jobId, req.leaseToken), child.pid);
         for (const l of this.listeners) l({ ...req, code, signal, stderrTail: tail });
       });
     });
@@ -123,7 +121,7 @@ export class LocalProcessLauncher implements Launcher {
    * milliseconds, so wait until the group is gone, then remove (retrying a folder that was still
    * filling, ENOTEMPTY). Never throws: a scratch folder left behind is logged, not a crash.
    */
-  private async removeScratch(jobId: string, pid: number | undefined): Promise<void> {
+  private async removeScratch(jobId: string, prefix: string, pid: number | undefined): Promise<void> {
     for (let i = 0; pid !== undefined && i < 50 && groupAlive(pid); i++) {
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -131,7 +129,7 @@ export class LocalProcessLauncher implements Launcher {
     const names = await fs.readdir(tmp).catch(() => [] as string[]);
     await Promise.all(
       names
-        .filter((n) => n.startsWith(`sluice-${jobId}-`))
+        .filter((n) => n.startsWith(prefix))
         .map((n) =>
           fs
             .rm(path.join(tmp, n), { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })
@@ -145,8 +143,10 @@ export class LocalProcessLauncher implements Launcher {
   }
 
   stop(jobId: string, graceMs: number): void {
-    const child = this.children.get(jobId);
-    if (!child) return;
+    for (const c of this.children.values()) if (c.jobId === jobId) this.stopChild(c.child, graceMs);
+  }
+
+  private stopChild(child: ChildProcess, graceMs: number): void {
     // SIGINT, not SIGTERM: the worker takes SIGTERM as a preemption notice and hands its job back, which
     // a stop asked for here (cancel, a lapsed lease, shutdown) must not be taken for.
     killGroup(child, 'SIGINT');
@@ -164,11 +164,12 @@ export class LocalProcessLauncher implements Launcher {
   }
 
   async shutdown(graceMs: number): Promise<void> {
-    const exits = [...this.children.values()].map(
+    const children = [...this.children.values()].map((c) => c.child);
+    const exits = children.map(
       (c) =>
         new Promise<void>((resolve) => (c.exitCode !== null ? resolve() : c.once('exit', () => resolve()))),
     );
-    for (const jobId of this.children.keys()) this.stop(jobId, graceMs);
+    for (const child of children) this.stopChild(child, graceMs);
     await Promise.all(exits);
   }
 }

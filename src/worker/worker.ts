@@ -15,6 +15,7 @@ import { requireRecordedSize, requireRecordedVersion, supersededSince } from './
 import { inspectInput } from './inspect-input.ts';
 import { publishList, versionFolder } from './outputs.ts';
 import { publish, versionName } from './publish.ts';
+import { scratchPrefix } from './scratch-name.ts';
 import { UNREACHABLE_FLOOR_MS, UNREACHABLE_LEASES, WorkerApiClient } from './worker-api-client.ts';
 
 export interface WorkerOptions {
@@ -30,7 +31,7 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
   const assignment = await api.claim();
   const { job } = assignment;
   const log = o.log.child({ jobId: job.id, attempt: job.attempt });
-  const workDir = await o.objects.workDir(`sluice-${job.id}-`);
+  const workDir = await o.objects.workDir(scratchPrefix(job.id, o.token));
   const input = path.join(workDir, `input${path.extname(job.input.key).slice(0, 16)}`);
   // What the user or the API sees names the object, never this server's scratch folder (ffprobe and
   // ffmpeg quote their input path; file errors quote theirs). The log keeps the paths, at debug.
