@@ -28,9 +28,21 @@ export interface WorkerOptions {
 
 export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED' | 'ABORTED' | 'PREEMPTED'> {
   const api = new WorkerApiClient(o.serverUrl, o.jobId, o.token);
-  const assignment = await api.claim();
+  // A preemption notice may come while the claim is on its way: noted, and the job handed back at once.
+  let termBeforeClaim = false;
+  const early = () => {
+    termBeforeClaim = true;
+  };
+  process.once('SIGTERM', early);
+  const assignment = await api.claim().finally(() => process.off('SIGTERM', early));
   const { job } = assignment;
   const log = o.log.child({ jobId: job.id, attempt: job.attempt });
+  if (termBeforeClaim) {
+    await api
+      .release({ reason: 'PREEMPTED', message: 'the worker received SIGTERM before it started' })
+      .catch((err) => log.warn({ err: (err as Error).message }, 'could not hand the job back'));
+    return 'PREEMPTED';
+  }
   const workDir = await o.objects.workDir(scratchPrefix(job.id, o.token));
   const input = path.join(workDir, `input${path.extname(job.input.key).slice(0, 16)}`);
   // What the user or the API sees names the object, never this server's scratch folder (ffprobe and
