@@ -96,6 +96,11 @@ test('a spot worker preempted (SIGTERM) three times mid-encode: the job complete
     for (const pid of ffmpegs) {
       await waitFor(`ffmpeg ${pid} gone`, async () => !(await pidsWith(scratch[0] as string)).includes(pid));
     }
+    await waitFor(
+      `preempted attempt ${n}'s scratch folder removed`,
+      async () => !(await scratchOf(s, id)).includes(scratch[0] as string),
+      10_000,
+    );
   }
 
   const done = await waitFor(
