@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { isLoopback, loadOrCreateToken, TOKEN_FILE } from './api/api-token.ts';
 import { buildApi } from './api/server.ts';
-import { type Config, ceilingsOf, SERVER_FILE } from './config/config.ts';
+import { type Config, ceilingsOf, localPoolsOf, poolSettingsOf, SERVER_FILE } from './config/config.ts';
 import { SluiceError } from './errors.ts';
 import { BucketWatcher } from './ingest/bucket-watcher.ts';
 import { Ingest } from './ingest/ingest.ts';
@@ -55,7 +55,8 @@ async function startLocked(
   await objects.ensureBucket('source');
   await objects.ensureBucket('destination');
 
-  const store = new SqliteJobStore(path.join(config.dataDir, 'sluice.db'));
+  const pools = poolSettingsOf(config);
+  const store = new SqliteJobStore(path.join(config.dataDir, 'sluice.db'), pools);
   await store.migrate();
 
   let url = '';
@@ -64,6 +65,7 @@ async function startLocked(
     dataDir: config.dataDir,
     logLevel: config.logLevel,
     ffmpeg,
+    pools: localPoolsOf(config),
     forwardLog: (line) => {
       if (config.logLevel !== 'silent') process.stderr.write(line);
     },
@@ -76,7 +78,7 @@ async function startLocked(
       concurrency: config.concurrency,
       leaseMs,
       intervalMs: config.schedulerIntervalMs,
-      // Cancel must end the worker and its ffmpeg within 2 s: SIGTERM, then SIGKILL after 1 s.
+      // Cancel must end the worker and its ffmpeg within 2 s: SIGINT, then SIGKILL after 1 s.
       stopGraceMs: 1000,
       retentionMs: config.retentionDays * 86_400_000,
     },
@@ -138,6 +140,7 @@ async function startLocked(
     log,
     defaultTemplate: config.defaultTemplate,
     leaseMs,
+    pools,
     heartbeatSeconds: config.heartbeatSeconds,
     retryDelay: (attempt) => retryDelayMs(attempt, Math.random()),
     version: VERSION,

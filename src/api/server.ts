@@ -8,8 +8,9 @@ import { z } from 'zod';
 import { SluiceError } from '../errors.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import type { SkipLog } from '../ingest/skip-log.ts';
-import { isJobStatus, JOB_STATUSES, type JobStatus } from '../jobs/job.ts';
+import { isJobStatus, JOB_STATUSES, type Job, type JobStatus } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
+import type { PoolSettings } from '../jobs/pool-offer.ts';
 import type { MediaInfo } from '../media/media-info.ts';
 import { probe as ffprobe } from '../media/probe.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
@@ -47,6 +48,8 @@ export interface ApiDeps {
   clientLimits?: Partial<ClientLimits>;
   /** The ingest records of objects the watcher skipped (GET /v1/ingest/skipped); absent: an empty list. */
   skips?: SkipLog;
+  /** Capacity pools, for the pools a queued job is offered to (the job view); absent: none shown. */
+  pools?: PoolSettings;
   /** The probe POST /v1/plan runs (a seam, so a test can count the probes running at once). */
   probe?: (file: string) => Promise<MediaInfo>;
 }
@@ -90,6 +93,7 @@ function statusOf(value: string | undefined): JobStatus | undefined {
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const { store, objects, ingest, scheduler, templates } = deps;
   const probe = deps.probe ?? ffprobe;
+  const view = (job: Job) => jobView(job, deps.pools);
   const limits = resolveClientLimits(deps.clientLimits);
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
@@ -151,7 +155,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.get('/v1/jobs', async (req) => {
     const q = parseBody(ListQuery, req.query, 'query');
     const jobs = await store.list({ status: statusOf(q.status), limit: q.limit });
-    return { jobs: jobs.map(jobView) };
+    return { jobs: jobs.map(view) };
   });
 
   // Objects in a watched bucket that made no job, and why (unknown suffix, temp name, symlink, settings
@@ -161,7 +165,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return { skipped: deps.skips ? await deps.skips.list(q.limit) : [] };
   });
 
-  app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => jobView(await getJob(req.params.id)));
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => view(await getJob(req.params.id)));
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id/events', async (req) => {
     const job = await getJob(req.params.id);
@@ -186,19 +190,19 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       ...(body.destinationBucket ? { destinationBucket: body.destinationBucket } : {}),
       ...(body.userMetadata ? { userMetadata: body.userMetadata } : {}),
     });
-    return reply.code(created ? 201 : 200).send(jobView(job));
+    return reply.code(created ? 201 : 200).send(view(job));
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', async (req) => {
     const job = await getJob(req.params.id);
-    return jobView(await scheduler.cancel(job.id, 'canceled through the API'));
+    return view(await scheduler.cancel(job.id, 'canceled through the API'));
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', async (req) => {
     const { id } = await getJob(req.params.id);
     const job = await store.transition(id, { type: 'retry', reason: 'retried through the API' }, new Date());
     scheduler.poke();
-    return jobView(job);
+    return view(job);
   });
 
   registerUploadRoute(app, {
@@ -234,9 +238,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   // Seed 002's routes: /jobs/<STATUS> lists, /jobs/<id> shows one job.
   app.get<{ Params: { x: string } }>('/jobs/:x', async (req) => {
     const x = req.params.x;
-    if (isJobStatus(x.toUpperCase()))
-      return { jobs: (await store.list({ status: statusOf(x) })).map(jobView) };
-    return jobView(await getJob(x));
+    if (isJobStatus(x.toUpperCase())) return { jobs: (await store.list({ status: statusOf(x) })).map(view) };
+    return view(await getJob(x));
   });
 
   registerWorkerRoutes(app, {

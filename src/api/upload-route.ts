@@ -58,7 +58,7 @@ export function registerUploadRoute(app: FastifyInstance, deps: UploadRouteDeps)
           objectCreatedEvent(object, 'sluice://api/uploads'),
           template ? { template } : {},
         );
-        return reply.code(201).send({ object, jobs: result.jobs.map(jobView) });
+        return reply.code(201).send({ object, jobs: result.jobs.map((j) => jobView(j)) });
       },
     );
   });

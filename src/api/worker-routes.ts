@@ -52,6 +52,12 @@ const Fail = z.strictObject({
   stderrTail: z.string().max(16_384).optional(),
 });
 
+// A worker handing its job back before it could finish. Only a preemption notice is a reason today.
+const Release = z.strictObject({
+  reason: z.literal('PREEMPTED'),
+  message: z.string().max(1024).optional(),
+});
+
 export interface WorkerRouteOptions {
   store: JobStore;
   leaseMs: number;
@@ -138,6 +144,23 @@ export function registerWorkerRoutes(app: FastifyInstance, o: WorkerRouteOptions
     );
     // This job's set replaced whatever an earlier job of the same input and template had published.
     await store.replaceOutputs(outputSetOf(job.destination), job.id, new Date());
+    o.onFinished();
+    return { status: job.status };
+  });
+
+  // The worker got a preemption notice (SIGTERM): the job goes back to the queue without using up an
+  // attempt, and its next offer skips past this pool (pool-offer.ts).
+  app.post<P>('/v1/worker/jobs/:id/release', async (req) => {
+    const body = parseBody(Release, req.body);
+    const job = await store.transition(
+      req.params.id,
+      {
+        type: 'preempt',
+        leaseToken: tokenOf(req),
+        reason: body.message ? `${body.reason}: ${body.message}` : body.reason,
+      },
+      new Date(),
+    );
     o.onFinished();
     return { status: job.status };
   });

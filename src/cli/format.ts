@@ -29,6 +29,11 @@ export function jobDetails(j: JobView): string {
     `${j.id}  ${j.status}${j.phase ? ` (${j.phase})` : ''}  ${j.progress.percent.toFixed(1)}%`,
     `input:     ${j.input.bucket}/${j.input.key}`,
     `template:  ${j.templateName}   attempts: ${j.attempts}/${j.maxAttempts}`,
+    ...(j.pool || j.preemptions > 0 || (j.offeredTo && j.offeredTo.length > 0)
+      ? [
+          `pool:      ${j.pool ?? '-'}${j.preemptions > 0 ? `   preemptions: ${j.preemptions}` : ''}${j.offeredTo ? `   offered to: ${j.offeredTo.join(', ')}` : ''}`,
+        ]
+      : []),
     `created:   ${j.createdAt}${j.startedAt ? `   started: ${j.startedAt}` : ''}${j.finishedAt ? `   finished: ${j.finishedAt}` : ''}`,
   ];
   const v = j.inputMedia?.video;

@@ -4,7 +4,7 @@ import { LocalObjectStore } from '../storage/local-object-store.ts';
 import { usePrivateUmask } from '../storage/private-data-dir.ts';
 import { runWorker } from '../worker/worker.ts';
 
-/** `sluice worker`: one attempt, then exit (0 complete, 1 failed and reported, 2 aborted). */
+/** `sluice worker`: one attempt, then exit (0 complete, 1 failed and reported, 2 aborted or handed back). */
 export async function runWorkerCommand(
   config: { dataDir: string; logLevel: string },
   server: string,

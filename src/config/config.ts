@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_CLIENT_LIMITS as LIMITS } from '../api/client-limits.ts';
 import { SluiceError } from '../errors.ts';
+import type { PoolSettings } from '../jobs/pool-offer.ts';
 import { DEFAULT_LIMITS } from '../media/input-policy.ts';
 import type { Ceilings } from '../templates/ceilings.ts';
 
@@ -12,9 +13,39 @@ export function defaultConcurrency(): number {
   return Math.max(1, Math.floor(os.availableParallelism() / 2));
 }
 
-import { DEFAULT_PORT } from './defaults.ts';
+import { DEFAULT_POOL, DEFAULT_POOL_FALLBACK_SECONDS, DEFAULT_PORT } from './defaults.ts';
 
 export { DEFAULT_PORT, SERVER_FILE } from './defaults.ts';
+
+const POOL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const poolList = z
+  .string()
+  .transform((s) => s.split(',').map((p) => p.trim()))
+  .pipe(
+    z
+      .array(z.string().regex(POOL_NAME, 'pool names are letters, digits, "_", "." and "-"'))
+      .min(1)
+      .refine((a) => new Set(a).size === a.length, 'a pool is named twice'),
+  );
+/** `spot=2,on-demand`: pools this server's local workers serve, each with an optional capacity. */
+const localPoolList = z
+  .string()
+  .transform((s) =>
+    s.split(',').map((p) => {
+      const [name = '', capacity] = p.trim().split('=');
+      return { name: name.trim(), capacity: capacity === undefined ? null : Number(capacity) };
+    }),
+  )
+  .pipe(
+    z
+      .array(
+        z.object({
+          name: z.string().regex(POOL_NAME, 'pool names are letters, digits, "_", "." and "-"'),
+          capacity: z.number().int().min(0).max(256).nullable(),
+        }),
+      )
+      .min(1),
+  );
 
 export const Config = z.object({
   dataDir: z.string().min(1),
@@ -72,6 +103,14 @@ export const Config = z.object({
   maxInputDisplaySide: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxDisplaySide),
   maxInputAspectRatio: z.coerce.number().positive().default(DEFAULT_LIMITS.maxAspectRatio),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Capacity pools in order of preference (seed 000: preemptible first, on-demand when none is left). */
+  pools: poolList.default([DEFAULT_POOL]),
+  /** How long a job waits unclaimed in its pools before the next pool may take it too. */
+  poolFallbackSeconds: z.coerce.number().min(0).max(86_400).default(DEFAULT_POOL_FALLBACK_SECONDS),
+  /** Preemptions a job takes in one pool before its offer moves on to the next pool. */
+  poolPreemptions: z.coerce.number().int().min(1).max(100).default(1),
+  /** The pools this server's local workers serve (default: the first pool), `name=capacity` each. */
+  localPools: localPoolList.optional(),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -114,6 +153,10 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   maxInputDisplaySide: 'SLUICE_MAX_INPUT_DISPLAY_SIDE',
   maxInputAspectRatio: 'SLUICE_MAX_INPUT_ASPECT_RATIO',
   logLevel: 'SLUICE_LOG_LEVEL',
+  pools: 'SLUICE_POOLS',
+  poolFallbackSeconds: 'SLUICE_POOL_FALLBACK_SECONDS',
+  poolPreemptions: 'SLUICE_POOL_PREEMPTIONS',
+  localPools: 'SLUICE_LOCAL_POOLS',
 };
 
 /** SLUICE_* variables read elsewhere than the configuration (binaries, CLI, the worker's token). */
@@ -151,7 +194,31 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     });
     throw new SluiceError('VALIDATION_FAILED', `configuration is not valid: ${issues.join('; ')}`);
   }
+  const unknownPools = (parsed.data.localPools ?? [])
+    .map((p) => p.name)
+    .filter((n) => !parsed.data.pools.includes(n));
+  if (unknownPools.length > 0) {
+    throw new SluiceError(
+      'VALIDATION_FAILED',
+      `configuration is not valid: localPools (SLUICE_LOCAL_POOLS) names ${unknownPools.join(', ')}, not in pools (SLUICE_POOLS: ${parsed.data.pools.join(', ')})`,
+    );
+  }
   return parsed.data;
+}
+
+/** The pool settings the job store and the job view share (pool-offer.ts). */
+export function poolSettingsOf(c: Config): PoolSettings {
+  return {
+    pools: c.pools,
+    fallbackMs: c.poolFallbackSeconds * 1000,
+    preemptionsPerPool: c.poolPreemptions,
+  };
+}
+
+/** The pools local workers serve and each one's capacity (none given: the scheduler's concurrency). */
+export function localPoolsOf(c: Config): { name: string; capacity: number }[] {
+  const pools = c.localPools ?? [{ name: c.pools[0] ?? DEFAULT_POOL, capacity: null }];
+  return pools.map((p) => ({ name: p.name, capacity: p.capacity ?? c.concurrency }));
 }
 
 export function ceilingsOf(c: Config): Ceilings {

@@ -39,8 +39,12 @@ export interface JobStore {
   events(jobId: string): Promise<JobEvent[]>;
   /** Applies a state-machine transition and records its event in one transaction. */
   transition(id: string, t: Transition, now: Date): Promise<Job>;
-  /** Atomically claims the oldest runnable SUBMITTED job, setting its lease (only the token's hash is kept). */
-  claimNext(leaseToken: string, leaseMs: number, now: Date): Promise<Job | null>;
+  /**
+   * Atomically claims the oldest runnable SUBMITTED job, setting its lease (only the token's hash is kept).
+   * With `pool`, only a job that pool may take now (pool-offer.ts) and the pool is recorded on the attempt;
+   * an unknown pool is POOL_UNKNOWN. Without it, any runnable job, as before pools.
+   */
+  claimNext(leaseToken: string, leaseMs: number, now: Date, opts?: { pool?: string }): Promise<Job | null>;
   countByStatus(status: JobStatus): Promise<number>;
   /** PROGRESSING jobs whose lease lapsed before `now`. */
   expiredLeases(now: Date): Promise<Job[]>;

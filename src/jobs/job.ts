@@ -7,8 +7,14 @@ export const JOB_STATUSES = ['SUBMITTED', 'PROGRESSING', 'COMPLETE', 'ERROR', 'C
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const FINAL_STATUSES: readonly JobStatus[] = ['COMPLETE', 'ERROR', 'CANCELED'];
 
+/** Phases a worker reports while PROGRESSING. */
 export const JOB_PHASES = ['PROBING', 'TRANSCODING', 'UPLOADING'] as const;
-export type JobPhase = (typeof JOB_PHASES)[number];
+/**
+ * A SUBMITTED job whose launch was refused for capacity or quota: it stays queued and the scheduler's
+ * reconcile loop tries again with backoff (seed 000's health check).
+ */
+export const WAITING_FOR_CAPACITY = 'WAITING_FOR_CAPACITY';
+export type JobPhase = (typeof JOB_PHASES)[number] | typeof WAITING_FOR_CAPACITY;
 
 export function isJobStatus(value: string): value is JobStatus {
   return (JOB_STATUSES as readonly string[]).includes(value);
@@ -73,6 +79,12 @@ export interface Job {
   versionGroup: string;
   /** A later job published the same output set: this job's outputs were replaced (and are listed no more). */
   outputsReplacedBy: string | null;
+  /** The capacity pool of the current (or last) attempt; null before the first claim or for a pool-less claim. */
+  pool: string | null;
+  /** Times a worker handed the job back on a preemption notice (never charged as attempts). */
+  preemptions: number;
+  /** When the job's current offer to the pools began (see pool-offer.ts). */
+  offeredAt: string;
 }
 
 export interface JobEvent {

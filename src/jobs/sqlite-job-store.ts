@@ -11,6 +11,7 @@ import { type Job, type JobEvent, type JobStatus, type NewJob, outputSetOf } fro
 import { newJobId } from './job-id.ts';
 import type { CreateResult, JobStore, LedgerEntry } from './job-store.ts';
 import { hashLeaseToken } from './lease-token.ts';
+import { DEFAULT_POOLS, type PoolSettings, poolMayClaim } from './pool-offer.ts';
 import { applyTransition, type Transition } from './state-machine.ts';
 
 interface JobsTable {
@@ -46,6 +47,9 @@ interface JobsTable {
   version_group: string;
   output_set: string;
   outputs_replaced_by: string | null;
+  pool: string | null;
+  preemptions: number;
+  offered_at: string;
 }
 
 /** Which object versions became jobs: outlives the jobs themselves (retention), so none is redone. */
@@ -131,6 +135,11 @@ export const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (bucket, key, reason)
    )`,
   'CREATE INDEX ingest_skipped_last_seen ON ingest_skipped (last_seen)',
+  // 18-21: capacity pools (issue 9): the attempt's pool, preemptions, when the current offer began.
+  'ALTER TABLE jobs ADD COLUMN pool TEXT',
+  'ALTER TABLE jobs ADD COLUMN preemptions INTEGER NOT NULL DEFAULT 0',
+  `ALTER TABLE jobs ADD COLUMN offered_at TEXT NOT NULL DEFAULT ''`,
+  'UPDATE jobs SET offered_at = run_after',
 ];
 
 /** Skip records kept at most; the oldest go first (a folder of unrelated files cannot grow the database). */
@@ -172,6 +181,9 @@ function toRow(job: Job): JobsTable {
     version_group: job.versionGroup,
     output_set: outputSetOf(job.destination),
     outputs_replaced_by: job.outputsReplacedBy,
+    pool: job.pool,
+    preemptions: job.preemptions,
+    offered_at: job.offeredAt,
   };
 }
 
@@ -203,6 +215,9 @@ function fromRow(r: Selectable<JobsTable>): Job {
     idempotencyKey: r.idempotency_key,
     versionGroup: r.version_group,
     outputsReplacedBy: r.outputs_replaced_by,
+    pool: r.pool,
+    preemptions: r.preemptions,
+    offeredAt: r.offered_at || r.run_after,
   };
 }
 
@@ -210,7 +225,10 @@ export class SqliteJobStore implements JobStore, SkipRecordStore {
   private readonly db: Kysely<Schema>;
   private readonly sqlite: Database.Database;
 
-  constructor(file: string) {
+  constructor(
+    file: string,
+    private readonly pools: PoolSettings = DEFAULT_POOLS,
+  ) {
     // Made (or tightened) 0600 before SQLite opens it: SQLite gives the -wal and -shm files it creates
     // the database file's mode, whatever the process umask.
     if (file !== ':memory:' && file !== '') {
@@ -280,6 +298,9 @@ export class SqliteJobStore implements JobStore, SkipRecordStore {
       idempotencyKey: input.idempotencyKey,
       versionGroup: input.versionGroup ?? input.idempotencyKey,
       outputsReplacedBy: null,
+      pool: null,
+      preemptions: 0,
+      offeredAt: at,
     };
     return this.db.transaction().execute(async (trx) => {
       const existing = await trx
@@ -407,20 +428,48 @@ export class SqliteJobStore implements JobStore, SkipRecordStore {
     });
   }
 
-  async claimNext(leaseToken: string, leaseMs: number, now: Date): Promise<Job | null> {
+  async claimNext(
+    leaseToken: string,
+    leaseMs: number,
+    now: Date,
+    opts: { pool?: string } = {},
+  ): Promise<Job | null> {
+    const { pool } = opts;
+    if (pool !== undefined && !this.pools.pools.includes(pool)) {
+      throw new SluiceError(
+        'POOL_UNKNOWN',
+        `no capacity pool named "${pool}"; the pools are ${this.pools.pools.join(', ')} (SLUICE_POOLS)`,
+      );
+    }
+    // The pool rule (pool-offer.ts) is arithmetic on preemptions and offered_at: first pool index =
+    // min(n-1, preemptions / perPool), last = min(n-1, first + elapsed / fallback). SQLite applies it
+    // in code over the runnable rows, oldest first, inside the one write transaction; PostgreSQL can put
+    // the same arithmetic in the WHERE of its FOR UPDATE SKIP LOCKED select.
     return this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('jobs')
-        .selectAll()
-        .where('status', '=', 'SUBMITTED')
-        .where('run_after', '<=', now.toISOString())
-        .orderBy('created_at')
-        // Insertion order breaks ties: ids are random within a millisecond, rowids only grow.
-        .orderBy(sql`rowid`)
-        .limit(1)
-        .executeTakeFirst();
-      if (!row) return null;
-      return applyAndSave(trx, fromRow(row), { type: 'claim', leaseToken, leaseMs }, now);
+      const BATCH = 200;
+      for (let offset = 0; ; offset += BATCH) {
+        const rows = await trx
+          .selectFrom('jobs')
+          .selectAll()
+          .where('status', '=', 'SUBMITTED')
+          .where('run_after', '<=', now.toISOString())
+          .orderBy('created_at')
+          // Insertion order breaks ties: ids are random within a millisecond, rowids only grow.
+          .orderBy(sql`rowid`)
+          .limit(pool === undefined ? 1 : BATCH)
+          .offset(offset)
+          .execute();
+        const row = rows.find((r) => pool === undefined || poolMayClaim(this.pools, pool, fromRow(r), now));
+        if (row) {
+          return applyAndSave(
+            trx,
+            fromRow(row),
+            { type: 'claim', leaseToken, leaseMs, ...(pool !== undefined ? { pool } : {}) },
+            now,
+          );
+        }
+        if (pool === undefined || rows.length < BATCH) return null;
+      }
     });
   }
 

@@ -6,8 +6,16 @@ import type { Job, JobError, JobOutput, JobPhase, JobProgress, JobStatus } from 
 import { hashLeaseToken, leaseHashesEqual, leaseTokenMatches } from './lease-token.ts';
 
 export type Transition =
-  | { type: 'claim'; leaseToken: string; leaseMs: number }
-  | { type: 'release'; reason: string; retryDelayMs: number }
+  | { type: 'claim'; leaseToken: string; leaseMs: number; pool?: string }
+  | {
+      type: 'release';
+      reason: string;
+      retryDelayMs: number;
+      /** The launch was refused for capacity or quota: the job waits, visibly, for the reconcile loop. */
+      waitingForCapacity?: boolean;
+    }
+  /** The attempt's worker got a preemption notice and handed the job back: not charged, offer moves on. */
+  | { type: 'preempt'; leaseToken: string; reason: string }
   | { type: 'inherit'; leaseMs: number }
   | { type: 'start'; leaseToken: string; leaseMs: number }
   | {
@@ -112,26 +120,52 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
           leaseUntil: plus(now, t.leaseMs),
           startedAt: job.startedAt ?? at,
           error: null,
+          pool: t.pool ?? null,
         },
         'job:claimed',
-        { attempt: job.attempts + 1 },
+        { attempt: job.attempts + 1, ...(t.pool ? { pool: t.pool } : {}) },
       );
     case 'release':
       // The attempt's own failure is not the cause (its launch failed, the server shut down, or the control
       // plane restarted and the attempt's worker never checked in): the claim is undone and does not use
       // up an attempt.
       requireStatus(job, ['PROGRESSING'], 'be released');
+      // The offer's fallback wait keeps running (offeredAt unchanged): a pool that refuses capacity lets
+      // the next pool take the job once the wait has passed.
       return result(
         {
           status: 'SUBMITTED',
-          phase: null,
+          phase: t.waitingForCapacity ? 'WAITING_FOR_CAPACITY' : null,
           attempts: Math.max(0, job.attempts - 1),
           leaseHash: null,
           leaseUntil: null,
           runAfter: plus(now, t.retryDelayMs),
         },
         'job:released',
-        { reason: t.reason },
+        {
+          reason: t.reason,
+          ...(job.pool ? { pool: job.pool } : {}),
+          ...(t.waitingForCapacity ? { phase: 'WAITING_FOR_CAPACITY' } : {}),
+        },
+      );
+    case 'preempt':
+      // Losing the machine is not the attempt's failure: the claim is undone (attempts unchanged by the
+      // preemption) and a new offer starts now, past the pool that preempted it (pool-offer.ts).
+      requireLease(job, t.leaseToken, 'be handed back');
+      return result(
+        {
+          status: 'SUBMITTED',
+          phase: null,
+          progress: EMPTY_PROGRESS,
+          attempts: Math.max(0, job.attempts - 1),
+          leaseHash: null,
+          leaseUntil: null,
+          runAfter: at,
+          offeredAt: at,
+          preemptions: job.preemptions + 1,
+        },
+        'job:preempted',
+        { reason: t.reason, attempt: job.attempts, pool: job.pool, preemptions: job.preemptions + 1 },
       );
     case 'inherit':
       // A control plane starting finds this attempt running from before its start: its worker may still be
@@ -187,8 +221,9 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
         stderrTail: t.stderrTail ?? job.stderrTail,
       };
       if (retry) {
+        const runAfter = plus(now, t.retryDelayMs);
         return result(
-          { ...common, status: 'SUBMITTED', runAfter: plus(now, t.retryDelayMs), progress: EMPTY_PROGRESS },
+          { ...common, status: 'SUBMITTED', runAfter, offeredAt: runAfter, progress: EMPTY_PROGRESS },
           'job:retry',
           { error: t.error, attempt: job.attempts },
         );
@@ -214,6 +249,8 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
           error: null,
           outputs: [],
           outputsReplacedBy: null,
+          offeredAt: at,
+          preemptions: 0,
         },
         'job:resubmitted',
         { reason: t.reason, previousError: job.error, previousAttempts: job.attempts },

@@ -22,6 +22,9 @@ export interface SchedulerOptions {
 }
 
 const PURGE_EVERY_MS = 3600_000;
+/** Backoff of a pool that refused a launch for capacity: 1 s, doubling, at most 30 s (with jitter). */
+const CAPACITY_RETRY_FIRST_MS = 1000;
+const CAPACITY_RETRY_MAX_MS = 30_000;
 
 export class Scheduler {
   private timer: NodeJS.Timeout | null = null;
@@ -32,6 +35,8 @@ export class Scheduler {
   private releasing = false;
   private lastPurge = 0;
   private readonly exits = new Set<Promise<void>>();
+  /** Pools whose last launch was refused for capacity: how many times in a row, and when to try again. */
+  private readonly refusals = new Map<string, { refusals: number; until: number }>();
   /** Set once the attempts running from before this start have been inherited (the first tick). */
   private inheritedAtStart = false;
   /**
@@ -130,14 +135,34 @@ export class Scheduler {
         null,
       );
     }
+    // Pools in order of preference (spot before on-demand): each claims what it may take (pool-offer.ts).
+    // A launcher without pools claims as before pools, any runnable job.
+    for (const pool of this.launcher.pools?.() ?? [undefined]) {
+      if (pool !== undefined && (this.refusals.get(pool)?.until ?? 0) > Date.now()) continue;
+      await this.launchFor(pool);
+    }
+  }
+
+  private async launchFor(pool: string | undefined): Promise<void> {
     while (!this.stopped && (await this.store.countByStatus('PROGRESSING')) < this.options.concurrency) {
+      if (pool !== undefined && this.launcher.hasCapacity?.(pool) === false) break;
       const token = newToken();
-      const job = await this.store.claimNext(token, this.options.leaseMs, new Date());
+      const job = await this.store.claimNext(
+        token,
+        this.options.leaseMs,
+        new Date(),
+        pool === undefined ? undefined : { pool },
+      );
       if (!job) break;
       try {
-        await this.launcher.launch({ jobId: job.id, leaseToken: token });
-        this.log.info({ jobId: job.id, attempt: job.attempts }, 'worker launched');
+        await this.launcher.launch({ jobId: job.id, leaseToken: token, ...(pool ? { pool } : {}) });
+        if (pool !== undefined) this.refusals.delete(pool);
+        this.log.info({ jobId: job.id, attempt: job.attempts, pool }, 'worker launched');
       } catch (err) {
+        if (pool !== undefined && err instanceof SluiceError && err.code === 'CAPACITY_UNAVAILABLE') {
+          await this.waitForCapacity(job.id, pool, err.message);
+          break;
+        }
         const delay = retryDelayMs(1, Math.random());
         this.log.warn(
           { jobId: job.id, err: (err as Error).message, retryInMs: delay },
@@ -151,6 +176,27 @@ export class Scheduler {
         break;
       }
     }
+  }
+
+  /**
+   * A launch refused for capacity or quota (seed 000's limit or quota): the claim is undone without
+   * charge, the job waits visibly (phase WAITING_FOR_CAPACITY) and stays runnable, so a later pool may
+   * take it once its fallback wait has passed; this pool is tried again after a capped exponential
+   * backoff, by the scheduler's own ticks (the reconcile loop), so no job is stranded.
+   */
+  private async waitForCapacity(jobId: string, pool: string, why: string): Promise<void> {
+    const refusals = (this.refusals.get(pool)?.refusals ?? 0) + 1;
+    const delay = retryDelayMs(refusals, Math.random(), CAPACITY_RETRY_FIRST_MS, CAPACITY_RETRY_MAX_MS);
+    this.refusals.set(pool, { refusals, until: Date.now() + delay });
+    this.log.warn(
+      { jobId, pool, err: why, refusals, retryInMs: delay },
+      'launch refused: no capacity; will retry',
+    );
+    await this.store.transition(
+      jobId,
+      { type: 'release', reason: `CAPACITY_UNAVAILABLE: ${why}`, retryDelayMs: 0, waitingForCapacity: true },
+      new Date(),
+    );
   }
 
   /**

@@ -92,6 +92,11 @@ export class WorkerApiClient {
     return this.deliver('fail', body);
   }
 
+  /** Hands the job back on a preemption notice; the server queues it again without charging an attempt. */
+  release(body: { reason: 'PREEMPTED'; message?: string }): Promise<{ status: string }> {
+    return this.call('release', body);
+  }
+
   /**
    * An attempt's result is sent until the server answers: one that is down (killed, restarting) is waited
    * for with backoff, up to the bound above. The pause never exceeds the heartbeat interval, so

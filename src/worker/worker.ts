@@ -15,6 +15,7 @@ import { requireRecordedSize, requireRecordedVersion, supersededSince } from './
 import { inspectInput } from './inspect-input.ts';
 import { publishList, versionFolder } from './outputs.ts';
 import { publish, versionName } from './publish.ts';
+import { scratchPrefix } from './scratch-name.ts';
 import { UNREACHABLE_FLOOR_MS, UNREACHABLE_LEASES, WorkerApiClient } from './worker-api-client.ts';
 
 export interface WorkerOptions {
@@ -25,12 +26,24 @@ export interface WorkerOptions {
   log: Logger;
 }
 
-export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED' | 'ABORTED'> {
+export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED' | 'ABORTED' | 'PREEMPTED'> {
   const api = new WorkerApiClient(o.serverUrl, o.jobId, o.token);
-  const assignment = await api.claim();
+  // A preemption notice may come while the claim is on its way: noted, and the job handed back at once.
+  let termBeforeClaim = false;
+  const early = () => {
+    termBeforeClaim = true;
+  };
+  process.once('SIGTERM', early);
+  const assignment = await api.claim().finally(() => process.off('SIGTERM', early));
   const { job } = assignment;
   const log = o.log.child({ jobId: job.id, attempt: job.attempt });
-  const workDir = await o.objects.workDir(`sluice-${job.id}-`);
+  if (termBeforeClaim) {
+    await api
+      .release({ reason: 'PREEMPTED', message: 'the worker received SIGTERM before it started' })
+      .catch((err) => log.warn({ err: (err as Error).message }, 'could not hand the job back'));
+    return 'PREEMPTED';
+  }
+  const workDir = await o.objects.workDir(scratchPrefix(job.id, o.token));
   const input = path.join(workDir, `input${path.extname(job.input.key).slice(0, 16)}`);
   // What the user or the API sees names the object, never this server's scratch folder (ffprobe and
   // ffmpeg quote their input path; file errors quote theirs). The log keeps the paths, at debug.
@@ -81,9 +94,22 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
           running.ffmpeg?.kill();
         }, limit * 1000)
       : null;
-  const onTerm = () => abort('worker received SIGTERM');
+  // SIGTERM is a preemption notice (spot capacity reclaimed, a node drained, a pod evicted): ffmpeg is
+  // stopped and the job handed back at once, so the next pool can take it without waiting out a lease
+  // and without charging an attempt. SIGINT is the control plane's own stop (cancel, lapsed lease,
+  // shutdown), which decides itself what becomes of the job.
+  let handedBack: Promise<unknown> | null = null;
+  const onTerm = () => {
+    if (aborted) return;
+    abort('worker received SIGTERM (preemption notice); handing the job back');
+    handedBack = api.release({ reason: 'PREEMPTED', message: 'the worker received SIGTERM' }).then(
+      () => log.info('job handed back after the preemption notice'),
+      (err) => log.warn({ err: (err as Error).message }, 'could not hand the job back; its lease will lapse'),
+    );
+  };
+  const onInt = () => abort('worker received SIGINT');
   process.once('SIGTERM', onTerm);
-  process.once('SIGINT', onTerm);
+  process.once('SIGINT', onInt);
 
   let media: MediaInfo | null = null;
   try {
@@ -152,6 +178,10 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
     return 'COMPLETE';
   } catch (err) {
     clearInterval(timer);
+    if (handedBack) {
+      await handedBack;
+      return 'PREEMPTED';
+    }
     if (aborted) return 'ABORTED';
     const e = timedOut
       ? new SluiceError(
@@ -180,7 +210,7 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
     clearInterval(timer);
     if (deadline) clearTimeout(deadline);
     process.off('SIGTERM', onTerm);
-    process.off('SIGINT', onTerm);
+    process.off('SIGINT', onInt);
     await fs.rm(workDir, { recursive: true, force: true });
   }
 }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import { DEFAULT_PORT, loadConfig } from '../../src/config/config.ts';
+import { DEFAULT_PORT, loadConfig, localPoolsOf, poolSettingsOf } from '../../src/config/config.ts';
 import { SluiceError } from '../../src/errors.ts';
 
 test('with no flags and no environment the embedded defaults apply', () => {
@@ -74,4 +74,44 @@ test('a misspelt SLUICE_ variable is refused, naming it, instead of silently kee
       err.code === 'VALIDATION_FAILED' && /SLUICE_SETTL_MS/.test(err.message),
   );
   assert.equal(loadConfig({}, { SLUICE_SETTLE_MS: '100', SLUICE_FFMPEG: '/usr/bin/ffmpeg' }).settleMs, 100);
+});
+
+test('capacity pools: one pool `local` by default, served locally at the concurrency', () => {
+  const c = loadConfig({ concurrency: 3 }, {});
+  assert.deepEqual(poolSettingsOf(c), { pools: ['local'], fallbackMs: 60_000, preemptionsPerPool: 1 });
+  assert.deepEqual(localPoolsOf(c), [{ name: 'local', capacity: 3 }]);
+});
+
+test('SLUICE_POOLS in order of preference; SLUICE_LOCAL_POOLS default the first, `name=capacity` each', () => {
+  const env = {
+    SLUICE_POOLS: 'spot, on-demand',
+    SLUICE_POOL_FALLBACK_SECONDS: '5',
+    SLUICE_POOL_PREEMPTIONS: '3',
+  };
+  const c = loadConfig({ concurrency: 2 }, env);
+  assert.deepEqual(poolSettingsOf(c), {
+    pools: ['spot', 'on-demand'],
+    fallbackMs: 5000,
+    preemptionsPerPool: 3,
+  });
+  assert.deepEqual(localPoolsOf(c), [{ name: 'spot', capacity: 2 }]);
+  const both = loadConfig({ concurrency: 2 }, { ...env, SLUICE_LOCAL_POOLS: 'spot=0,on-demand' });
+  assert.deepEqual(localPoolsOf(both), [
+    { name: 'spot', capacity: 0 },
+    { name: 'on-demand', capacity: 2 },
+  ]);
+});
+
+test('pool settings that cannot work are refused, naming the variable', () => {
+  const refused = (env: Record<string, string>, re: RegExp) =>
+    assert.throws(
+      () => loadConfig({}, env),
+      (e: unknown) => e instanceof SluiceError && e.code === 'VALIDATION_FAILED' && re.test(e.message),
+    );
+  refused({ SLUICE_POOLS: 'spot,spot' }, /SLUICE_POOLS.*named twice/);
+  refused({ SLUICE_POOLS: 'spot,' }, /SLUICE_POOLS/);
+  refused({ SLUICE_POOLS: 'spot', SLUICE_LOCAL_POOLS: 'gpu' }, /SLUICE_LOCAL_POOLS\) names gpu/);
+  refused({ SLUICE_POOLS: 'spot', SLUICE_LOCAL_POOLS: 'spot=-1' }, /SLUICE_LOCAL_POOLS/);
+  refused({ SLUICE_POOLS: 'spot', SLUICE_LOCAL_POOLS: 'spot=x' }, /SLUICE_LOCAL_POOLS/);
+  refused({ SLUICE_POOL_PREEMPTIONS: '0' }, /SLUICE_POOL_PREEMPTIONS/);
 });

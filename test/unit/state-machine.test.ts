@@ -48,6 +48,9 @@ function makeJob(over: Partial<Job> = {}): Job {
     idempotencyKey: 'default|source|videos/clip.mp4|e1',
     versionGroup: 'default|source|videos/clip.mp4',
     outputsReplacedBy: null,
+    pool: null,
+    preemptions: 0,
+    offeredAt: T0.toISOString(),
     ...over,
   };
 }
