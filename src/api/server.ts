@@ -22,6 +22,7 @@ import type { TemplateRegistry } from '../templates/template-registry.ts';
 import { tokenMatches } from './api-token.ts';
 import type { ClientLimits } from './client-limits.ts';
 import { jobView } from './job-view.ts';
+import { registerPoolRoutes } from './pool-routes.ts';
 import { sendProblem } from './problem.ts';
 import { guardClients, resolveClientLimits, serverOptions } from './slow-client-guard.ts';
 import { registerUploadRoute } from './upload-route.ts';
@@ -151,6 +152,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     for (const s of JOB_STATUSES) counts[s] = await store.countByStatus(s);
     return { status: 'ok', version: deps.version, jobs: counts };
   });
+
+  registerPoolRoutes(app, store, deps.pools);
 
   app.get('/v1/jobs', async (req) => {
     const q = parseBody(ListQuery, req.query, 'query');
