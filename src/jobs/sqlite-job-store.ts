@@ -10,7 +10,15 @@ import { SluiceError } from '../errors.ts';
 import type { SkipNotice, SkipRecord, SkipRecordStore } from '../ingest/skip-log.ts';
 import type { Job, JobEvent, JobStatus, NewJob } from './job.ts';
 import { newJobDraft } from './job-draft.ts';
-import { applyAndSave, fromRow, insertEvent, type JobTables, jobsOf, retryOnConflict, toRow } from './job-rows.ts';
+import {
+  applyAndSave,
+  fromRow,
+  insertEvent,
+  type JobTables,
+  jobsOf,
+  retryOnConflict,
+  toRow,
+} from './job-rows.ts';
 import type { CreateResult, JobStore, LedgerEntry } from './job-store.ts';
 import { hashLeaseToken } from './lease-token.ts';
 import type { Transition } from './state-machine.ts';
@@ -448,4 +456,3 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     await this.db.destroy();
   }
 }
-
