@@ -71,6 +71,11 @@ export const Config = z.object({
   maxInputPixelFrames: z.coerce.number().positive().default(DEFAULT_LIMITS.maxPixelFrames),
   maxInputDisplaySide: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxDisplaySide),
   maxInputAspectRatio: z.coerce.number().positive().default(DEFAULT_LIMITS.maxAspectRatio),
+  /** postgres://… selects the PostgreSQL job store (`?schema=NAME`); unset, jobs live in `<data-dir>/sluice.db`. */
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof Config>;
@@ -114,6 +119,7 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   maxInputDisplaySide: 'SLUICE_MAX_INPUT_DISPLAY_SIDE',
   maxInputAspectRatio: 'SLUICE_MAX_INPUT_ASPECT_RATIO',
   logLevel: 'SLUICE_LOG_LEVEL',
+  databaseUrl: 'SLUICE_DATABASE_URL',
 };
 
 /** SLUICE_* variables read elsewhere than the configuration (binaries, CLI, the worker's token). */

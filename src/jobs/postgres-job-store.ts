@@ -142,6 +142,13 @@ export function parsePostgresUrl(url: string): { connectionString: string; schem
   const u = new URL(url);
   const schema = u.searchParams.get('schema') ?? 'public';
   u.searchParams.delete('schema');
+  if (u.searchParams.has('options')) {
+    // pg lets the URL's options replace the store's own (its search_path): one way to pick the schema.
+    throw new SluiceError(
+      'VALIDATION_FAILED',
+      'SLUICE_DATABASE_URL: pick the schema with ?schema=NAME, not ?options=-c search_path=…',
+    );
+  }
   if (!SCHEMA_NAME.test(schema)) {
     throw new SluiceError(
       'VALIDATION_FAILED',

@@ -25,6 +25,8 @@ const PURGE_EVERY_MS = 3600_000;
 
 export class Scheduler {
   private timer: NodeJS.Timeout | null = null;
+  /** Unsubscribes from the store's wake-ups (a job became claimable); the interval is the fallback. */
+  private offWork: (() => void) | null = null;
   private ticking: Promise<void> | null = null;
   private again = false;
   private stopped = false;
@@ -58,6 +60,7 @@ export class Scheduler {
 
   start(): void {
     this.timer = setInterval(() => this.poke(), this.options.intervalMs);
+    this.offWork = this.store.onWork?.(() => this.poke()) ?? null;
     this.poke();
   }
 
@@ -82,6 +85,8 @@ export class Scheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    this.offWork?.();
+    this.offWork = null;
     await this.ticking;
   }
 

@@ -2,47 +2,19 @@
 // after. Peers are separate stores, each with its own pool of connections, as separate control planes.
 // PostgreSQL unreachable is a failure with a message, never a silent skip.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { before } from 'node:test';
-import pg from 'pg';
 import { PG_MIGRATIONS, PostgresJobStore } from '../../src/jobs/postgres-job-store.ts';
+import { admin, freshSchema, requirePostgres, TEST_DATABASE_URL } from '../pg-test-db.ts';
 import { jobStoreContract } from './job-store.contract.ts';
 
-export const TEST_DATABASE_URL =
-  process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-before(async () => {
-  const c = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 5000 });
-  try {
-    await c.connect();
-    await c.query('SELECT 1');
-  } catch (err) {
-    const why = `PostgreSQL is not reachable at ${TEST_DATABASE_URL} (${(err as Error).message}). The PostgreSQL JobStore contract needs it: start PostgreSQL (user postgres, database test, trust auth on 127.0.0.1:5432) or set SLUICE_TEST_DATABASE_URL.`;
-    process.stderr.write(`\n*** ${why}\n\n`);
-    assert.fail(why);
-  } finally {
-    await c.end().catch(() => {});
-  }
-});
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
+before(requirePostgres);
 
 jobStoreContract('PostgresJobStore', {
   peersAreConnections: true,
   async open(t) {
-    const schema = `sluice_test_${randomBytes(6).toString('hex')}`;
     const opened: PostgresJobStore[] = [];
-    t.after(async () => {
+    const schema = freshSchema(t, async () => {
       for (const s of opened) await s.close().catch(() => {});
-      await admin((c) => c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
     });
     const make = () => {
       const s = new PostgresJobStore({ connectionString: TEST_DATABASE_URL, schema, maxConnections: 4 });
