@@ -14,7 +14,7 @@ export const ERROR_CATALOGUE = {
   ROUTE_NOT_FOUND: { status: 404, title: 'Route not found', retryable: false },
   INVALID_TRANSITION: { status: 409, title: 'Job cannot make that transition', retryable: false },
   LEASE_LOST: { status: 409, title: 'Attempt no longer holds the job', retryable: false },
-  VERSION_CONFLICT: { status: 409, title: 'Job changed concurrently; try again', retryable: true },
+  VERSION_CONFLICT: { status: 503, title: 'Job changed concurrently; try again', retryable: true },
   UPLOAD_KEY_RESERVED: { status: 403, title: 'Key is reserved for operator settings', retryable: false },
   UPLOAD_INCOMPLETE: { status: 400, title: 'Upload body ended early', retryable: false },
   INVALID_DESTINATION: { status: 400, title: 'Destination bucket is not allowed', retryable: false },
