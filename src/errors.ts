@@ -63,6 +63,7 @@ export const ERROR_CATALOGUE = {
   STORAGE_FAILED: { status: 500, title: 'Storage operation failed', retryable: true },
   FFMPEG_NOT_FOUND: { status: 500, title: 'ffmpeg is not usable', retryable: false },
   PORT_IN_USE: { status: 409, title: 'Port is already in use', retryable: false },
+  DATABASE_UNREACHABLE: { status: 503, title: 'PostgreSQL does not answer', retryable: true },
   DATA_DIR_IN_USE: {
     status: 409,
     title: 'Another Sluice server runs on this data directory',

@@ -190,7 +190,13 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
    * processes starting at once migrate once; the second waits and finds nothing left to do.
    */
   async migrate(): Promise<void> {
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch((err: Error) => {
+      const u = new URL(this.o.connectionString);
+      throw new SluiceError(
+        'DATABASE_UNREACHABLE',
+        `cannot connect to PostgreSQL at ${u.hostname}:${u.port || 5432}${u.pathname}: ${err.message}; check SLUICE_DATABASE_URL and that the server is up`,
+      );
+    });
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sluice:migrate:${this.schema}`]);
@@ -518,7 +524,11 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
 
   /** A dedicated connection that LISTENs; dropped, it is made again after a second. */
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.o.connectionString });
+    const client = new pg.Client({
+      connectionString: this.o.connectionString,
+      // Named, so an operator (or a test) can find the listening connection in pg_stat_activity.
+      application_name: `sluice-listen:${this.schema}`.slice(0, 63),
+    });
     const retry = () => {
       if (this.listener === client) this.listener = null;
       client.removeAllListeners();

@@ -105,7 +105,8 @@ export class WorkerApiClient {
       } catch (err) {
         // A version conflict (the job changed under the server while it wrote) is worth sending again.
         const resend =
-          err instanceof SluiceError && (err.code === 'SERVER_UNREACHABLE' || err.code === 'VERSION_CONFLICT');
+          err instanceof SluiceError &&
+          (err.code === 'SERVER_UNREACHABLE' || err.code === 'VERSION_CONFLICT');
         if (!resend || this.unreachableTooLong()) throw err;
         await new Promise((r) => setTimeout(r, pauseMs));
         pauseMs = Math.min(pauseMs * 2, this.heartbeatMs);
