@@ -122,7 +122,8 @@ export const PG_MIGRATIONS: readonly string[] = [
 
 /** Skip records kept at most; the oldest go first (as in SQLite). */
 const MAX_SKIP_RECORDS = 10_000;
-const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/** Lower case: search_path folds an unquoted name to lower case, and the schema is made under that name. */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export interface PostgresJobStoreOptions {
   /** postgres://user[:password]@host[:port]/database; a `schema` query parameter is read by parsePostgresUrl. */
@@ -152,7 +153,7 @@ export function parsePostgresUrl(url: string): { connectionString: string; schem
   if (!SCHEMA_NAME.test(schema)) {
     throw new SluiceError(
       'VALIDATION_FAILED',
-      `SLUICE_DATABASE_URL: schema "${schema}" is not a plain identifier (letters, digits, _; not starting with a digit)`,
+      `SLUICE_DATABASE_URL: schema "${schema}" is not a plain identifier (lower-case letters, digits and _, not starting with a digit)`,
     );
   }
   return { connectionString: u.toString(), schema };

@@ -82,6 +82,7 @@ test('SLUICE_DATABASE_URL: ?schema= picks the schema; a bad name or ?options= is
   assert.equal(parsePostgresUrl('postgres://u@h/db').schema, 'public');
   for (const bad of [
     'postgres://u@h/db?schema=a-b',
+    'postgres://u@h/db?schema=Upper',
     'postgres://u@h/db?schema=x%22;drop',
     'postgres://u@h/db?options=-c%20search_path%3Dx',
   ]) {

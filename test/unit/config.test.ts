@@ -75,3 +75,16 @@ test('a misspelt SLUICE_ variable is refused, naming it, instead of silently kee
   );
   assert.equal(loadConfig({}, { SLUICE_SETTLE_MS: '100', SLUICE_FFMPEG: '/usr/bin/ffmpeg' }).settleMs, 100);
 });
+
+test('SLUICE_DATABASE_URL: unset keeps SQLite; a postgres:// URL is taken; another scheme is refused', () => {
+  assert.equal(loadConfig({}, {}).databaseUrl, undefined);
+  const url = 'postgres://postgres@127.0.0.1:5432/test?schema=run_1';
+  assert.equal(loadConfig({}, { SLUICE_DATABASE_URL: url }).databaseUrl, url);
+  assert.throws(
+    () => loadConfig({}, { SLUICE_DATABASE_URL: 'mysql://x@h/db' }),
+    (err: unknown) =>
+      err instanceof SluiceError &&
+      err.code === 'VALIDATION_FAILED' &&
+      /SLUICE_DATABASE_URL/.test(err.message),
+  );
+});
