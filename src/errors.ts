@@ -14,6 +14,7 @@ export const ERROR_CATALOGUE = {
   ROUTE_NOT_FOUND: { status: 404, title: 'Route not found', retryable: false },
   INVALID_TRANSITION: { status: 409, title: 'Job cannot make that transition', retryable: false },
   LEASE_LOST: { status: 409, title: 'Attempt no longer holds the job', retryable: false },
+  VERSION_CONFLICT: { status: 503, title: 'Job changed concurrently; try again', retryable: true },
   UPLOAD_KEY_RESERVED: { status: 403, title: 'Key is reserved for operator settings', retryable: false },
   UPLOAD_INCOMPLETE: { status: 400, title: 'Upload body ended early', retryable: false },
   INVALID_DESTINATION: { status: 400, title: 'Destination bucket is not allowed', retryable: false },
@@ -68,6 +69,7 @@ export const ERROR_CATALOGUE = {
   PORT_IN_USE: { status: 409, title: 'Port is already in use', retryable: false },
   PORT_NOT_PERMITTED: { status: 403, title: 'Not allowed to listen on that port', retryable: false },
   ADDRESS_NOT_AVAILABLE: { status: 400, title: 'No interface has that address', retryable: false },
+  DATABASE_UNREACHABLE: { status: 503, title: 'PostgreSQL does not answer', retryable: true },
   DATA_DIR_IN_USE: {
     status: 409,
     title: 'Another Sluice server runs on this data directory',

@@ -10,7 +10,7 @@ import { BucketWatcher } from './ingest/bucket-watcher.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { defaultPipeline } from './ingest/pipeline.ts';
 import { SkipLog } from './ingest/skip-log.ts';
-import { SqliteJobStore } from './jobs/sqlite-job-store.ts';
+import { openJobStore, type ServiceJobStore } from './jobs/open-job-store.ts';
 import { retryDelayMs } from './jobs/state-machine.ts';
 import { LocalProcessLauncher } from './launchers/local-process-launcher.ts';
 import { type FfmpegBinaries, findFfmpeg } from './media/ffmpeg-binaries.ts';
@@ -23,7 +23,7 @@ import { VERSION } from './version.ts';
 
 export interface Service {
   url: string;
-  store: SqliteJobStore;
+  store: ServiceJobStore;
   objects: LocalObjectStore;
   ingest: Ingest;
   scheduler: Scheduler;
@@ -56,8 +56,15 @@ async function startLocked(
   await objects.ensureBucket('destination');
 
   const pools = poolSettingsOf(config);
-  const store = new SqliteJobStore(path.join(config.dataDir, 'sluice.db'), pools);
-  await store.migrate();
+  const opened = openJobStore(config, log.child({ component: 'store' }), pools);
+  const store = opened.store;
+  try {
+    await store.migrate();
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw err;
+  }
+  log.info({ store: opened.kind, where: opened.where }, 'job store open');
 
   let url = '';
   const launcher = new LocalProcessLauncher({

@@ -102,6 +102,11 @@ export const Config = z.object({
   maxInputPixelFrames: z.coerce.number().positive().default(DEFAULT_LIMITS.maxPixelFrames),
   maxInputDisplaySide: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxDisplaySide),
   maxInputAspectRatio: z.coerce.number().positive().default(DEFAULT_LIMITS.maxAspectRatio),
+  /** postgres://… selects the PostgreSQL job store (`?schema=NAME`); unset, jobs live in `<data-dir>/sluice.db`. */
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Capacity pools in order of preference (seed 000: preemptible first, on-demand when none is left). */
   pools: poolList.default([DEFAULT_POOL]),
@@ -157,6 +162,7 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   poolFallbackSeconds: 'SLUICE_POOL_FALLBACK_SECONDS',
   poolPreemptions: 'SLUICE_POOL_PREEMPTIONS',
   localPools: 'SLUICE_LOCAL_POOLS',
+  databaseUrl: 'SLUICE_DATABASE_URL',
 };
 
 /** SLUICE_* variables read elsewhere than the configuration (binaries, CLI, the worker's token). */

@@ -50,5 +50,11 @@ export interface JobStore {
   expiredLeases(now: Date): Promise<Job[]>;
   /** Deletes finished jobs that ended before `before`, with their events; queued work is never purged. */
   purgeFinished(before: Date): Promise<number>;
+  /**
+   * Calls `listener` when a job may have become claimable (created, put back, retried, released), at once
+   * rather than at the next poll; returns the unsubscribe. Polling stays the fallback: a wake-up can be
+   * missed (a dropped listening connection) and says nothing about run_after.
+   */
+  onWork?(listener: () => void): () => void;
   close(): Promise<void>;
 }

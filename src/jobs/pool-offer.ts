@@ -2,6 +2,7 @@
 // offered to the first pool; each fallback wait that passes unclaimed opens the next pool too, and
 // preemptions move the offer past the pool that preempted it: a job is not sent back to capacity that
 // was just taken away. The store's claim and the job view both use this one rule.
+import { SluiceError } from '../errors.ts';
 
 export interface PoolSettings {
   /** Pool names in order of preference (e.g. spot, on-demand). */
@@ -50,4 +51,14 @@ export function poolMayClaim(s: PoolSettings, pool: string, job: PoolOfferState,
 export function offeredPools(s: PoolSettings, job: PoolOfferState, now: Date): string[] {
   const { first, last } = eligiblePools(s, job, now);
   return s.pools.slice(first, last + 1);
+}
+
+/** A claim for a pool this server does not know is refused (POOL_UNKNOWN); no pool means any. */
+export function requireKnownPool(s: PoolSettings, pool: string | undefined): void {
+  if (pool !== undefined && !s.pools.includes(pool)) {
+    throw new SluiceError(
+      'POOL_UNKNOWN',
+      `no capacity pool named "${pool}"; the pools are ${s.pools.join(', ')} (SLUICE_POOLS)`,
+    );
+  }
 }

@@ -2,77 +2,36 @@
 // workers reach jobs through the Worker API. better-sqlite3 is synchronous, so each transaction below
 // runs without interleaving and a claim is atomic.
 
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { type Generated, Kysely, type Selectable, SqliteDialect, sql, type Transaction } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import { SluiceError } from '../errors.ts';
 import type { SkipNotice, SkipRecord, SkipRecordStore } from '../ingest/skip-log.ts';
-import { type Job, type JobEvent, type JobStatus, type NewJob, outputSetOf } from './job.ts';
-import { newJobId } from './job-id.ts';
+import type { Job, JobEvent, JobStatus, NewJob } from './job.ts';
+import { newJobDraft } from './job-draft.ts';
+import {
+  applyAndSave,
+  fromRow,
+  insertEvent,
+  type JobTables,
+  jobsOf,
+  retryOnConflict,
+  toRow,
+} from './job-rows.ts';
 import type { CreateResult, JobStore, LedgerEntry } from './job-store.ts';
 import { hashLeaseToken } from './lease-token.ts';
-import { DEFAULT_POOLS, type PoolSettings, poolMayClaim } from './pool-offer.ts';
-import { applyTransition, type Transition } from './state-machine.ts';
+import { DEFAULT_POOLS, type PoolSettings, poolMayClaim, requireKnownPool } from './pool-offer.ts';
+import type { Transition } from './state-machine.ts';
+import {
+  type WorkerToken,
+  type WorkerTokenStore,
+  type WorkerTokensTable,
+  workerTokenFromRow,
+} from './worker-token-store.ts';
 
-interface JobsTable {
-  id: string;
-  status: string;
-  phase: string | null;
-  percent: number;
-  fps: number | null;
-  speed: number | null;
-  eta_seconds: number | null;
-  attempts: number;
-  max_attempts: number;
-  run_after: string;
-  /** SHA-256 of the attempt's lease token (see lease-token.ts); never the token. */
-  lease_hash: string | null;
-  lease_until: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  updated_at: string;
-  pipeline: string;
-  input: string;
-  input_media: string | null;
-  template_name: string;
-  template: string;
-  destination: string;
-  outputs: string;
-  error_code: string | null;
-  error_message: string | null;
-  stderr_tail: string | null;
-  user_metadata: string;
-  idempotency_key: string;
-  version_group: string;
-  output_set: string;
-  outputs_replaced_by: string | null;
-  pool: string | null;
-  preemptions: number;
-  offered_at: string;
-}
-
-/** Which object versions became jobs: outlives the jobs themselves (retention), so none is redone. */
-interface IngestLedgerTable {
-  idempotency_key: string;
-  job_id: string;
-  ingested_at: string;
-}
-
-interface JobEventsTable {
-  id: Generated<number>;
-  job_id: string;
-  at: string;
-  type: string;
-  from_status: string | null;
-  to_status: string | null;
-  data: string;
-}
-
-interface Schema {
-  jobs: JobsTable;
-  job_events: JobEventsTable;
-  ingest_ledger: IngestLedgerTable;
+interface Schema extends JobTables {
+  worker_tokens: WorkerTokensTable;
 }
 
 /** Numbered by position; `user_version` counts how many ran. Append only. */
@@ -135,7 +94,19 @@ export const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (bucket, key, reason)
    )`,
   'CREATE INDEX ingest_skipped_last_seen ON ingest_skipped (last_seen)',
-  // 18-21: capacity pools (issue 9): the attempt's pool, preemptions, when the current offer began.
+  // 18-19 (issue 9): a row version for optimistic concurrency (VERSION_CONFLICT, never LEASE_LOST), and
+  // remote worker tokens (their SHA-256 only).
+  'ALTER TABLE jobs ADD COLUMN version INTEGER NOT NULL DEFAULT 0',
+  `CREATE TABLE worker_tokens (
+     id TEXT PRIMARY KEY,
+     pool TEXT NOT NULL,
+     label TEXT,
+     hash TEXT NOT NULL UNIQUE,
+     created_at TEXT NOT NULL,
+     revoked_at TEXT,
+     last_used_at TEXT
+   )`,
+  // 20-23: capacity pools (issue 9): the attempt's pool, preemptions, when the current offer began.
   'ALTER TABLE jobs ADD COLUMN pool TEXT',
   'ALTER TABLE jobs ADD COLUMN preemptions INTEGER NOT NULL DEFAULT 0',
   `ALTER TABLE jobs ADD COLUMN offered_at TEXT NOT NULL DEFAULT ''`,
@@ -148,81 +119,10 @@ const MAX_SKIP_RECORDS = 10_000;
 /** The database holds other people's jobs (and lease hashes): the owner's only, like the data dir. */
 const DB_FILE_MODE = 0o600;
 
-function toRow(job: Job): JobsTable {
-  return {
-    id: job.id,
-    status: job.status,
-    phase: job.phase,
-    percent: job.progress.percent,
-    fps: job.progress.fps,
-    speed: job.progress.speed,
-    eta_seconds: job.progress.etaSeconds,
-    attempts: job.attempts,
-    max_attempts: job.maxAttempts,
-    run_after: job.runAfter,
-    lease_hash: job.leaseHash,
-    lease_until: job.leaseUntil,
-    created_at: job.createdAt,
-    started_at: job.startedAt,
-    finished_at: job.finishedAt,
-    updated_at: job.updatedAt,
-    pipeline: job.pipeline,
-    input: JSON.stringify(job.input),
-    input_media: job.inputMedia ? JSON.stringify(job.inputMedia) : null,
-    template_name: job.templateName,
-    template: JSON.stringify(job.template),
-    destination: JSON.stringify(job.destination),
-    outputs: JSON.stringify(job.outputs),
-    error_code: job.error?.code ?? null,
-    error_message: job.error?.message ?? null,
-    stderr_tail: job.stderrTail,
-    user_metadata: JSON.stringify(job.userMetadata),
-    idempotency_key: job.idempotencyKey,
-    version_group: job.versionGroup,
-    output_set: outputSetOf(job.destination),
-    outputs_replaced_by: job.outputsReplacedBy,
-    pool: job.pool,
-    preemptions: job.preemptions,
-    offered_at: job.offeredAt,
-  };
-}
-
-function fromRow(r: Selectable<JobsTable>): Job {
-  return {
-    id: r.id,
-    status: r.status as JobStatus,
-    phase: r.phase as Job['phase'],
-    progress: { percent: r.percent, fps: r.fps, speed: r.speed, etaSeconds: r.eta_seconds },
-    attempts: r.attempts,
-    maxAttempts: r.max_attempts,
-    runAfter: r.run_after,
-    leaseHash: r.lease_hash,
-    leaseUntil: r.lease_until,
-    createdAt: r.created_at,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    updatedAt: r.updated_at,
-    pipeline: r.pipeline,
-    input: JSON.parse(r.input),
-    inputMedia: r.input_media ? JSON.parse(r.input_media) : null,
-    templateName: r.template_name,
-    template: JSON.parse(r.template),
-    destination: JSON.parse(r.destination),
-    outputs: JSON.parse(r.outputs),
-    error: r.error_code ? { code: r.error_code as never, message: r.error_message ?? '' } : null,
-    stderrTail: r.stderr_tail,
-    userMetadata: JSON.parse(r.user_metadata),
-    idempotencyKey: r.idempotency_key,
-    versionGroup: r.version_group,
-    outputsReplacedBy: r.outputs_replaced_by,
-    pool: r.pool,
-    preemptions: r.preemptions,
-    offeredAt: r.offered_at || r.run_after,
-  };
-}
-
-export class SqliteJobStore implements JobStore, SkipRecordStore {
+export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenStore {
   private readonly db: Kysely<Schema>;
+  /** In-process wake-ups: one control plane opens the file, so its own writes are all there are. */
+  private readonly work = new EventEmitter();
   private readonly sqlite: Database.Database;
 
   constructor(
@@ -271,38 +171,8 @@ export class SqliteJobStore implements JobStore, SkipRecordStore {
 
   async create(input: NewJob, now: Date): Promise<CreateResult> {
     const at = now.toISOString();
-    const job: Job = {
-      id: newJobId(now.getTime()),
-      status: 'SUBMITTED',
-      phase: null,
-      progress: { percent: 0, fps: null, speed: null, etaSeconds: null },
-      attempts: 0,
-      maxAttempts: input.maxAttempts ?? input.template.maxAttempts,
-      runAfter: at,
-      leaseHash: null,
-      leaseUntil: null,
-      createdAt: at,
-      startedAt: null,
-      finishedAt: null,
-      updatedAt: at,
-      pipeline: input.pipeline,
-      input: input.input,
-      inputMedia: null,
-      templateName: input.templateName,
-      template: input.template,
-      destination: input.destination,
-      outputs: [],
-      error: null,
-      stderrTail: null,
-      userMetadata: input.userMetadata,
-      idempotencyKey: input.idempotencyKey,
-      versionGroup: input.versionGroup ?? input.idempotencyKey,
-      outputsReplacedBy: null,
-      pool: null,
-      preemptions: 0,
-      offeredAt: at,
-    };
-    return this.db.transaction().execute(async (trx) => {
+    const job = newJobDraft(input, now);
+    const result = await this.db.transaction().execute(async (trx) => {
       const existing = await trx
         .selectFrom('jobs')
         .selectAll()
@@ -315,7 +185,7 @@ export class SqliteJobStore implements JobStore, SkipRecordStore {
         .values({ idempotency_key: job.idempotencyKey, job_id: job.id, ingested_at: at })
         .onConflict((oc) => oc.column('idempotency_key').doUpdateSet({ job_id: job.id, ingested_at: at }))
         .execute();
-      await insertEvent(trx, job.id, at, 'job:created', null, 'SUBMITTED', {
+      await insertEvent(jobsOf(trx), job.id, at, 'job:created', null, 'SUBMITTED', {
         input: job.input,
         template: job.templateName,
         pipeline: job.pipeline,
@@ -323,6 +193,8 @@ export class SqliteJobStore implements JobStore, SkipRecordStore {
       });
       return { job, created: true };
     });
+    if (result.created) this.work.emit('work');
+    return result;
   }
 
   async ingested(idempotencyKey: string): Promise<LedgerEntry | null> {
@@ -410,7 +282,7 @@ export class SqliteJobStore implements JobStore, SkipRecordStore {
       .orderBy('id')
       .execute();
     return rows.map((r) => ({
-      id: r.id,
+      id: Number(r.id),
       jobId: r.job_id,
       at: r.at,
       type: r.type,
@@ -421,11 +293,20 @@ export class SqliteJobStore implements JobStore, SkipRecordStore {
   }
 
   async transition(id: string, t: Transition, now: Date): Promise<Job> {
-    return this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!row) throw new SluiceError('JOB_NOT_FOUND', `no job with id ${id}`);
-      return applyAndSave(trx, fromRow(row), t, now);
-    });
+    const saved = await retryOnConflict(() =>
+      this.db.transaction().execute(async (trx) => {
+        const row = await trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+        if (!row) throw new SluiceError('JOB_NOT_FOUND', `no job with id ${id}`);
+        return applyAndSave(jobsOf(trx), fromRow(row), row.version, t, now);
+      }),
+    );
+    if (saved.claimable) this.work.emit('work');
+    return saved.job;
+  }
+
+  onWork(listener: () => void): () => void {
+    this.work.on('work', listener);
+    return () => this.work.off('work', listener);
   }
 
   async claimNext(
@@ -435,16 +316,10 @@ export class SqliteJobStore implements JobStore, SkipRecordStore {
     opts: { pool?: string } = {},
   ): Promise<Job | null> {
     const { pool } = opts;
-    if (pool !== undefined && !this.pools.pools.includes(pool)) {
-      throw new SluiceError(
-        'POOL_UNKNOWN',
-        `no capacity pool named "${pool}"; the pools are ${this.pools.pools.join(', ')} (SLUICE_POOLS)`,
-      );
-    }
-    // The pool rule (pool-offer.ts) is arithmetic on preemptions and offered_at: first pool index =
-    // min(n-1, preemptions / perPool), last = min(n-1, first + elapsed / fallback). SQLite applies it
-    // in code over the runnable rows, oldest first, inside the one write transaction; PostgreSQL can put
-    // the same arithmetic in the WHERE of its FOR UPDATE SKIP LOCKED select.
+    requireKnownPool(this.pools, pool);
+    // The pool rule (pool-offer.ts) is arithmetic on preemptions and offered_at: SQLite applies it in
+    // code over the runnable rows, oldest first, inside the one write transaction; PostgreSQL puts the
+    // same arithmetic in the WHERE of its FOR UPDATE SKIP LOCKED select.
     return this.db.transaction().execute(async (trx) => {
       const BATCH = 200;
       for (let offset = 0; ; offset += BATCH) {
@@ -461,12 +336,13 @@ export class SqliteJobStore implements JobStore, SkipRecordStore {
           .execute();
         const row = rows.find((r) => pool === undefined || poolMayClaim(this.pools, pool, fromRow(r), now));
         if (row) {
-          return applyAndSave(
-            trx,
-            fromRow(row),
-            { type: 'claim', leaseToken, leaseMs, ...(pool !== undefined ? { pool } : {}) },
-            now,
-          );
+          const t: Transition = {
+            type: 'claim',
+            leaseToken,
+            leaseMs,
+            ...(pool !== undefined ? { pool } : {}),
+          };
+          return (await applyAndSave(jobsOf(trx), fromRow(row), row.version, t, now)).job;
         }
         if (pool === undefined || rows.length < BATCH) return null;
       }
@@ -550,42 +426,64 @@ export class SqliteJobStore implements JobStore, SkipRecordStore {
     }));
   }
 
+  async createWorkerToken(
+    t: { id: string; pool: string; label: string | null; hash: string },
+    now: Date,
+  ): Promise<WorkerToken> {
+    const row: WorkerTokensTable = {
+      id: t.id,
+      pool: t.pool,
+      label: t.label,
+      hash: t.hash,
+      created_at: now.toISOString(),
+      revoked_at: null,
+      last_used_at: null,
+    };
+    await this.db.insertInto('worker_tokens').values(row).execute();
+    return workerTokenFromRow(row);
+  }
+
+  async listWorkerTokens(): Promise<WorkerToken[]> {
+    const rows = await this.db
+      .selectFrom('worker_tokens')
+      .selectAll()
+      .orderBy('created_at')
+      .orderBy(sql`rowid`)
+      .execute();
+    return rows.map(workerTokenFromRow);
+  }
+
+  async revokeWorkerToken(id: string, now: Date): Promise<WorkerToken | null> {
+    // Revoking twice keeps the first time.
+    await this.db
+      .updateTable('worker_tokens')
+      .set({ revoked_at: now.toISOString() })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .execute();
+    const row = await this.db.selectFrom('worker_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? workerTokenFromRow(row) : null;
+  }
+
+  async findWorkerTokenByHash(hash: string): Promise<WorkerToken | null> {
+    const row = await this.db
+      .selectFrom('worker_tokens')
+      .selectAll()
+      .where('hash', '=', hash)
+      .executeTakeFirst();
+    return row ? workerTokenFromRow(row) : null;
+  }
+
+  async touchWorkerToken(id: string, now: Date): Promise<void> {
+    await this.db
+      .updateTable('worker_tokens')
+      .set({ last_used_at: now.toISOString() })
+      .where('id', '=', id)
+      .execute();
+  }
+
   async close(): Promise<void> {
+    this.work.removeAllListeners();
     await this.db.destroy();
   }
-}
-
-async function applyAndSave(trx: Transaction<Schema>, job: Job, t: Transition, now: Date): Promise<Job> {
-  const { job: next, event } = applyTransition(job, t, now);
-  const { id: _id, idempotency_key: _key, created_at: _created, ...changes } = toRow(next);
-  // Fencing at the row too: the update only lands if nobody changed the job since we read it.
-  const updated = await trx
-    .updateTable('jobs')
-    .set(changes)
-    .where('id', '=', job.id)
-    .where('updated_at', '=', job.updatedAt)
-    .where('status', '=', job.status)
-    .executeTakeFirst();
-  if (Number(updated.numUpdatedRows) !== 1) {
-    throw new SluiceError('LEASE_LOST', `job ${job.id} changed while it was being updated; try again`);
-  }
-  if (event.type !== 'job:progress') {
-    await insertEvent(trx, job.id, next.updatedAt, event.type, event.fromStatus, event.toStatus, event.data);
-  }
-  return next;
-}
-
-async function insertEvent(
-  trx: Transaction<Schema>,
-  jobId: string,
-  at: string,
-  type: string,
-  from: string | null,
-  to: string | null,
-  data: Record<string, unknown>,
-): Promise<void> {
-  await trx
-    .insertInto('job_events')
-    .values({ job_id: jobId, at, type, from_status: from, to_status: to, data: JSON.stringify(data) })
-    .execute();
 }

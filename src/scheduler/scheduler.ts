@@ -28,6 +28,8 @@ const CAPACITY_RETRY_MAX_MS = 30_000;
 
 export class Scheduler {
   private timer: NodeJS.Timeout | null = null;
+  /** Unsubscribes from the store's wake-ups (a job became claimable); the interval is the fallback. */
+  private offWork: (() => void) | null = null;
   private ticking: Promise<void> | null = null;
   private again = false;
   private stopped = false;
@@ -63,6 +65,7 @@ export class Scheduler {
 
   start(): void {
     this.timer = setInterval(() => this.poke(), this.options.intervalMs);
+    this.offWork = this.store.onWork?.(() => this.poke()) ?? null;
     this.poke();
   }
 
@@ -87,6 +90,8 @@ export class Scheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    this.offWork?.();
+    this.offWork = null;
     await this.ticking;
   }
 

@@ -108,8 +108,11 @@ export class WorkerApiClient {
       try {
         return await this.call<T>(op, body);
       } catch (err) {
-        if (!(err instanceof SluiceError && err.code === 'SERVER_UNREACHABLE') || this.unreachableTooLong())
-          throw err;
+        // A version conflict (the job changed under the server while it wrote) is worth sending again.
+        const resend =
+          err instanceof SluiceError &&
+          (err.code === 'SERVER_UNREACHABLE' || err.code === 'VERSION_CONFLICT');
+        if (!resend || this.unreachableTooLong()) throw err;
         await new Promise((r) => setTimeout(r, pauseMs));
         pauseMs = Math.min(pauseMs * 2, this.heartbeatMs);
       }

@@ -115,3 +115,16 @@ test('pool settings that cannot work are refused, naming the variable', () => {
   refused({ SLUICE_POOLS: 'spot', SLUICE_LOCAL_POOLS: 'spot=x' }, /SLUICE_LOCAL_POOLS/);
   refused({ SLUICE_POOL_PREEMPTIONS: '0' }, /SLUICE_POOL_PREEMPTIONS/);
 });
+
+test('SLUICE_DATABASE_URL: unset keeps SQLite; a postgres:// URL is taken; another scheme is refused', () => {
+  assert.equal(loadConfig({}, {}).databaseUrl, undefined);
+  const url = 'postgres://postgres@127.0.0.1:5432/test?schema=run_1';
+  assert.equal(loadConfig({}, { SLUICE_DATABASE_URL: url }).databaseUrl, url);
+  assert.throws(
+    () => loadConfig({}, { SLUICE_DATABASE_URL: 'mysql://x@h/db' }),
+    (err: unknown) =>
+      err instanceof SluiceError &&
+      err.code === 'VALIDATION_FAILED' &&
+      /SLUICE_DATABASE_URL/.test(err.message),
+  );
+});

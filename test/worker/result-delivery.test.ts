@@ -114,3 +114,15 @@ test('claim is resent too: a worker launched just before its server died claims 
   assert.deepEqual(await claimed, assignment(5, 0.2));
   assert.deepEqual(seen, ['claim']);
 });
+
+test('a VERSION_CONFLICT answer (the job changed under the server) is resent, not taken as the end of the attempt', async (t) => {
+  const { api, seen, restart } = await claimedClient(t, 5);
+  let conflicts = 2;
+  await restart(() =>
+    conflicts-- > 0
+      ? { status: 503, json: { code: 'VERSION_CONFLICT', detail: 'changed concurrently' } }
+      : { status: 200, json: { status: 'COMPLETE' } },
+  );
+  assert.deepEqual(await api.complete({ outputs: [] }), { status: 'COMPLETE' });
+  assert.deepEqual(seen, ['claim', 'complete', 'complete', 'complete']);
+});

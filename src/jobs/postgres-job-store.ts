@@ -1,0 +1,618 @@
+// JobStore on PostgreSQL through Kysely and `pg`: the same semantics as the SQLite store (its reference),
+// for several control planes on one database. A claim takes the oldest runnable row FOR UPDATE SKIP
+// LOCKED, so concurrent claimers never wait on nor get the same job; a transition locks its row, and a
+// version column fences every write. Jobs that become claimable NOTIFY a channel of the schema; a
+// dedicated listening connection (reconnecting when dropped) wakes this process's onWork listeners.
+import { EventEmitter } from 'node:events';
+import { type Generated, Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { SluiceError } from '../errors.ts';
+import type { SkipNotice, SkipRecord, SkipRecordStore } from '../ingest/skip-log.ts';
+import type { Job, JobEvent, JobStatus, NewJob } from './job.ts';
+import { newJobDraft } from './job-draft.ts';
+import {
+  applyAndSave,
+  fromRow,
+  insertEvent,
+  type JobsTable,
+  type JobTables,
+  jobsOf,
+  retryOnConflict,
+  toRow,
+} from './job-rows.ts';
+import type { CreateResult, JobStore, LedgerEntry } from './job-store.ts';
+import { DEFAULT_POOLS, type PoolSettings, requireKnownPool } from './pool-offer.ts';
+import type { Transition } from './state-machine.ts';
+import {
+  type WorkerToken,
+  type WorkerTokenStore,
+  type WorkerTokensTable,
+  workerTokenFromRow,
+} from './worker-token-store.ts';
+
+interface IngestSkippedTable {
+  seq: Generated<string>;
+  bucket: string;
+  key: string;
+  reason: string;
+  version: string;
+  message: string;
+  first_seen: string;
+  last_seen: string;
+  count: Generated<number>;
+}
+
+interface Schema extends JobTables {
+  jobs: JobsTable & { seq: Generated<string> };
+  ingest_skipped: IngestSkippedTable;
+  worker_tokens: WorkerTokensTable & { seq: Generated<string> };
+  sluice_migrations: { id: number; applied_at: Generated<Date> };
+}
+
+/**
+ * Numbered by position (`sluice_migrations.id` is the number); append only, never edit. Timestamps are
+ * ISO-8601 text and documents JSON text, as in SQLite; ids and timestamps use the "C" collation (byte
+ * order, as SQLite compares), so both stores compare and order alike.
+ */
+export const PG_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE jobs (
+     seq BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+     id TEXT COLLATE "C" PRIMARY KEY,
+     version INTEGER NOT NULL DEFAULT 0,
+     status TEXT NOT NULL,
+     phase TEXT,
+     percent DOUBLE PRECISION NOT NULL DEFAULT 0,
+     fps DOUBLE PRECISION, speed DOUBLE PRECISION, eta_seconds DOUBLE PRECISION,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     max_attempts INTEGER NOT NULL,
+     run_after TEXT COLLATE "C" NOT NULL,
+     lease_hash TEXT, lease_until TEXT COLLATE "C",
+     created_at TEXT COLLATE "C" NOT NULL, started_at TEXT COLLATE "C", finished_at TEXT COLLATE "C", updated_at TEXT COLLATE "C" NOT NULL,
+     pipeline TEXT NOT NULL,
+     input TEXT NOT NULL, input_media TEXT,
+     template_name TEXT NOT NULL, template TEXT NOT NULL,
+     destination TEXT NOT NULL, outputs TEXT NOT NULL DEFAULT '[]',
+     error_code TEXT, error_message TEXT, stderr_tail TEXT,
+     user_metadata TEXT NOT NULL DEFAULT '{}',
+     idempotency_key TEXT COLLATE "C" NOT NULL UNIQUE,
+     version_group TEXT NOT NULL,
+     output_set TEXT NOT NULL,
+     outputs_replaced_by TEXT
+   )`,
+  'CREATE INDEX jobs_runnable ON jobs (status, run_after, created_at, seq)',
+  'CREATE INDEX jobs_status_created ON jobs (status, created_at, seq)',
+  'CREATE INDEX jobs_version_group ON jobs (version_group, status)',
+  'CREATE INDEX jobs_output_set ON jobs (output_set, status)',
+  `CREATE TABLE job_events (
+     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     job_id TEXT COLLATE "C" NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+     at TEXT COLLATE "C" NOT NULL, type TEXT NOT NULL, from_status TEXT, to_status TEXT,
+     data TEXT NOT NULL DEFAULT '{}'
+   )`,
+  'CREATE INDEX job_events_job ON job_events (job_id, id)',
+  `CREATE TABLE ingest_ledger (
+     idempotency_key TEXT COLLATE "C" PRIMARY KEY,
+     job_id TEXT COLLATE "C" NOT NULL,
+     ingested_at TEXT COLLATE "C" NOT NULL
+   )`,
+  `CREATE TABLE ingest_skipped (
+     seq BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+     bucket TEXT NOT NULL,
+     key TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     version TEXT NOT NULL DEFAULT '',
+     message TEXT NOT NULL,
+     first_seen TEXT COLLATE "C" NOT NULL,
+     last_seen TEXT COLLATE "C" NOT NULL,
+     count INTEGER NOT NULL DEFAULT 1,
+     PRIMARY KEY (bucket, key, reason)
+   )`,
+  'CREATE INDEX ingest_skipped_last_seen ON ingest_skipped (last_seen, seq)',
+  `CREATE TABLE worker_tokens (
+     seq BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+     id TEXT COLLATE "C" PRIMARY KEY,
+     pool TEXT NOT NULL,
+     label TEXT,
+     hash TEXT NOT NULL UNIQUE,
+     created_at TEXT COLLATE "C" NOT NULL,
+     revoked_at TEXT COLLATE "C",
+     last_used_at TEXT COLLATE "C"
+   )`,
+  // Capacity pools (pool-offer.ts): the attempt's pool, preemptions, when the current offer began.
+  `ALTER TABLE jobs ADD COLUMN pool TEXT,
+     ADD COLUMN preemptions INTEGER NOT NULL DEFAULT 0,
+     ADD COLUMN offered_at TEXT COLLATE "C" NOT NULL DEFAULT ''`,
+  `UPDATE jobs SET offered_at = run_after WHERE offered_at = ''`,
+];
+
+/** Skip records kept at most; the oldest go first (as in SQLite). */
+const MAX_SKIP_RECORDS = 10_000;
+/** Lower case: search_path folds an unquoted name to lower case, and the schema is made under that name. */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export interface PostgresJobStoreOptions {
+  /** postgres://user[:password]@host[:port]/database; a `schema` query parameter is read by parsePostgresUrl. */
+  connectionString: string;
+  /** Where the tables live (search_path); made by migrate() when missing. */
+  schema?: string;
+  /** Connections of the pool. */
+  maxConnections?: number;
+  /** Capacity pools, for claims that name one (pool-offer.ts). */
+  pools?: PoolSettings;
+  log?: Logger;
+}
+
+/**
+ * Splits SLUICE_DATABASE_URL into pg's connection string and the schema: `?schema=NAME` selects the
+ * schema (default `public`); every other parameter goes to pg unchanged.
+ */
+export function parsePostgresUrl(url: string): { connectionString: string; schema: string } {
+  const u = new URL(url);
+  const schema = u.searchParams.get('schema') ?? 'public';
+  u.searchParams.delete('schema');
+  if (u.searchParams.has('options')) {
+    // pg lets the URL's options replace the store's own (its search_path): one way to pick the schema.
+    throw new SluiceError(
+      'VALIDATION_FAILED',
+      'SLUICE_DATABASE_URL: pick the schema with ?schema=NAME, not ?options=-c search_path=…',
+    );
+  }
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new SluiceError(
+      'VALIDATION_FAILED',
+      `SLUICE_DATABASE_URL: schema "${schema}" is not a plain identifier (lower-case letters, digits and _, not starting with a digit)`,
+    );
+  }
+  return { connectionString: u.toString(), schema };
+}
+
+export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenStore {
+  readonly schema: string;
+  private readonly pool: pg.Pool;
+  private readonly db: Kysely<Schema>;
+  private readonly work = new EventEmitter();
+  private readonly channel: string;
+  private listener: pg.Client | null = null;
+  private listening: Promise<void> | null = null;
+  private reconnect: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly o: PostgresJobStoreOptions) {
+    this.schema = o.schema ?? 'public';
+    if (!SCHEMA_NAME.test(this.schema)) {
+      throw new SluiceError('VALIDATION_FAILED', `schema "${this.schema}" is not a plain identifier`);
+    }
+    this.channel = `sluice_work_${this.schema}`.slice(0, 63);
+    this.pool = new pg.Pool({
+      connectionString: o.connectionString,
+      options: `-c search_path=${this.schema}`,
+      max: o.maxConnections ?? 10,
+    });
+    // An idle connection the server dropped must not crash the process; the pool makes a new one.
+    this.pool.on('error', (err) => o.log?.warn({ err: err.message }, 'idle PostgreSQL connection lost'));
+    this.db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: this.pool }) });
+  }
+
+  /**
+   * Runs the migrations not yet recorded, in one transaction under an advisory lock of the schema: two
+   * processes starting at once migrate once; the second waits and finds nothing left to do.
+   */
+  async migrate(): Promise<void> {
+    const client = await this.pool.connect().catch((err: Error) => {
+      const u = new URL(this.o.connectionString);
+      throw new SluiceError(
+        'DATABASE_UNREACHABLE',
+        `cannot connect to PostgreSQL at ${u.hostname}:${u.port || 5432}${u.pathname}: ${err.message}; check SLUICE_DATABASE_URL and that the server is up`,
+      );
+    });
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sluice:migrate:${this.schema}`]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS sluice_migrations (id INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())',
+      );
+      const done = await client.query<{ n: number | null }>('SELECT max(id) AS n FROM sluice_migrations');
+      const current = done.rows[0]?.n ?? 0;
+      for (let i = current; i < PG_MIGRATIONS.length; i++) {
+        await client.query(PG_MIGRATIONS[i] as string);
+        await client.query('INSERT INTO sluice_migrations (id) VALUES ($1)', [i + 1]);
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async create(input: NewJob, now: Date): Promise<CreateResult> {
+    const at = now.toISOString();
+    const job = newJobDraft(input, now);
+    return this.db.transaction().execute(async (trx) => {
+      // The unique key decides between concurrent creates: the loser's insert does nothing, and it reads
+      // the winner's job (visible once the winner committed; the insert waited for that).
+      const inserted = await trx
+        .insertInto('jobs')
+        .values(toRow(job))
+        .onConflict((oc) => oc.column('idempotency_key').doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      if (!inserted) {
+        const existing = await trx
+          .selectFrom('jobs')
+          .selectAll()
+          .where('idempotency_key', '=', input.idempotencyKey)
+          .executeTakeFirstOrThrow();
+        return { job: fromRow(existing), created: false };
+      }
+      await trx
+        .insertInto('ingest_ledger')
+        .values({ idempotency_key: job.idempotencyKey, job_id: job.id, ingested_at: at })
+        .onConflict((oc) => oc.column('idempotency_key').doUpdateSet({ job_id: job.id, ingested_at: at }))
+        .execute();
+      await insertEvent(jobsOf(trx), job.id, at, 'job:created', null, 'SUBMITTED', {
+        input: job.input,
+        template: job.templateName,
+        pipeline: job.pipeline,
+        ...(input.limitsLowered ? { limitsLowered: input.limitsLowered } : {}),
+      });
+      await sql`SELECT pg_notify(${this.channel}, '')`.execute(trx);
+      return { job, created: true };
+    });
+  }
+
+  async ingested(idempotencyKey: string): Promise<LedgerEntry | null> {
+    const row = await this.db
+      .selectFrom('ingest_ledger')
+      .selectAll()
+      .where('idempotency_key', '=', idempotencyKey)
+      .executeTakeFirst();
+    return row
+      ? { idempotencyKey: row.idempotency_key, jobId: row.job_id, ingestedAt: row.ingested_at }
+      : null;
+  }
+
+  async supersede(versionGroup: string, byJobId: string, now: Date): Promise<Job[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select('id')
+      .where('version_group', '=', versionGroup)
+      .where('status', 'in', ['SUBMITTED', 'PROGRESSING'])
+      .where('id', '!=', byJobId)
+      .orderBy('seq')
+      .execute();
+    const out: Job[] = [];
+    for (const { id } of rows) {
+      const message = `a newer version of the input arrived (job ${byJobId}); this job was superseded`;
+      const job = await this.transition(id, { type: 'supersede', by: byJobId, message }, now).catch(
+        (err: unknown) => {
+          // It ended in the meantime: nothing to supersede.
+          if (err instanceof SluiceError && ['INVALID_TRANSITION', 'VERSION_CONFLICT'].includes(err.code))
+            return null;
+          throw err;
+        },
+      );
+      if (job) out.push(job);
+    }
+    return out;
+  }
+
+  async replaceOutputs(outputSet: string, byJobId: string, now: Date): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select('id')
+      .where('output_set', '=', outputSet)
+      .where('status', '=', 'COMPLETE')
+      .where('id', '!=', byJobId)
+      .where('outputs_replaced_by', 'is', null)
+      .orderBy('seq')
+      .execute();
+    for (const { id } of rows) await this.transition(id, { type: 'outputs-replaced', by: byJobId }, now);
+    return rows.map((r) => r.id);
+  }
+
+  async get(id: string): Promise<Job | null> {
+    const row = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? fromRow(row) : null;
+  }
+
+  async findByIdPrefix(prefix: string, limit: number): Promise<Job[]> {
+    // A range on the primary key, not LIKE: ids contain `_`, LIKE's one-character wildcard.
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('id', '>=', prefix)
+      .where('id', '<', `${prefix}\u{10ffff}`)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map(fromRow);
+  }
+
+  async list(filter: { status?: JobStatus; limit?: number }): Promise<Job[]> {
+    let q = this.db.selectFrom('jobs').selectAll();
+    if (filter.status) q = q.where('status', '=', filter.status);
+    const rows = await q
+      .orderBy('created_at', 'desc')
+      .orderBy('seq', 'desc')
+      .limit(filter.limit ?? 100)
+      .execute();
+    return rows.map(fromRow);
+  }
+
+  async events(jobId: string): Promise<JobEvent[]> {
+    const rows = await this.db
+      .selectFrom('job_events')
+      .selectAll()
+      .where('job_id', '=', jobId)
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => ({
+      id: Number(r.id),
+      jobId: r.job_id,
+      at: r.at,
+      type: r.type,
+      fromStatus: r.from_status as JobStatus | null,
+      toStatus: r.to_status as JobStatus | null,
+      data: JSON.parse(r.data),
+    }));
+  }
+
+  async transition(id: string, t: Transition, now: Date): Promise<Job> {
+    return retryOnConflict(() =>
+      this.db.transaction().execute(async (trx) => {
+        // The row lock orders concurrent transitions of one job: each reads what the previous wrote.
+        const row = await trx
+          .selectFrom('jobs')
+          .selectAll()
+          .where('id', '=', id)
+          .forUpdate()
+          .executeTakeFirst();
+        if (!row) throw new SluiceError('JOB_NOT_FOUND', `no job with id ${id}`);
+        const saved = await applyAndSave(jobsOf(trx), fromRow(row), row.version, t, now);
+        if (saved.claimable) await sql`SELECT pg_notify(${this.channel}, '')`.execute(trx);
+        return saved.job;
+      }),
+    );
+  }
+
+  async claimNext(
+    leaseToken: string,
+    leaseMs: number,
+    now: Date,
+    opts: { pool?: string } = {},
+  ): Promise<Job | null> {
+    const { pool } = opts;
+    const pools = this.o.pools ?? DEFAULT_POOLS;
+    requireKnownPool(pools, pool);
+    return this.db.transaction().execute(async (trx) => {
+      // Rows other claimers hold are skipped, not waited on: each concurrent claim takes another job.
+      let q = trx
+        .selectFrom('jobs')
+        .selectAll()
+        .where('status', '=', 'SUBMITTED')
+        .where('run_after', '<=', now.toISOString());
+      if (pool !== undefined) {
+        // The pool rule of pool-offer.ts in SQL: the job's offer runs from pool `first` (preemptions /
+        // per pool) to `last` (first + fallback waits elapsed since offered_at), both capped at the last.
+        const i = pools.pools.indexOf(pool);
+        const top = Math.max(0, pools.pools.length - 1);
+        const per = Math.max(1, pools.preemptionsPerPool);
+        const first = sql<number>`LEAST(${top}, preemptions / ${per})`;
+        const elapsedMs = sql`GREATEST(0, EXTRACT(EPOCH FROM (${now.toISOString()}::timestamptz - COALESCE(NULLIF(offered_at, ''), run_after)::timestamptz)) * 1000)`;
+        const last =
+          pools.fallbackMs <= 0
+            ? sql<number>`${top}`
+            : sql<number>`LEAST(${top}, ${first} + FLOOR(${elapsedMs} / ${pools.fallbackMs}))`;
+        q = q.where(sql<boolean>`${first} <= ${i} AND ${i} <= ${last}`);
+      }
+      const row = await q
+        .orderBy('created_at')
+        .orderBy('seq')
+        .limit(1)
+        .forUpdate()
+        .skipLocked()
+        .executeTakeFirst();
+      if (!row) return null;
+      const t: Transition = { type: 'claim', leaseToken, leaseMs, ...(pool !== undefined ? { pool } : {}) };
+      return (await applyAndSave(jobsOf(trx), fromRow(row), row.version, t, now)).job;
+    });
+  }
+
+  async countByStatus(status: JobStatus): Promise<number> {
+    const r = await this.db
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('status', '=', status)
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  async expiredLeases(now: Date): Promise<Job[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('status', '=', 'PROGRESSING')
+      .where('lease_until', '<', now.toISOString())
+      .orderBy('seq')
+      .execute();
+    return rows.map(fromRow);
+  }
+
+  async purgeFinished(before: Date): Promise<number> {
+    const r = await this.db
+      .deleteFrom('jobs')
+      .where('status', 'in', ['COMPLETE', 'ERROR', 'CANCELED'])
+      .where('finished_at', '<', before.toISOString())
+      .executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
+  async recordSkip(n: SkipNotice, now: Date): Promise<void> {
+    const at = now.toISOString();
+    await this.db.transaction().execute(async (trx) => {
+      await sql`INSERT INTO ingest_skipped (bucket, key, reason, version, message, first_seen, last_seen)
+        VALUES (${n.bucket}, ${n.key}, ${n.reason}, ${n.version ?? ''}, ${n.message}, ${at}, ${at})
+        ON CONFLICT (bucket, key, reason) DO UPDATE SET
+          count = ingest_skipped.count + 1, version = excluded.version, message = excluded.message,
+          last_seen = excluded.last_seen
+        WHERE ingest_skipped.version IS DISTINCT FROM excluded.version`.execute(trx);
+      await sql`DELETE FROM ingest_skipped WHERE seq IN
+        (SELECT seq FROM ingest_skipped ORDER BY last_seen DESC, seq DESC OFFSET ${MAX_SKIP_RECORDS})`.execute(
+        trx,
+      );
+    });
+  }
+
+  async listSkipped(limit: number): Promise<SkipRecord[]> {
+    const rows = await this.db
+      .selectFrom('ingest_skipped')
+      .selectAll()
+      .orderBy('last_seen', 'desc')
+      .orderBy('seq', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      bucket: r.bucket,
+      key: r.key,
+      reason: r.reason as SkipRecord['reason'],
+      message: r.message,
+      version: r.version === '' ? null : r.version,
+      firstSeenAt: r.first_seen,
+      lastSeenAt: r.last_seen,
+      count: r.count,
+    }));
+  }
+
+  async createWorkerToken(
+    t: { id: string; pool: string; label: string | null; hash: string },
+    now: Date,
+  ): Promise<WorkerToken> {
+    const row: WorkerTokensTable = {
+      id: t.id,
+      pool: t.pool,
+      label: t.label,
+      hash: t.hash,
+      created_at: now.toISOString(),
+      revoked_at: null,
+      last_used_at: null,
+    };
+    await this.db.insertInto('worker_tokens').values(row).execute();
+    return workerTokenFromRow(row);
+  }
+
+  async listWorkerTokens(): Promise<WorkerToken[]> {
+    const rows = await this.db
+      .selectFrom('worker_tokens')
+      .selectAll()
+      .orderBy('created_at')
+      .orderBy('seq')
+      .execute();
+    return rows.map(workerTokenFromRow);
+  }
+
+  async revokeWorkerToken(id: string, now: Date): Promise<WorkerToken | null> {
+    // Revoking twice keeps the first time.
+    await this.db
+      .updateTable('worker_tokens')
+      .set({ revoked_at: now.toISOString() })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .execute();
+    const row = await this.db.selectFrom('worker_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? workerTokenFromRow(row) : null;
+  }
+
+  async findWorkerTokenByHash(hash: string): Promise<WorkerToken | null> {
+    const row = await this.db
+      .selectFrom('worker_tokens')
+      .selectAll()
+      .where('hash', '=', hash)
+      .executeTakeFirst();
+    return row ? workerTokenFromRow(row) : null;
+  }
+
+  async touchWorkerToken(id: string, now: Date): Promise<void> {
+    await this.db
+      .updateTable('worker_tokens')
+      .set({ last_used_at: now.toISOString() })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  onWork(listener: () => void): () => void {
+    this.work.on('work', listener);
+    if (!this.listener && !this.listening) this.listening = this.listen();
+    return () => this.work.off('work', listener);
+  }
+
+  /** Resolves once LISTEN is in place (tests wait for it; the scheduler's poll covers the gap). */
+  async listeningReady(): Promise<void> {
+    await this.listening;
+  }
+
+  /** A dedicated connection that LISTENs; dropped, it is made again after a second. */
+  private async listen(): Promise<void> {
+    const client = new pg.Client({
+      connectionString: this.o.connectionString,
+      // Named, so an operator (or a test) can find the listening connection in pg_stat_activity.
+      application_name: `sluice-listen:${this.schema}`.slice(0, 63),
+    });
+    const retry = () => {
+      if (this.listener === client) this.listener = null;
+      client.removeAllListeners();
+      client.on('error', () => {});
+      void client.end().catch(() => {});
+      if (this.closed || this.reconnect) return;
+      this.reconnect = setTimeout(() => {
+        this.reconnect = null;
+        if (!this.closed) this.listening = this.listen();
+      }, 1000);
+      this.reconnect.unref();
+    };
+    client.on('notification', (m) => {
+      if (m.channel === this.channel) this.work.emit('work');
+    });
+    client.on('error', (err) => {
+      this.o.log?.warn({ err: err.message }, 'PostgreSQL listening connection lost; reconnecting');
+      retry();
+    });
+    client.on('end', () => {
+      if (!this.closed) retry();
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${this.channel}"`);
+      if (this.closed) {
+        await client.end();
+        return;
+      }
+      this.listener = client;
+      // Work may have arrived while no connection listened.
+      this.work.emit('work');
+    } catch (err) {
+      this.o.log?.warn({ err: (err as Error).message }, 'PostgreSQL LISTEN failed; retrying');
+      retry();
+    } finally {
+      this.listening = null;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.reconnect) clearTimeout(this.reconnect);
+    await this.listening?.catch(() => {});
+    const l = this.listener;
+    this.listener = null;
+    if (l) {
+      l.removeAllListeners();
+      l.on('error', () => {});
+      await l.end().catch(() => {});
+    }
+    this.work.removeAllListeners();
+    await this.db.destroy();
+  }
+}
