@@ -10,6 +10,7 @@ import type { Ingest } from '../ingest/ingest.ts';
 import type { SkipLog } from '../ingest/skip-log.ts';
 import { isJobStatus, JOB_STATUSES, type JobStatus } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
+import type { WorkerTokenStore } from '../jobs/worker-token-store.ts';
 import type { MediaInfo } from '../media/media-info.ts';
 import { probe as ffprobe } from '../media/probe.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
@@ -25,7 +26,9 @@ import { sendProblem } from './problem.ts';
 import { guardClients, resolveClientLimits, serverOptions } from './slow-client-guard.ts';
 import { registerUploadRoute } from './upload-route.ts';
 import { parseBody } from './validate.ts';
+import { OUTPUTS_ROUTE, registerPullRoutes } from './worker-pull-routes.ts';
 import { registerWorkerRoutes } from './worker-routes.ts';
+import { registerWorkerTokenRoutes } from './worker-token-routes.ts';
 
 export interface ApiDeps {
   store: JobStore;
@@ -47,6 +50,8 @@ export interface ApiDeps {
   clientLimits?: Partial<ClientLimits>;
   /** The ingest records of objects the watcher skipped (GET /v1/ingest/skipped); absent: an empty list. */
   skips?: SkipLog;
+  /** Remote pull workers' tokens: with it, the claim and storage routes of pull workers are served. */
+  workerTokens?: WorkerTokenStore;
   /** The probe POST /v1/plan runs (a seam, so a test can count the probes running at once). */
   probe?: (file: string) => Promise<MediaInfo>;
 }
@@ -106,7 +111,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       'request completed',
     );
   });
-  const guard = guardClients(app, limits, { uploads: ['/v1/uploads/*'] });
+  const guard = guardClients(app, limits, { uploads: ['/v1/uploads/*'], streams: [OUTPUTS_ROUTE] });
   const apiToken = deps.apiToken;
   if (apiToken) {
     app.addHook('onRequest', async (req, reply) => {
@@ -246,5 +251,17 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     retryDelay: deps.retryDelay,
     onFinished: () => scheduler.poke(),
   });
+  if (deps.workerTokens) {
+    registerWorkerTokenRoutes(app, deps.workerTokens);
+    registerPullRoutes(app, {
+      store,
+      tokens: deps.workerTokens,
+      objects,
+      leaseMs: deps.leaseMs,
+      heartbeatSeconds: deps.heartbeatSeconds,
+      accepting: () => scheduler.accepting(),
+      onWork: (listener) => scheduler.onWork(listener),
+    });
+  }
   return app;
 }

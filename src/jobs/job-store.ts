@@ -16,6 +16,11 @@ export interface LedgerEntry {
   ingestedAt: string;
 }
 
+/** What a claimer asks for besides a job: the capacity pool it claims for (remote workers). */
+export interface ClaimOptions {
+  pool?: string;
+}
+
 export interface JobStore {
   migrate(): Promise<void>;
   /** Creates the job, or returns the live job of its idempotency key; records the version in the ledger. */
@@ -40,7 +45,7 @@ export interface JobStore {
   /** Applies a state-machine transition and records its event in one transaction. */
   transition(id: string, t: Transition, now: Date): Promise<Job>;
   /** Atomically claims the oldest runnable SUBMITTED job, setting its lease (only the token's hash is kept). */
-  claimNext(leaseToken: string, leaseMs: number, now: Date): Promise<Job | null>;
+  claimNext(leaseToken: string, leaseMs: number, now: Date, o?: ClaimOptions): Promise<Job | null>;
   countByStatus(status: JobStatus): Promise<number>;
   /** PROGRESSING jobs whose lease lapsed before `now`. */
   expiredLeases(now: Date): Promise<Job[]>;

@@ -9,9 +9,10 @@ import { SluiceError } from '../errors.ts';
 import type { SkipNotice, SkipRecord, SkipRecordStore } from '../ingest/skip-log.ts';
 import { type Job, type JobEvent, type JobStatus, type NewJob, outputSetOf } from './job.ts';
 import { newJobId } from './job-id.ts';
-import type { CreateResult, JobStore, LedgerEntry } from './job-store.ts';
+import type { ClaimOptions, CreateResult, JobStore, LedgerEntry } from './job-store.ts';
 import { hashLeaseToken } from './lease-token.ts';
 import { applyTransition, type Transition } from './state-machine.ts';
+import type { WorkerToken, WorkerTokenStore } from './worker-token-store.ts';
 
 interface JobsTable {
   id: string;
@@ -131,6 +132,17 @@ export const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (bucket, key, reason)
    )`,
   'CREATE INDEX ingest_skipped_last_seen ON ingest_skipped (last_seen)',
+  // 18-19: remote pull workers' tokens (issue 9): only the SHA-256 of each token is kept.
+  `CREATE TABLE worker_tokens (
+     id TEXT PRIMARY KEY,
+     hash TEXT NOT NULL UNIQUE,
+     pool TEXT NOT NULL,
+     label TEXT,
+     created_at TEXT NOT NULL,
+     revoked_at TEXT,
+     last_used_at TEXT
+   )`,
+  'CREATE INDEX worker_tokens_created ON worker_tokens (created_at)',
 ];
 
 /** Skip records kept at most; the oldest go first (a folder of unrelated files cannot grow the database). */
@@ -206,7 +218,7 @@ function fromRow(r: Selectable<JobsTable>): Job {
   };
 }
 
-export class SqliteJobStore implements JobStore, SkipRecordStore {
+export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenStore {
   private readonly db: Kysely<Schema>;
   private readonly sqlite: Database.Database;
 
@@ -407,7 +419,8 @@ export class SqliteJobStore implements JobStore, SkipRecordStore {
     });
   }
 
-  async claimNext(leaseToken: string, leaseMs: number, now: Date): Promise<Job | null> {
+  // `o.pool` is accepted and not used yet: pool eligibility comes with capacity pools (issue 9 item 5).
+  async claimNext(leaseToken: string, leaseMs: number, now: Date, _o?: ClaimOptions): Promise<Job | null> {
     return this.db.transaction().execute(async (trx) => {
       const row = await trx
         .selectFrom('jobs')
@@ -501,9 +514,69 @@ export class SqliteJobStore implements JobStore, SkipRecordStore {
     }));
   }
 
+  async createWorkerToken(
+    t: { id: string; pool: string; label: string | null; hash: string },
+    now: Date,
+  ): Promise<WorkerToken> {
+    const at = now.toISOString();
+    this.sqlite
+      .prepare('INSERT INTO worker_tokens (id, hash, pool, label, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(t.id, t.hash, t.pool, t.label, at);
+    return { id: t.id, pool: t.pool, label: t.label, createdAt: at, revokedAt: null, lastUsedAt: null };
+  }
+
+  async listWorkerTokens(): Promise<WorkerToken[]> {
+    const rows = this.sqlite
+      .prepare('SELECT * FROM worker_tokens ORDER BY created_at, rowid')
+      .all() as WorkerTokenRow[];
+    return rows.map(fromTokenRow);
+  }
+
+  async revokeWorkerToken(id: string, now: Date): Promise<WorkerToken | null> {
+    // Revoking twice keeps the first time.
+    this.sqlite
+      .prepare('UPDATE worker_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
+      .run(now.toISOString(), id);
+    const row = this.sqlite.prepare('SELECT * FROM worker_tokens WHERE id = ?').get(id) as
+      | WorkerTokenRow
+      | undefined;
+    return row ? fromTokenRow(row) : null;
+  }
+
+  async findWorkerTokenByHash(hash: string): Promise<WorkerToken | null> {
+    const row = this.sqlite.prepare('SELECT * FROM worker_tokens WHERE hash = ?').get(hash) as
+      | WorkerTokenRow
+      | undefined;
+    return row ? fromTokenRow(row) : null;
+  }
+
+  async touchWorkerToken(id: string, now: Date): Promise<void> {
+    this.sqlite.prepare('UPDATE worker_tokens SET last_used_at = ? WHERE id = ?').run(now.toISOString(), id);
+  }
+
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+interface WorkerTokenRow {
+  id: string;
+  pool: string;
+  label: string | null;
+  created_at: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
+function fromTokenRow(r: WorkerTokenRow): WorkerToken {
+  return {
+    id: r.id,
+    pool: r.pool,
+    label: r.label,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+    lastUsedAt: r.last_used_at,
+  };
 }
 
 async function applyAndSave(trx: Transaction<Schema>, job: Job, t: Transition, now: Date): Promise<Job> {

@@ -1,5 +1,7 @@
 // The one-attempt worker: claim -> download -> probe -> plan -> one ffmpeg -> upload (manifests last) ->
 // complete, with heartbeats carrying progress all along. It touches no database; it exits when done.
+// `runAttempt` is the attempt itself, given an assignment: a launched worker claims its one job by id
+// (`runWorker`), a remote pull worker (pull-worker.ts) runs the assignments it claims from the queue.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -9,13 +11,19 @@ import type { MediaInfo } from '../media/media-info.ts';
 import type { FfmpegRun } from '../media/run-ffmpeg.ts';
 import { baseNameOf } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { type AttemptStorage, localAttemptStorage } from './attempt-storage.ts';
 import { encode } from './encode.ts';
 import { renditionOutputs } from './finish-packaging.ts';
 import { requireRecordedSize, requireRecordedVersion, supersededSince } from './input-version.ts';
 import { inspectInput } from './inspect-input.ts';
 import { publishList, versionFolder } from './outputs.ts';
-import { publish, versionName } from './publish.ts';
-import { UNREACHABLE_FLOOR_MS, UNREACHABLE_LEASES, WorkerApiClient } from './worker-api-client.ts';
+import { versionName } from './publish.ts';
+import {
+  type Assignment,
+  UNREACHABLE_FLOOR_MS,
+  UNREACHABLE_LEASES,
+  WorkerApiClient,
+} from './worker-api-client.ts';
 
 export interface WorkerOptions {
   serverUrl: string;
@@ -25,9 +33,25 @@ export interface WorkerOptions {
   log: Logger;
 }
 
-export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED' | 'ABORTED'> {
+export type AttemptResult = 'COMPLETE' | 'FAILED' | 'ABORTED';
+
+export async function runWorker(o: WorkerOptions): Promise<AttemptResult> {
   const api = new WorkerApiClient(o.serverUrl, o.jobId, o.token);
   const assignment = await api.claim();
+  return runAttempt({ assignment, api, objects: localAttemptStorage(o.objects), log: o.log });
+}
+
+export interface AttemptOptions {
+  assignment: Assignment;
+  /** The Worker API client of this attempt (its job id and lease token). */
+  api: WorkerApiClient;
+  objects: AttemptStorage;
+  log: Logger;
+}
+
+/** One attempt of an assigned job, from the input's download to the reported result. */
+export async function runAttempt(o: AttemptOptions): Promise<AttemptResult> {
+  const { assignment, api } = o;
   const { job } = assignment;
   const log = o.log.child({ jobId: job.id, attempt: job.attempt });
   const workDir = await o.objects.workDir(`sluice-${job.id}-`);
@@ -122,8 +146,7 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
       job.destination.bucket,
       `${set}/${versionFolder(version)}`,
     );
-    const published = await publish(
-      o.objects,
+    const published = await o.objects.publish(
       job.destination.bucket,
       set,
       items,
