@@ -44,6 +44,8 @@ export async function startRealServer(
     dataDir?: string;
     /** `--host`; beyond loopback the API needs the token the server writes to `<data-dir>/api-token`. */
     host?: string;
+    /** More `sluice serve` flags (`--no-local-workers`). */
+    args?: string[];
     /** Called with the data directory before the server starts (folders, links, modes to test). */
     prepare?: (dataDir: string) => Promise<void>;
   } = {},
@@ -70,6 +72,7 @@ export async function startRealServer(
       '--concurrency',
       '1',
       ...(o.host ? ['--host', o.host] : []),
+      ...(o.args ?? []),
     ],
     {
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -102,7 +102,8 @@ export function registerPullRoutes(app: FastifyInstance, o: PullRouteOptions): v
     }
     await tokens.touchWorkerToken(token.id, new Date());
     const until = Date.now() + (body.waitSeconds ?? MAX_CLAIM_WAIT_SECONDS) * 1000;
-    const gone = () => req.raw.destroyed || req.raw.socket?.destroyed === true;
+    // The socket, not the request: a request whose body was read is "destroyed" (autoDestroy) already.
+    const gone = () => req.raw.socket?.destroyed === true;
     for (;;) {
       if (!o.accepting())
         return reply.code(204).header('retry-after', String(STOPPING_RETRY_AFTER_SECONDS)).send();
@@ -143,6 +144,8 @@ export function registerPullRoutes(app: FastifyInstance, o: PullRouteOptions): v
       const left = until - Date.now();
       if (left <= 0) return reply.code(204).header('retry-after', '0').send();
       await waitForWork(o.onWork, Math.min(left, CLAIM_POLL_MS), req);
+      // A token revoked while its worker waits is refused now, not at the next claim.
+      await authenticateWorker(tokens, req);
     }
   });
 
