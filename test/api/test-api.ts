@@ -42,6 +42,7 @@ export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiO
   const ingest = new Ingest(store, objects, [defaultPipeline('abr-default')], templates, silentLog);
   const app = buildApi({
     store,
+    workerTokens: store,
     templates,
     objects,
     ingest,

@@ -400,3 +400,30 @@ test("an attempt's lease token reads only its job's input and writes only inside
   assert.equal(fresh.status, 200);
   assert.equal((await server.api.getJob(jobB.id)).status, 'COMPLETE');
 });
+
+test('remote worker on SIGTERM mid-attempt: stops claiming, lets its attempt handle the signal, exits', async (t) => {
+  const server = await startRealServer(t, CONTROL_PLANE);
+  const input = await clip({ width: 160, height: 90, seconds: 6 });
+  const { token } = await createToken(server);
+  const worker = await startWorker(t, server, token, ['--concurrency', '2']);
+  const job = (await server.api.upload(input, 'stopped.mp4')).jobs[0] as JobView;
+  await waitFor('the attempt to transcode', async () => {
+    const j = await server.api.getJob(job.id);
+    return j.status === 'PROGRESSING' && j.phase === 'TRANSCODING';
+  });
+  worker.child.kill('SIGTERM');
+  const exit = await worker.exited;
+  assert.equal(exit.code, 0, worker.stderr().slice(-2000));
+  // A job submitted after the worker stopped is not claimed by it (nothing else runs here).
+  const later = (await server.api.upload(input, 'later.mp4')).jobs[0] as JobView;
+  const claimed = server.logs().filter((l) => l.msg === 'job claimed by a remote worker');
+  assert.deepEqual(
+    claimed.map((l) => l.jobId),
+    [job.id],
+  );
+  assert.equal((await server.api.getJob(later.id)).status, 'SUBMITTED');
+  assert.ok(
+    worker.logs().some((l) => l.msg === 'stopping: no more claims; running attempts end first'),
+    'the worker logged its stop',
+  );
+});
