@@ -51,45 +51,57 @@ program
     'a remote worker pulling jobs (--server URL --token TOKEN), or one launched attempt (--job, token in SLUICE_WORKER_TOKEN)',
   )
   .option('--token <token>', 'worker token (`sluice workers token create`): pull work until stopped')
+  .option('--token-file <file>', 'read the worker token from this file (kept out of the process list)')
   .option('--pool <name>', "capacity pool to claim for (must be the token's; default: the token's)")
   .option('--concurrency <n>', 'attempts run at once (pull mode)', '1')
   .option('--job <id>', 'run one attempt of this job and exit (started by the scheduler)')
-  .action(async (o: { job?: string; token?: string; pool?: string; concurrency: string }) => {
-    const server = program.opts<{ server?: string }>().server;
-    if (!server) throw new SluiceError('VALIDATION_FAILED', 'sluice worker needs --server <url>');
-    const logLevel = process.env.SLUICE_LOG_LEVEL || 'info';
-    if (o.job && o.token)
-      throw new SluiceError(
-        'VALIDATION_FAILED',
-        'give --job (one launched attempt) or --token (pull work), not both',
-      );
-    if (o.token) {
-      const concurrency = Number(o.concurrency);
-      if (!(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 256))
+  .action(
+    async (o: { job?: string; token?: string; tokenFile?: string; pool?: string; concurrency: string }) => {
+      const server = program.opts<{ server?: string }>().server;
+      if (o.tokenFile) {
+        if (o.token) throw new SluiceError('VALIDATION_FAILED', 'give --token or --token-file, not both');
+        const { readFile } = await import('node:fs/promises');
+        const text = await readFile(o.tokenFile, 'utf8').catch((err: Error) => {
+          throw new SluiceError('VALIDATION_FAILED', `--token-file ${o.tokenFile}: ${err.message}`);
+        });
+        o.token = text.trim();
+        if (!o.token) throw new SluiceError('VALIDATION_FAILED', `--token-file ${o.tokenFile} is empty`);
+      }
+      if (!server) throw new SluiceError('VALIDATION_FAILED', 'sluice worker needs --server <url>');
+      const logLevel = process.env.SLUICE_LOG_LEVEL || 'info';
+      if (o.job && o.token)
         throw new SluiceError(
           'VALIDATION_FAILED',
-          `--concurrency ${o.concurrency}: give a whole number from 1 to 256`,
+          'give --job (one launched attempt) or --token (pull work), not both',
         );
-      const { runPullWorkerCommand } = await import('./worker-command.ts');
-      process.exitCode = await runPullWorkerCommand({
-        server,
-        token: o.token,
-        ...(o.pool ? { pool: o.pool } : {}),
-        concurrency,
-        logLevel,
-      });
-      return;
-    }
-    if (!o.job)
-      throw new SluiceError(
-        'VALIDATION_FAILED',
-        'sluice worker needs --token <worker token> (pull work from --server) or --job <id> (one launched attempt)',
-      );
-    const { runWorkerCommand } = await import('./worker-command.ts');
-    // No configuration schema here: the launcher passes a checked log level, and loading zod would
-    // add ~0.1 s to every worker's start.
-    process.exitCode = await runWorkerCommand({ dataDir: dataDir(), logLevel }, server, o.job);
-  });
+      if (o.token) {
+        const concurrency = Number(o.concurrency);
+        if (!(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 256))
+          throw new SluiceError(
+            'VALIDATION_FAILED',
+            `--concurrency ${o.concurrency}: give a whole number from 1 to 256`,
+          );
+        const { runPullWorkerCommand } = await import('./worker-command.ts');
+        process.exitCode = await runPullWorkerCommand({
+          server,
+          token: o.token,
+          ...(o.pool ? { pool: o.pool } : {}),
+          concurrency,
+          logLevel,
+        });
+        return;
+      }
+      if (!o.job)
+        throw new SluiceError(
+          'VALIDATION_FAILED',
+          'sluice worker needs --token <worker token> (pull work from --server) or --job <id> (one launched attempt)',
+        );
+      const { runWorkerCommand } = await import('./worker-command.ts');
+      // No configuration schema here: the launcher passes a checked log level, and loading zod would
+      // add ~0.1 s to every worker's start.
+      process.exitCode = await runWorkerCommand({ dataDir: dataDir(), logLevel }, server, o.job);
+    },
+  );
 
 const workers = program.command('workers').description('remote pull workers');
 const workerTokens = workers

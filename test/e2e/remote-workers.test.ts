@@ -35,7 +35,8 @@ interface WorkerProcess {
 async function startWorker(
   t: T,
   server: RealServer,
-  token: string,
+  /** null: the args carry it (`--token-file`). */
+  token: string | null,
   args: string[] = [],
 ): Promise<WorkerProcess> {
   const cwd = await tempDir(t, 'sluice-remote-worker-');
@@ -45,7 +46,7 @@ async function startWorker(
     if (!k.startsWith('SLUICE_') && v !== undefined) env[k] = v;
   const child = spawn(
     process.execPath,
-    [SLUICE_BIN, 'worker', '--server', server.url, '--token', token, ...args],
+    [SLUICE_BIN, 'worker', '--server', server.url, ...(token === null ? [] : ['--token', token]), ...args],
     // Its own process group: killing it with SIGKILL takes its ffmpeg too, as a machine that dies would.
     {
       cwd,
@@ -226,7 +227,9 @@ test('remote worker: unknown, revoked and wrong-pool tokens are refused with the
   assert.match(wrongPool.stderr(), /WORKER_POOL_MISMATCH/);
 
   // A worker waiting in its long poll is refused as soon as its token is revoked.
-  const worker = await startWorker(t, server, spot.token, ['--pool', 'spot']);
+  const tokenFile = path.join(await tempDir(t), 'worker-token');
+  await fs.writeFile(tokenFile, `${spot.token}\n`, { mode: 0o600 });
+  const worker = await startWorker(t, server, null, ['--token-file', tokenFile, '--pool', 'spot']);
   await waitFor(
     'the worker to claim',
     async () => (await server.api.listWorkerTokens()).tokens.find((x) => x.id === spot.id)?.lastUsedAt,
@@ -259,7 +262,11 @@ test('remote worker killed with SIGKILL mid-attempt: the lease lapses and the jo
     evs.some((e) => JSON.stringify(e.data).includes('WORKER_LOST')),
     'the first attempt was failed as lost when its lease lapsed',
   );
-  const ended = second.logs().filter((l) => l.msg === 'attempt ended' && l.jobId === job.id);
+  // The server has the result before the worker logs that it was taken.
+  const ended = await waitFor('the second worker to log the attempt', async () => {
+    const lines = second.logs().filter((l) => l.msg === 'attempt ended' && l.jobId === job.id);
+    return lines.length > 0 && lines;
+  });
   assert.deepEqual(
     ended.map((l) => l.result),
     ['COMPLETE'],
