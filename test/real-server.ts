@@ -44,6 +44,8 @@ export async function startRealServer(
     dataDir?: string;
     /** `--host`; beyond loopback the API needs the token the server writes to `<data-dir>/api-token`. */
     host?: string;
+    /** The port to listen on (a restart on the same address); a free one otherwise. */
+    port?: number;
     /** More `sluice serve` flags (`--no-local-workers`). */
     args?: string[];
     /** Called with the data directory before the server starts (folders, links, modes to test). */
@@ -59,7 +61,7 @@ export async function startRealServer(
     });
   }
   await o.prepare?.(dataDir);
-  const port = await freePort();
+  const port = o.port ?? (await freePort());
   const child: ChildProcess = spawn(
     process.execPath,
     [

@@ -434,3 +434,25 @@ test('remote worker on SIGTERM mid-attempt: stops claiming, lets its attempt han
     'the worker logged its stop',
   );
 });
+
+test('remote worker started while the control plane is down retries with backoff and pulls once it is back', async (t) => {
+  const first = await startRealServer(t, CONTROL_PLANE);
+  const { token } = await createToken(first);
+  await first.stop();
+  const worker = await startWorker(t, first, token);
+  await waitFor('the worker to retry a few times', async () => {
+    const retries = worker.logs().filter((l) => l.msg === 'claim failed; will retry');
+    return retries.length >= 2 && retries;
+  });
+  const retries = worker.logs().filter((l) => l.msg === 'claim failed; will retry');
+  assert.ok(
+    retries.every((l) => l.code === 'SERVER_UNREACHABLE' && typeof l.retryInMs === 'number'),
+    JSON.stringify(retries),
+  );
+  const port = Number(new URL(first.url).port);
+  const server = await startRealServer(t, { ...CONTROL_PLANE, dataDir: first.dataDir, port });
+  const input = await clip({ width: 160, height: 90, seconds: 1 });
+  const job = (await server.api.upload(input, 'back.mp4')).jobs[0] as JobView;
+  await assertOutputsPublished(server, await finished(server, job.id));
+  assert.equal(worker.child.exitCode, null, 'the worker kept running through the outage');
+});
