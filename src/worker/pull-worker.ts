@@ -46,6 +46,8 @@ export async function runPullWorker(o: PullWorkerOptions): Promise<void> {
   };
   const onTerm = () => onSignal('SIGTERM');
   const onInt = () => onSignal('SIGINT');
+  // Each running attempt listens for the signals too (runAttempt), so N attempts are 2N + 2 listeners.
+  process.setMaxListeners(Math.max(process.getMaxListeners(), 2 * o.concurrency + 10));
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
   const running = new Set<Promise<void>>();

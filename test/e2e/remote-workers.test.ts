@@ -455,4 +455,6 @@ test('remote worker started while the control plane is down retries with backoff
   const job = (await server.api.upload(input, 'back.mp4')).jobs[0] as JobView;
   await assertOutputsPublished(server, await finished(server, job.id));
   assert.equal(worker.child.exitCode, null, 'the worker kept running through the outage');
+  // The second server shares the first's data directory, which the first's hook removes: stop it first.
+  await server.stop();
 });
