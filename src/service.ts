@@ -12,7 +12,9 @@ import { defaultPipeline } from './ingest/pipeline.ts';
 import { SkipLog } from './ingest/skip-log.ts';
 import { openJobStore, type ServiceJobStore } from './jobs/open-job-store.ts';
 import { retryDelayMs } from './jobs/state-machine.ts';
+import type { Launcher } from './launchers/launcher.ts';
 import { LocalProcessLauncher } from './launchers/local-process-launcher.ts';
+import { NoLauncher } from './launchers/no-launcher.ts';
 import { type FfmpegBinaries, findFfmpeg } from './media/ffmpeg-binaries.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { lockDataDir } from './storage/data-dir-lock.ts';
@@ -31,14 +33,19 @@ export interface Service {
   stop(graceMs?: number): Promise<void>;
 }
 
-export async function startService(config: Config, log: Logger): Promise<Service> {
+export interface ServiceOptions {
+  /** False: a pure control plane (`--no-local-workers`); remote pull workers do all the work. */
+  localWorkers?: boolean;
+}
+
+export async function startService(config: Config, log: Logger, o: ServiceOptions = {}): Promise<Service> {
   const ffmpeg = await findFfmpeg();
   log.info({ ffmpeg: ffmpeg.ffmpeg, version: ffmpeg.version, source: ffmpeg.source }, 'ffmpeg found');
   await securePrivateDataDir(config.dataDir, log);
   // Before anything else touches the data directory: a second server must not open its database.
   const lock = await lockDataDir(config.dataDir);
   try {
-    return await startLocked(config, log, lock, ffmpeg);
+    return await startLocked(config, log, lock, ffmpeg, o.localWorkers !== false);
   } catch (err) {
     await lock.release();
     throw err;
@@ -50,6 +57,7 @@ async function startLocked(
   log: Logger,
   lock: Awaited<ReturnType<typeof lockDataDir>>,
   ffmpeg: FfmpegBinaries,
+  localWorkers: boolean,
 ): Promise<Service> {
   const objects = new LocalObjectStore(config.dataDir, log.child({ component: 'objects' }));
   await objects.ensureBucket('source');
@@ -67,22 +75,25 @@ async function startLocked(
   log.info({ store: opened.kind, where: opened.where }, 'job store open');
 
   let url = '';
-  const launcher = new LocalProcessLauncher({
-    serverUrl: () => url,
-    dataDir: config.dataDir,
-    logLevel: config.logLevel,
-    ffmpeg,
-    pools: localPoolsOf(config),
-    forwardLog: (line) => {
-      if (config.logLevel !== 'silent') process.stderr.write(line);
-    },
-  });
+  const launcher: Launcher = localWorkers
+    ? new LocalProcessLauncher({
+        serverUrl: () => url,
+        dataDir: config.dataDir,
+        logLevel: config.logLevel,
+        ffmpeg,
+        pools: localPoolsOf(config),
+        forwardLog: (line) => {
+          if (config.logLevel !== 'silent') process.stderr.write(line);
+        },
+      })
+    : new NoLauncher();
   const leaseMs = config.leaseSeconds * 1000;
   const scheduler = new Scheduler(
     store,
     launcher,
     {
-      concurrency: config.concurrency,
+      // No local workers: the scheduler claims nothing itself.
+      concurrency: localWorkers ? config.concurrency : 0,
       leaseMs,
       intervalMs: config.schedulerIntervalMs,
       // Cancel must end the worker and its ffmpeg within 2 s: SIGINT, then SIGKILL after 1 s.
@@ -139,6 +150,7 @@ async function startLocked(
       maxQueuedProbes: config.maxQueuedProbes,
     },
     store,
+    workerTokens: store,
     templates,
     objects,
     ingest,
@@ -196,7 +208,10 @@ async function startLocked(
   );
   watcher.start();
   scheduler.start();
-  log.info({ url, dataDir: config.dataDir, concurrency: config.concurrency }, 'sluice serving');
+  log.info(
+    { url, dataDir: config.dataDir, concurrency: localWorkers ? config.concurrency : 0, localWorkers },
+    'sluice serving',
+  );
 
   return {
     url,

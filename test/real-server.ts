@@ -3,10 +3,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { ApiClient } from '../src/cli/api-client.ts';
 import { SLUICE_BIN } from '../src/launchers/local-process-launcher.ts';
-import { tempDir, waitFor } from './helpers.ts';
+import { type tempDir, waitFor } from './helpers.ts';
 
 export async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -44,11 +45,18 @@ export async function startRealServer(
     dataDir?: string;
     /** `--host`; beyond loopback the API needs the token the server writes to `<data-dir>/api-token`. */
     host?: string;
+    /** The port to listen on (a restart on the same address); a free one otherwise. */
+    port?: number;
+    /** More `sluice serve` flags (`--no-local-workers`). */
+    args?: string[];
     /** Called with the data directory before the server starts (folders, links, modes to test). */
     prepare?: (dataDir: string) => Promise<void>;
   } = {},
 ): Promise<RealServer> {
-  const dataDir = o.dataDir ?? (await tempDir(t));
+  // Removed by the same hook that stops the server, after it: a folder removed while the server (or a
+  // worker) still writes into it fails with ENOTEMPTY, and a failed hook would leave the server running.
+  const own = o.dataDir === undefined;
+  const dataDir = o.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-test-')));
   // Owner-only, as Sluice itself keeps its data directory (the file-modes test checks every file).
   await fs.mkdir(path.join(dataDir, 'templates'), { recursive: true, mode: 0o700 });
   for (const [name, body] of Object.entries(o.templates ?? { tiny: TINY_TEMPLATE })) {
@@ -57,7 +65,7 @@ export async function startRealServer(
     });
   }
   await o.prepare?.(dataDir);
-  const port = await freePort();
+  const port = o.port ?? (await freePort());
   const child: ChildProcess = spawn(
     process.execPath,
     [
@@ -70,6 +78,7 @@ export async function startRealServer(
       '--concurrency',
       '1',
       ...(o.host ? ['--host', o.host] : []),
+      ...(o.args ?? []),
     ],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -105,7 +114,10 @@ export async function startRealServer(
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
   };
-  t.after(stop);
+  t.after(async () => {
+    await stop();
+    if (own) await fs.rm(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+  });
   await waitFor(
     'server up',
     async () =>

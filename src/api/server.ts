@@ -11,6 +11,7 @@ import type { SkipLog } from '../ingest/skip-log.ts';
 import { isJobStatus, JOB_STATUSES, type Job, type JobStatus } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
 import type { PoolSettings } from '../jobs/pool-offer.ts';
+import type { WorkerTokenStore } from '../jobs/worker-token-store.ts';
 import type { MediaInfo } from '../media/media-info.ts';
 import { probe as ffprobe } from '../media/probe.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
@@ -27,7 +28,9 @@ import { sendProblem } from './problem.ts';
 import { guardClients, resolveClientLimits, serverOptions } from './slow-client-guard.ts';
 import { registerUploadRoute } from './upload-route.ts';
 import { parseBody } from './validate.ts';
+import { OUTPUTS_ROUTE, registerPullRoutes } from './worker-pull-routes.ts';
 import { registerWorkerRoutes } from './worker-routes.ts';
+import { registerWorkerTokenRoutes } from './worker-token-routes.ts';
 
 export interface ApiDeps {
   store: JobStore;
@@ -51,6 +54,8 @@ export interface ApiDeps {
   skips?: SkipLog;
   /** Capacity pools, for the pools a queued job is offered to (the job view); absent: none shown. */
   pools?: PoolSettings;
+  /** Remote pull workers' tokens: with it, the claim and storage routes of pull workers are served. */
+  workerTokens?: WorkerTokenStore;
   /** The probe POST /v1/plan runs (a seam, so a test can count the probes running at once). */
   probe?: (file: string) => Promise<MediaInfo>;
 }
@@ -111,7 +116,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       'request completed',
     );
   });
-  const guard = guardClients(app, limits, { uploads: ['/v1/uploads/*'] });
+  const guard = guardClients(app, limits, { uploads: ['/v1/uploads/*'], streams: [OUTPUTS_ROUTE] });
   const apiToken = deps.apiToken;
   if (apiToken) {
     app.addHook('onRequest', async (req, reply) => {
@@ -252,5 +257,17 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     retryDelay: deps.retryDelay,
     onFinished: () => scheduler.poke(),
   });
+  if (deps.workerTokens) {
+    registerWorkerTokenRoutes(app, deps.workerTokens, deps.pools);
+    registerPullRoutes(app, {
+      store,
+      tokens: deps.workerTokens,
+      objects,
+      leaseMs: deps.leaseMs,
+      heartbeatSeconds: deps.heartbeatSeconds,
+      accepting: () => scheduler.accepting(),
+      onWork: (listener) => scheduler.onWork(listener),
+    });
+  }
   return app;
 }

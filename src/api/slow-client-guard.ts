@@ -48,6 +48,8 @@ export function serverOptions(l: ClientLimits) {
 export interface GuardedRoutes {
   /** Fastify route URLs whose body is an upload stream (rate-checked, no total time, bounded count). */
   uploads: string[];
+  /** Route URLs whose body is a stream too (a remote worker's outputs): rate-checked, no total time, not counted. */
+  streams?: string[];
 }
 
 export interface ClientGuard {
@@ -75,6 +77,8 @@ export function guardClients(app: FastifyInstance, l: ClientLimits, routes: Guar
     retryAfterSeconds: PROBE_RETRY_AFTER_SECONDS,
   });
   const isUpload = (req: FastifyRequest) => routes.uploads.includes(req.routeOptions.url ?? '');
+  const isStream = (req: FastifyRequest) =>
+    isUpload(req) || (routes.streams ?? []).includes(req.routeOptions.url ?? '');
 
   app.addHook('onRequest', async (req, reply) => {
     // Not a real connection under inject() (tests): nothing to time out.
@@ -84,7 +88,7 @@ export function guardClients(app: FastifyInstance, l: ClientLimits, routes: Guar
     socket.setTimeout(0);
     idle.busy(socket);
     reply.raw.once('finish', () => idle.idle(socket));
-    guardBody(req.raw, l, isUpload(req), req.log);
+    guardBody(req.raw, l, isStream(req), req.log);
   });
   app.addHook('preHandler', async (req, reply) => {
     if (!isUpload(req)) return;

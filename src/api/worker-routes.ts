@@ -66,7 +66,7 @@ export interface WorkerRouteOptions {
   onFinished: () => void;
 }
 
-function tokenOf(req: FastifyRequest): string {
+export function tokenOf(req: FastifyRequest): string {
   const header = req.headers.authorization ?? '';
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   if (!match?.[1])

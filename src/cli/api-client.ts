@@ -9,6 +9,7 @@ import type { JobView } from '../api/job-view.ts';
 import { DEFAULT_PORT, SERVER_FILE } from '../config/defaults.ts';
 import { isErrorCode, SluiceError } from '../errors.ts';
 import type { SkipRecord } from '../ingest/skip-log.ts';
+import type { WorkerToken } from '../jobs/worker-token-store.ts';
 import type { ObjectInfo } from '../storage/object-store.ts';
 
 /** --server, else SLUICE_SERVER, else the server.json a running `sluice serve` leaves in its data dir. */
@@ -62,6 +63,30 @@ export class ApiClient {
 
   retry(id: string): Promise<JobView> {
     return this.request('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`, {}, {}, isJob);
+  }
+
+  createWorkerToken(pool?: string, label?: string): Promise<WorkerToken & { token: string }> {
+    return this.request(
+      'POST',
+      '/v1/workers/tokens',
+      { ...(pool ? { pool } : {}), ...(label ? { label } : {}) },
+      {},
+      (b) => typeof b.token === 'string',
+    );
+  }
+
+  listWorkerTokens(): Promise<{ tokens: WorkerToken[] }> {
+    return this.request('GET', '/v1/workers/tokens', undefined, {}, (b) => Array.isArray(b.tokens));
+  }
+
+  revokeWorkerToken(id: string): Promise<WorkerToken> {
+    return this.request(
+      'POST',
+      `/v1/workers/tokens/${encodeURIComponent(id)}/revoke`,
+      {},
+      {},
+      (b) => typeof b.id === 'string',
+    );
   }
 
   async upload(

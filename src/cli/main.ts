@@ -32,29 +32,121 @@ program
   .option('--host <host>', 'address to listen on (default 127.0.0.1)')
   .option('--port <port>', 'port to listen on (default 8787; 0 picks a free one)')
   .option('--concurrency <n>', 'jobs run at once (default: CPU cores / 2)')
-  .action(async (o: { host?: string; port?: string; concurrency?: string }) => {
+  .option(
+    '--no-local-workers',
+    'a pure control plane: start no workers; remote `sluice worker`s pull the work',
+  )
+  .action(async (o: { host?: string; port?: string; concurrency?: string; localWorkers: boolean }) => {
     const { runServe } = await import('./serve.ts');
     const { loadConfig } = await import('../config/config.ts');
     await runServe(
       loadConfig({ dataDir: dataDir(), host: o.host, port: o.port, concurrency: o.concurrency }),
+      { localWorkers: o.localWorkers },
     );
   });
 
 program
   .command('worker')
-  .description('run one attempt of one job (started by the scheduler; token in SLUICE_WORKER_TOKEN)')
-  .requiredOption('--job <id>', 'job id')
-  .action(async (o: { job: string }) => {
-    const server = program.opts<{ server?: string }>().server;
-    if (!server) throw new SluiceError('VALIDATION_FAILED', 'sluice worker needs --server <url>');
-    const { runWorkerCommand } = await import('./worker-command.ts');
-    // No configuration schema here: the launcher passes a checked log level, and loading zod would
-    // add ~0.1 s to every worker's start.
-    process.exitCode = await runWorkerCommand(
-      { dataDir: dataDir(), logLevel: process.env.SLUICE_LOG_LEVEL || 'info' },
-      server,
-      o.job,
-    );
+  .description(
+    'a remote worker pulling jobs (--server URL --token TOKEN), or one launched attempt (--job, token in SLUICE_WORKER_TOKEN)',
+  )
+  .option('--token <token>', 'worker token (`sluice workers token create`): pull work until stopped')
+  .option('--token-file <file>', 'read the worker token from this file (kept out of the process list)')
+  .option('--pool <name>', "capacity pool to claim for (must be the token's; default: the token's)")
+  .option('--concurrency <n>', 'attempts run at once (pull mode)', '1')
+  .option('--job <id>', 'run one attempt of this job and exit (started by the scheduler)')
+  .action(
+    async (o: { job?: string; token?: string; tokenFile?: string; pool?: string; concurrency: string }) => {
+      const server = program.opts<{ server?: string }>().server;
+      if (o.tokenFile) {
+        if (o.token) throw new SluiceError('VALIDATION_FAILED', 'give --token or --token-file, not both');
+        const { readFile } = await import('node:fs/promises');
+        const text = await readFile(o.tokenFile, 'utf8').catch((err: Error) => {
+          throw new SluiceError('VALIDATION_FAILED', `--token-file ${o.tokenFile}: ${err.message}`);
+        });
+        o.token = text.trim();
+        if (!o.token) throw new SluiceError('VALIDATION_FAILED', `--token-file ${o.tokenFile} is empty`);
+      }
+      if (!server) throw new SluiceError('VALIDATION_FAILED', 'sluice worker needs --server <url>');
+      const logLevel = process.env.SLUICE_LOG_LEVEL || 'info';
+      if (o.job && o.token)
+        throw new SluiceError(
+          'VALIDATION_FAILED',
+          'give --job (one launched attempt) or --token (pull work), not both',
+        );
+      if (o.token) {
+        const concurrency = Number(o.concurrency);
+        if (!(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 256))
+          throw new SluiceError(
+            'VALIDATION_FAILED',
+            `--concurrency ${o.concurrency}: give a whole number from 1 to 256`,
+          );
+        const { runPullWorkerCommand } = await import('./worker-command.ts');
+        process.exitCode = await runPullWorkerCommand({
+          server,
+          token: o.token,
+          ...(o.pool ? { pool: o.pool } : {}),
+          concurrency,
+          logLevel,
+        });
+        return;
+      }
+      if (!o.job)
+        throw new SluiceError(
+          'VALIDATION_FAILED',
+          'sluice worker needs --token <worker token> (pull work from --server) or --job <id> (one launched attempt)',
+        );
+      const { runWorkerCommand } = await import('./worker-command.ts');
+      // No configuration schema here: the launcher passes a checked log level, and loading zod would
+      // add ~0.1 s to every worker's start.
+      process.exitCode = await runWorkerCommand({ dataDir: dataDir(), logLevel }, server, o.job);
+    },
+  );
+
+const workers = program.command('workers').description('remote pull workers');
+const workerTokens = workers
+  .command('token')
+  .description('worker tokens: what `sluice worker --token` presents');
+workerTokens
+  .command('create')
+  .description('make a worker token (printed once; only its hash is stored)')
+  .option(
+    '--pool <name>',
+    "the capacity pool its workers claim for (one of the server's SLUICE_POOLS; default: the first)",
+  )
+  .option('--label <text>', 'a note for `list` (which machine, who)')
+  .option('--json', 'print JSON')
+  .action(async (o: { pool: string; label?: string; json?: boolean }) => {
+    const made = await (await api()).createWorkerToken(o.pool, o.label);
+    if (o.json) console.log(JSON.stringify(made, null, 2));
+    else {
+      console.log(made.token);
+      console.error(
+        `worker token ${made.id} (pool ${made.pool}) made; it is shown only now: sluice worker --server <url> --token <token>`,
+      );
+    }
+  });
+workerTokens
+  .command('list')
+  .description('list worker tokens (never the tokens themselves)')
+  .option('--json', 'print JSON')
+  .action(async (o: { json?: boolean }) => {
+    const { tokens } = await (await api()).listWorkerTokens();
+    if (o.json) console.log(JSON.stringify(tokens, null, 2));
+    else if (tokens.length === 0) console.log('no worker tokens');
+    else
+      for (const t of tokens)
+        console.log(
+          `${t.id}  ${t.pool.padEnd(12)} ${(t.revokedAt ? `revoked ${t.revokedAt}` : 'active').padEnd(32)} last used ${t.lastUsedAt ?? 'never'}${t.label ? `  ${t.label}` : ''}`,
+        );
+  });
+workerTokens
+  .command('revoke')
+  .description('revoke a worker token: its workers are refused their next claim and exit')
+  .argument('<id>', 'token id (from `list`)')
+  .action(async (id: string) => {
+    const t = await (await api()).revokeWorkerToken(id);
+    console.log(`${t.id}  revoked ${t.revokedAt}`);
   });
 
 program

@@ -1,12 +1,12 @@
 import type { Config } from '../config/config.ts';
 import { createLogger } from '../log.ts';
-import { startService } from '../service.ts';
+import { type ServiceOptions, startService } from '../service.ts';
 import { usePrivateUmask } from '../storage/private-data-dir.ts';
 
-export async function runServe(config: Config): Promise<void> {
+export async function runServe(config: Config, o: ServiceOptions = {}): Promise<void> {
   usePrivateUmask();
   const log = createLogger(config.logLevel);
-  const service = await startService(config, log);
+  const service = await startService(config, log, o);
   console.log(
     `sluice serving ${service.url} (data: ${config.dataDir}); drop videos into ${config.dataDir}/buckets/source/`,
   );

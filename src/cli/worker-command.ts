@@ -24,3 +24,23 @@ export async function runWorkerCommand(
   });
   return result === 'COMPLETE' ? 0 : result === 'FAILED' ? 1 : 2;
 }
+
+/** `sluice worker --server URL --token TOKEN`: a long-lived remote worker pulling work until signalled. */
+export async function runPullWorkerCommand(o: {
+  server: string;
+  token: string;
+  pool?: string;
+  concurrency: number;
+  logLevel: string;
+}): Promise<number> {
+  usePrivateUmask(); // its scratch files are the owner's only
+  const { runPullWorker } = await import('../worker/pull-worker.ts');
+  await runPullWorker({
+    serverUrl: o.server.replace(/\/$/, ''),
+    token: o.token,
+    ...(o.pool ? { pool: o.pool } : {}),
+    concurrency: o.concurrency,
+    log: createLogger(o.logLevel, 'sluice-worker'),
+  });
+  return 0;
+}

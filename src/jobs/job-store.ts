@@ -16,6 +16,11 @@ export interface LedgerEntry {
   ingestedAt: string;
 }
 
+/** What a claimer asks for besides a job: the capacity pool it claims for (remote workers). */
+export interface ClaimOptions {
+  pool?: string;
+}
+
 export interface JobStore {
   migrate(): Promise<void>;
   /** Creates the job, or returns the live job of its idempotency key; records the version in the ledger. */
@@ -44,7 +49,7 @@ export interface JobStore {
    * With `pool`, only a job that pool may take now (pool-offer.ts) and the pool is recorded on the attempt;
    * an unknown pool is POOL_UNKNOWN. Without it, any runnable job, as before pools.
    */
-  claimNext(leaseToken: string, leaseMs: number, now: Date, opts?: { pool?: string }): Promise<Job | null>;
+  claimNext(leaseToken: string, leaseMs: number, now: Date, opts?: ClaimOptions): Promise<Job | null>;
   countByStatus(status: JobStatus): Promise<number>;
   /** PROGRESSING jobs whose lease lapsed before `now`. */
   expiredLeases(now: Date): Promise<Job[]>;

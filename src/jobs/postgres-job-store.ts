@@ -21,7 +21,7 @@ import {
   retryOnConflict,
   toRow,
 } from './job-rows.ts';
-import type { CreateResult, JobStore, LedgerEntry } from './job-store.ts';
+import type { ClaimOptions, CreateResult, JobStore, LedgerEntry } from './job-store.ts';
 import { DEFAULT_POOLS, type PoolSettings, requireKnownPool } from './pool-offer.ts';
 import type { Transition } from './state-machine.ts';
 import {
@@ -383,7 +383,7 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     leaseToken: string,
     leaseMs: number,
     now: Date,
-    opts: { pool?: string } = {},
+    opts: ClaimOptions = {},
   ): Promise<Job | null> {
     const { pool } = opts;
     const pools = this.o.pools ?? DEFAULT_POOLS;

@@ -19,7 +19,7 @@ import {
   retryOnConflict,
   toRow,
 } from './job-rows.ts';
-import type { CreateResult, JobStore, LedgerEntry } from './job-store.ts';
+import type { ClaimOptions, CreateResult, JobStore, LedgerEntry } from './job-store.ts';
 import { hashLeaseToken } from './lease-token.ts';
 import { DEFAULT_POOLS, type PoolSettings, poolMayClaim, requireKnownPool } from './pool-offer.ts';
 import type { Transition } from './state-machine.ts';
@@ -313,7 +313,7 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     leaseToken: string,
     leaseMs: number,
     now: Date,
-    opts: { pool?: string } = {},
+    opts: ClaimOptions = {},
   ): Promise<Job | null> {
     const { pool } = opts;
     requireKnownPool(this.pools, pool);

@@ -48,6 +48,8 @@ export class Scheduler {
    * and from then on a lapse is the attempt's failure, as for attempts launched here.
    */
   private readonly inherited = new Map<string, { leaseHash: string | null; leaseUntil: string | null }>();
+  /** Remote pull workers waiting for work (their long-polling claims): told on every poke and on stop. */
+  private readonly workListeners = new Set<() => void>();
 
   constructor(
     private readonly store: JobStore,
@@ -71,6 +73,7 @@ export class Scheduler {
 
   /** Runs a tick now (or right after the running one): new job, freed capacity, cancel. */
   poke(): void {
+    for (const l of this.workListeners) l();
     if (this.stopped) return;
     if (this.ticking) {
       this.again = true;
@@ -87,8 +90,20 @@ export class Scheduler {
       });
   }
 
+  /** Called on every poke (a new job, a finished one, a retry) until the returned function is called. */
+  onWork(listener: () => void): () => void {
+    this.workListeners.add(listener);
+    return () => this.workListeners.delete(listener);
+  }
+
+  /** False once stopping: no work is handed out, to local or to remote workers. */
+  accepting(): boolean {
+    return !this.stopped;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const l of this.workListeners) l();
     if (this.timer) clearInterval(this.timer);
     this.offWork?.();
     this.offWork = null;

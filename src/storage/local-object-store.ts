@@ -117,6 +117,20 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
+  async openRead(
+    bucket: string,
+    key: string,
+    range?: { start: number; end?: number },
+  ): Promise<{ info: ObjectInfo; stream: Readable }> {
+    const { fh, st } = await this.openObject(bucket, key, 'read');
+    const stream = fh.createReadStream({
+      start: range?.start ?? 0,
+      ...(range?.end !== undefined ? { end: range.end } : {}),
+      autoClose: true,
+    });
+    return { info: info(bucket, key, st), stream };
+  }
+
   async read(bucket: string, key: string, maxBytes: number): Promise<Buffer> {
     const { fh, st } = await this.openObject(bucket, key, 'read');
     try {

@@ -36,6 +36,15 @@ export interface ObjectStore {
   /** Every object under a prefix, in no particular order. */
   list(bucket: string, prefix?: string): Promise<ObjectInfo[]>;
   download(bucket: string, key: string, toFile: string): Promise<void>;
+  /**
+   * An object's bytes as a stream, from `range.start` to `range.end` (inclusive) when given: what the
+   * Worker API serves a remote worker. `info` is the object as opened.
+   */
+  openRead(
+    bucket: string,
+    key: string,
+    range?: { start: number; end?: number },
+  ): Promise<{ info: ObjectInfo; stream: Readable }>;
   /** A small object's bytes (settings files); refuses objects larger than `maxBytes`. */
   read(bucket: string, key: string, maxBytes: number): Promise<Buffer>;
   /** `move`: the caller gives the file up, so the store may take it instead of copying it. */

@@ -15,7 +15,10 @@ function changed(input: ObjectRef, now: string): SluiceError {
 }
 
 /** Throws SUPERSEDED when the object is no longer the version the job recorded. */
-export async function requireRecordedVersion(objects: ObjectStore, input: ObjectRef): Promise<void> {
+export async function requireRecordedVersion(
+  objects: Pick<ObjectStore, 'stat'>,
+  input: ObjectRef,
+): Promise<void> {
   const current = await objects.stat(input.bucket, input.key);
   if (!current) return; // gone: the download (or the next step) reports OBJECT_NOT_FOUND
   if (
@@ -33,7 +36,10 @@ export async function requireRecordedSize(file: string, input: ObjectRef): Promi
 }
 
 /** After a failure: was it because the object changed under the attempt? Then that is the verdict. */
-export async function supersededSince(objects: ObjectStore, input: ObjectRef): Promise<SluiceError | null> {
+export async function supersededSince(
+  objects: Pick<ObjectStore, 'stat'>,
+  input: ObjectRef,
+): Promise<SluiceError | null> {
   try {
     await requireRecordedVersion(objects, input);
     return null;

@@ -31,7 +31,6 @@ export async function publish(
 ): Promise<{ outputs: JobOutput[]; segmentBytes: number }> {
   const jobStaging = stagingPrefix(attempt.jobId);
   const staging = stagingPrefix(attempt.jobId, attempt.attempt);
-  const version = `${set}/${versionFolder(versionName(attempt.jobId, attempt.attempt))}`;
   // What an earlier attempt of this job left behind (it was killed) goes first.
   await objects.removePrefix(bucket, jobStaging);
   const outputs: JobOutput[] = [];
@@ -47,22 +46,57 @@ export async function publish(
     }
     if (!stillWanted()) throw new Error('attempt stopped before publishing');
     swapped = true;
-    const entries = items.filter((i) => i.stage === 'entry');
-    for (const item of entries) await objects.move(bucket, `${staging}/${item.key}`, `${set}/${item.key}`);
-    const keep = new Set(entries.map((i) => `${set}/${i.key}`));
-    const stale = (await objects.list(bucket, `${set}/`)).filter(
-      (o) => !keep.has(o.key) && !o.key.startsWith(`${version}/`),
+    await swapEntries(
+      objects,
+      bucket,
+      set,
+      items.filter((i) => i.stage === 'entry').map((i) => i.key),
+      attempt,
     );
-    const oldVersions = new Set<string>();
-    for (const o of stale) {
-      const m = /^v\/([^/]+)\//.exec(o.key.slice(set.length + 1));
-      if (m) oldVersions.add(`${set}/v/${m[1]}`);
-      else await objects.remove(bucket, o.key);
-    }
-    for (const v of oldVersions) await objects.removePrefix(bucket, v);
     return { outputs, segmentBytes };
   } finally {
-    if (!swapped) await objects.removePrefix(bucket, version).catch(() => {});
+    if (!swapped) await discardAttempt(objects, bucket, set, attempt);
     await objects.removePrefix(bucket, jobStaging).catch(() => {});
   }
+}
+
+/**
+ * Steps 2 and 3 above, once the version folder is complete and the entry points are staged: each staged
+ * entry point (in the order given: manifests last) is renamed over its stable name, then what the old set
+ * had and this one has not is removed. The Worker API's publish route runs this for remote workers.
+ */
+export async function swapEntries(
+  objects: ObjectStore,
+  bucket: string,
+  set: string,
+  entryKeys: string[],
+  attempt: { jobId: string; attempt: number },
+): Promise<void> {
+  const staging = stagingPrefix(attempt.jobId, attempt.attempt);
+  const version = `${set}/${versionFolder(versionName(attempt.jobId, attempt.attempt))}`;
+  for (const key of entryKeys) await objects.move(bucket, `${staging}/${key}`, `${set}/${key}`);
+  const keep = new Set(entryKeys.map((k) => `${set}/${k}`));
+  const stale = (await objects.list(bucket, `${set}/`)).filter(
+    (o) => !keep.has(o.key) && !o.key.startsWith(`${version}/`),
+  );
+  const oldVersions = new Set<string>();
+  for (const o of stale) {
+    const m = /^v\/([^/]+)\//.exec(o.key.slice(set.length + 1));
+    if (m) oldVersions.add(`${set}/v/${m[1]}`);
+    else await objects.remove(bucket, o.key);
+  }
+  for (const v of oldVersions) await objects.removePrefix(bucket, v);
+  await objects.removePrefix(bucket, stagingPrefix(attempt.jobId)).catch(() => {});
+}
+
+/** A failed or stopped attempt's version folder and staged entry points go; the published set stays. */
+export async function discardAttempt(
+  objects: ObjectStore,
+  bucket: string,
+  set: string,
+  attempt: { jobId: string; attempt: number },
+): Promise<void> {
+  const version = `${set}/${versionFolder(versionName(attempt.jobId, attempt.attempt))}`;
+  await objects.removePrefix(bucket, version).catch(() => {});
+  await objects.removePrefix(bucket, stagingPrefix(attempt.jobId, attempt.attempt)).catch(() => {});
 }

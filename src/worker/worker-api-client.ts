@@ -3,6 +3,7 @@ import { isErrorCode, SluiceError } from '../errors.ts';
 import type { JobOutput, JobPhase, JobProgress, ObjectRef } from '../jobs/job.ts';
 import type { MediaInfo } from '../media/media-info.ts';
 import type { Template } from '../templates/template.ts';
+import type { AttemptUrls } from './remote-object-store.ts';
 
 export interface Assignment {
   job: {
@@ -14,6 +15,10 @@ export interface Assignment {
   };
   heartbeatSeconds: number;
   leaseSeconds: number;
+  /** A pulled assignment's own lease token (a launched worker got its token from the launcher). */
+  leaseToken?: string;
+  /** Where a pulled attempt reads its input and writes its outputs (remote-object-store.ts). */
+  storage?: AttemptUrls;
 }
 
 export interface HeartbeatBody {
@@ -38,6 +43,9 @@ export const UNREACHABLE_LEASES = 2;
  */
 export const UNREACHABLE_FLOOR_MS = 30_000;
 
+/** The longest a pull worker's claim waits at the server for work (a long poll) before a 204. */
+export const MAX_CLAIM_WAIT_SECONDS = 20;
+
 /** First pause before a result (complete, fail) is sent again to a server that did not answer. */
 const RESEND_FIRST_MS = 200;
 
@@ -51,16 +59,22 @@ export class WorkerApiClient {
   constructor(
     private readonly serverUrl: string,
     private readonly jobId: string,
-    private readonly token: string,
+    /** The attempt's lease token (also tags its scratch folder: scratch-name.ts). */
+    readonly token: string,
     private readonly unreachableFloorMs = UNREACHABLE_FLOOR_MS,
   ) {}
 
   /** Resent like a result: a worker launched just before its server died claims from the next one. */
   async claim(): Promise<Assignment> {
     const assignment = await this.deliver<Assignment>('claim', {});
+    this.adopt(assignment);
+    return assignment;
+  }
+
+  /** Takes the lease and heartbeat periods of an assignment received otherwise (a pull worker's claim). */
+  adopt(assignment: Pick<Assignment, 'leaseSeconds' | 'heartbeatSeconds'>): void {
     this.leaseMs = assignment.leaseSeconds * 1000;
     this.heartbeatMs = assignment.heartbeatSeconds * 1000;
-    return assignment;
   }
 
   /** Seconds since the server last answered. */

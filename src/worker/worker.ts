@@ -1,5 +1,7 @@
 // The one-attempt worker: claim -> download -> probe -> plan -> one ffmpeg -> upload (manifests last) ->
 // complete, with heartbeats carrying progress all along. It touches no database; it exits when done.
+// `runAttempt` is the attempt itself, given an assignment: a launched worker claims its one job by id
+// (`runWorker`), a remote pull worker (pull-worker.ts) runs the assignments it claims from the queue.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -9,14 +11,20 @@ import type { MediaInfo } from '../media/media-info.ts';
 import type { FfmpegRun } from '../media/run-ffmpeg.ts';
 import { baseNameOf } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { type AttemptStorage, localAttemptStorage } from './attempt-storage.ts';
 import { encode } from './encode.ts';
 import { renditionOutputs } from './finish-packaging.ts';
 import { requireRecordedSize, requireRecordedVersion, supersededSince } from './input-version.ts';
 import { inspectInput } from './inspect-input.ts';
 import { publishList, versionFolder } from './outputs.ts';
-import { publish, versionName } from './publish.ts';
+import { versionName } from './publish.ts';
 import { scratchPrefix } from './scratch-name.ts';
-import { UNREACHABLE_FLOOR_MS, UNREACHABLE_LEASES, WorkerApiClient } from './worker-api-client.ts';
+import {
+  type Assignment,
+  UNREACHABLE_FLOOR_MS,
+  UNREACHABLE_LEASES,
+  WorkerApiClient,
+} from './worker-api-client.ts';
 
 export interface WorkerOptions {
   serverUrl: string;
@@ -26,7 +34,9 @@ export interface WorkerOptions {
   log: Logger;
 }
 
-export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED' | 'ABORTED' | 'PREEMPTED'> {
+export type AttemptResult = 'COMPLETE' | 'FAILED' | 'ABORTED' | 'PREEMPTED';
+
+export async function runWorker(o: WorkerOptions): Promise<AttemptResult> {
   const api = new WorkerApiClient(o.serverUrl, o.jobId, o.token);
   // A preemption notice may come while the claim is on its way: noted, and the job handed back at once.
   let termBeforeClaim = false;
@@ -35,15 +45,29 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
   };
   process.once('SIGTERM', early);
   const assignment = await api.claim().finally(() => process.off('SIGTERM', early));
-  const { job } = assignment;
-  const log = o.log.child({ jobId: job.id, attempt: job.attempt });
   if (termBeforeClaim) {
     await api
       .release({ reason: 'PREEMPTED', message: 'the worker received SIGTERM before it started' })
-      .catch((err) => log.warn({ err: (err as Error).message }, 'could not hand the job back'));
+      .catch((err) => o.log.warn({ err: (err as Error).message }, 'could not hand the job back'));
     return 'PREEMPTED';
   }
-  const workDir = await o.objects.workDir(scratchPrefix(job.id, o.token));
+  return runAttempt({ assignment, api, objects: localAttemptStorage(o.objects), log: o.log });
+}
+
+export interface AttemptOptions {
+  assignment: Assignment;
+  /** The Worker API client of this attempt (its job id and lease token). */
+  api: WorkerApiClient;
+  objects: AttemptStorage;
+  log: Logger;
+}
+
+/** One attempt of an assigned job, from the input's download to the reported result. */
+export async function runAttempt(o: AttemptOptions): Promise<AttemptResult> {
+  const { assignment, api } = o;
+  const { job } = assignment;
+  const log = o.log.child({ jobId: job.id, attempt: job.attempt });
+  const workDir = await o.objects.workDir(scratchPrefix(job.id, api.token));
   const input = path.join(workDir, `input${path.extname(job.input.key).slice(0, 16)}`);
   // What the user or the API sees names the object, never this server's scratch folder (ffprobe and
   // ffmpeg quote their input path; file errors quote theirs). The log keeps the paths, at debug.
@@ -148,8 +172,7 @@ export async function runWorker(o: WorkerOptions): Promise<'COMPLETE' | 'FAILED'
       job.destination.bucket,
       `${set}/${versionFolder(version)}`,
     );
-    const published = await publish(
-      o.objects,
+    const published = await o.objects.publish(
       job.destination.bucket,
       set,
       items,

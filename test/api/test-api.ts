@@ -22,11 +22,13 @@ export interface TestApiOptions {
   clientLimits?: ApiDeps['clientLimits'];
   /** The probe /v1/plan runs, so a test can observe it. */
   probe?: ApiDeps['probe'];
+  /** Capacity pools (SLUICE_POOLS); default one pool, `local`. */
+  pools?: ApiDeps['pools'];
 }
 
 export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiOptions = {}) {
   const dir = await tempDir(t);
-  const store = new SqliteJobStore(path.join(dir, 'sluice.db'));
+  const store = new SqliteJobStore(path.join(dir, 'sluice.db'), o.pools);
   await store.migrate();
   const objects = new LocalObjectStore(dir);
   const launcher = new FakeLauncher();
@@ -42,6 +44,7 @@ export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiO
   const ingest = new Ingest(store, objects, [defaultPipeline('abr-default')], templates, silentLog);
   const app = buildApi({
     store,
+    workerTokens: store,
     templates,
     objects,
     ingest,
@@ -56,6 +59,7 @@ export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiO
     ...(o.maxUploadBytes ? { maxUploadBytes: o.maxUploadBytes } : {}),
     ...(o.clientLimits ? { clientLimits: o.clientLimits } : {}),
     ...(o.probe ? { probe: o.probe } : {}),
+    ...(o.pools ? { pools: o.pools } : {}),
   });
   t.after(async () => {
     await scheduler.stop();

@@ -1,0 +1,199 @@
+// A remote pull worker's storage: nothing but the URLs its assignment grants, each authorized by the
+// attempt's lease token and refused by the server once the attempt lost its lease or ended. The input is
+// read with GET (resumed with Range after a broken connection), outputs are PUT one file at a time, and
+// the server swaps the entry points in (publish) or drops what the attempt wrote (discard). Relative URLs
+// resolve against the server's; absolute ones (presigned object-store URLs, later) are used as given.
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isErrorCode, SluiceError } from '../errors.ts';
+import type { JobOutput, ObjectRef } from '../jobs/job.ts';
+import type { ObjectInfo } from '../storage/object-store.ts';
+import type { AttemptStorage } from './attempt-storage.ts';
+import type { PublishItem } from './outputs.ts';
+
+/** The storage URLs an assignment carries. */
+export interface AttemptUrls {
+  /** GET: the input's current version (ObjectInfo), 404 when gone. */
+  inputStat: string;
+  /** GET: the input's bytes (Range accepted). */
+  input: string;
+  /** PUT `<outputs>/<key relative to the output set>`: a version file, or an entry point to stage. */
+  outputs: string;
+  /** POST `{ entries }`: swap the staged entry points in, in that order, and remove the old set. */
+  publish: string;
+  /** POST: remove what this attempt wrote (its version folder, its staged entry points). */
+  discard: string;
+}
+
+const TRIES = 6;
+const FIRST_PAUSE_MS = 200;
+
+export class RemoteObjectStore implements AttemptStorage {
+  constructor(
+    private readonly serverUrl: string,
+    private readonly urls: AttemptUrls,
+    private readonly leaseToken: string,
+    private readonly input: ObjectRef,
+    private readonly scratchDir: string = os.tmpdir(),
+  ) {}
+
+  async stat(bucket: string, key: string): Promise<ObjectInfo | null> {
+    this.requireInput(bucket, key);
+    return this.retrying('input stat', async () => {
+      const res = await this.fetch(this.urls.inputStat, { method: 'GET' });
+      if (res.status === 404) {
+        const body = (await res.json().catch(() => ({}))) as { code?: string };
+        if (body.code === 'OBJECT_NOT_FOUND') return null;
+        throw problem('input stat', res.status, body);
+      }
+      return (await this.json(res, 'input stat')) as ObjectInfo;
+    });
+  }
+
+  async download(bucket: string, key: string, toFile: string): Promise<void> {
+    this.requireInput(bucket, key);
+    await fs.writeFile(toFile, '', { mode: 0o600 });
+    let total: number | null = null;
+    await this.retrying('input download', async () => {
+      const have = (await fs.stat(toFile)).size;
+      if (total !== null && have >= total) return;
+      const res = await this.fetch(this.urls.input, {
+        method: 'GET',
+        headers: have > 0 ? { range: `bytes=${have}-` } : {},
+      });
+      if (!res.ok) throw problem('input download', res.status, await res.json().catch(() => ({})));
+      if (have > 0 && res.status !== 206) await fs.truncate(toFile, 0); // no range support: start over
+      const length = Number(res.headers.get('content-length'));
+      const range = /\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
+      total = range ? Number(range[1]) : Number.isFinite(length) ? length : null;
+      if (!res.body) throw new SluiceError('STORAGE_FAILED', 'the input download had no body');
+      try {
+        await pipeline(
+          Readable.fromWeb(res.body as never),
+          createWriteStream(toFile, { flags: res.status === 206 ? 'a' : 'w', mode: 0o600 }),
+        );
+      } catch (err) {
+        throw unreachable('input download', err);
+      }
+      const size = (await fs.stat(toFile)).size;
+      if (total !== null && size !== total)
+        throw unreachable('input download', new Error(`got ${size} of ${total} bytes`));
+    });
+  }
+
+  async workDir(prefix: string): Promise<string> {
+    await fs.mkdir(this.scratchDir, { recursive: true, mode: 0o700 });
+    return fs.mkdtemp(path.join(this.scratchDir, prefix));
+  }
+
+  async publish(
+    bucket: string,
+    set: string,
+    items: PublishItem[],
+    _attempt: { jobId: string; attempt: number },
+    stillWanted: () => boolean,
+  ): Promise<{ outputs: JobOutput[]; segmentBytes: number }> {
+    const outputs: JobOutput[] = [];
+    let segmentBytes = 0;
+    let published = false;
+    try {
+      for (const item of items) {
+        if (!stillWanted()) throw new Error('attempt stopped while uploading');
+        const info = await this.put(item);
+        if (item.type) outputs.push({ type: item.type, bucket, key: `${set}/${item.key}`, size: info.size });
+        else segmentBytes += info.size;
+        await fs.rm(item.file, { force: true }); // given up, as a local upload with `move` does
+      }
+      if (!stillWanted()) throw new Error('attempt stopped before publishing');
+      published = true;
+      const entries = items.filter((i) => i.stage === 'entry').map((i) => i.key);
+      await this.retrying('publish', async () => {
+        await this.json(
+          await this.fetch(this.urls.publish, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ entries }),
+          }),
+          'publish',
+        );
+      });
+      return { outputs, segmentBytes };
+    } finally {
+      if (!published) {
+        await this.fetch(this.urls.discard, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{}',
+        }).catch(() => {});
+      }
+    }
+  }
+
+  private put(item: PublishItem): Promise<ObjectInfo> {
+    const url = `${this.urls.outputs.replace(/\/$/, '')}/${item.key.split('/').map(encodeURIComponent).join('/')}`;
+    return this.retrying(`upload of ${item.key}`, async () => {
+      const size = (await fs.stat(item.file)).size;
+      const res = await this.fetch(url, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+        body: Readable.toWeb(createReadStream(item.file)) as ReadableStream,
+        duplex: 'half',
+      } as RequestInit);
+      return (await this.json(res, `upload of ${item.key}`)) as ObjectInfo;
+    });
+  }
+
+  private requireInput(bucket: string, key: string): void {
+    if (bucket !== this.input.bucket || key !== this.input.key) {
+      throw new SluiceError(
+        'VALIDATION_FAILED',
+        `a remote attempt reads only its job's input (${this.input.bucket}/${this.input.key}), not ${bucket}/${key}`,
+      );
+    }
+  }
+
+  private async fetch(url: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(new URL(url, this.serverUrl), {
+        ...init,
+        headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${this.leaseToken}` },
+      });
+    } catch (err) {
+      throw unreachable(init.method ?? 'GET', err);
+    }
+  }
+
+  private async json(res: Response, what: string): Promise<unknown> {
+    const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!res.ok) throw problem(what, res.status, body);
+    return body;
+  }
+
+  /** Transient failures (no answer, a broken transfer) are tried again with backoff; refusals are not. */
+  private async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    let pause = FIRST_PAUSE_MS;
+    for (let i = 1; ; i++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!(err instanceof SluiceError && err.code === 'SERVER_UNREACHABLE')) throw err;
+        if (i >= TRIES) throw new SluiceError(err.code, `${what}: ${err.message} (after ${TRIES} tries)`);
+        await new Promise((r) => setTimeout(r, pause * (0.5 + Math.random() / 2)));
+        pause *= 2;
+      }
+    }
+  }
+}
+
+function unreachable(what: string, err: unknown): SluiceError {
+  return new SluiceError('SERVER_UNREACHABLE', `${what} failed: ${(err as Error).message}`);
+}
+
+function problem(what: string, status: number, body: Record<string, unknown>): SluiceError {
+  const code = isErrorCode(body.code) ? body.code : status >= 500 ? 'STORAGE_FAILED' : 'INTERNAL';
+  return new SluiceError(code, String(body.detail ?? `${what} answered ${status}`));
+}
