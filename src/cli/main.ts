@@ -48,7 +48,7 @@ program
 program
   .command('worker')
   .description(
-    'a remote worker pulling jobs (--server URL --token TOKEN), or one launched attempt (--job, token in SLUICE_WORKER_TOKEN)',
+    'a remote worker pulling jobs (--server URL, and --token TOKEN, --token-file FILE or SLUICE_WORKER_TOKEN), or one launched attempt (--job, token in SLUICE_WORKER_TOKEN)',
   )
   .option('--token <token>', 'worker token (`sluice workers token create`): pull work until stopped')
   .option('--token-file <file>', 'read the worker token from this file (kept out of the process list)')
@@ -67,6 +67,8 @@ program
         o.token = text.trim();
         if (!o.token) throw new SluiceError('VALIDATION_FAILED', `--token-file ${o.tokenFile} is empty`);
       }
+      // Pull mode may take its worker token from the environment (a Kubernetes Secret), out of `ps`.
+      if (!o.job && !o.token && process.env.SLUICE_WORKER_TOKEN) o.token = process.env.SLUICE_WORKER_TOKEN;
       if (!server) throw new SluiceError('VALIDATION_FAILED', 'sluice worker needs --server <url>');
       const logLevel = process.env.SLUICE_LOG_LEVEL || 'info';
       if (o.job && o.token)

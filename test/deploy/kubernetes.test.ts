@@ -115,7 +115,8 @@ test('deploy/kubernetes: every sluice command, flag and variable exists in the C
         const args = [...(c.command ?? []), ...(c.args ?? [])];
         const sub = args.filter((a) => !a.startsWith('-')).slice(0, 1);
         assert.equal(sub.length, 1, `${file} ${name}: a sluice subcommand`);
-        const text = await help(sub);
+        // Global options (--server, --data-dir) are the root command's.
+        const text = (await help(sub)) + (await help([]));
         for (const flag of args.filter((a) => a.startsWith('--'))) {
           assert.ok(
             new RegExp(`(^|[\\s,])${flag.replace(/[-]/g, '\\-')}([\\s=<\\[]|$)`, 'm').test(text),

@@ -35,8 +35,8 @@ interface WorkerProcess {
 async function startWorker(
   t: T,
   server: RealServer,
-  /** null: the args carry it (`--token-file`). */
-  token: string | null,
+  /** null: the args carry it (`--token-file`); `{ env }`: in SLUICE_WORKER_TOKEN. */
+  token: string | null | { env: string },
   args: string[] = [],
 ): Promise<WorkerProcess> {
   const cwd = await tempDir(t, 'sluice-remote-worker-');
@@ -46,13 +46,25 @@ async function startWorker(
     if (!k.startsWith('SLUICE_') && v !== undefined) env[k] = v;
   const child = spawn(
     process.execPath,
-    [SLUICE_BIN, 'worker', '--server', server.url, ...(token === null ? [] : ['--token', token]), ...args],
+    [
+      SLUICE_BIN,
+      'worker',
+      '--server',
+      server.url,
+      ...(typeof token === 'string' ? ['--token', token] : []),
+      ...args,
+    ],
     // Its own process group: killing it with SIGKILL takes its ffmpeg too, as a machine that dies would.
     {
       cwd,
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...env, SLUICE_LOG_LEVEL: 'info', TMPDIR: scratch },
+      env: {
+        ...env,
+        SLUICE_LOG_LEVEL: 'info',
+        TMPDIR: scratch,
+        ...(token !== null && typeof token === 'object' ? { SLUICE_WORKER_TOKEN: token.env } : {}),
+      },
     },
   );
   let text = '';
@@ -192,14 +204,14 @@ test('remote worker: a pure control plane and a worker with no data directory pr
   assert.deepEqual(await worker.exited, { code: 0, signal: null });
 });
 
-test('remote worker --concurrency 2 runs two attempts at once', async (t) => {
+test('remote worker --concurrency 2 runs two attempts at once (its token from SLUICE_WORKER_TOKEN)', async (t) => {
   const server = await startRealServer(t, CONTROL_PLANE);
   const input = await clip({ width: 160, height: 90, seconds: 1 });
   const ids: string[] = [];
   for (const key of ['x.mp4', 'y.mp4'])
     ids.push(((await server.api.upload(input, key)).jobs[0] as JobView).id);
   const { token } = await createToken(server);
-  await startWorker(t, server, token, ['--concurrency', '2']);
+  await startWorker(t, server, { env: token }, ['--concurrency', '2']);
   const spans = [];
   for (const id of ids) {
     await assertOutputsPublished(server, await finished(server, id));
