@@ -321,7 +321,7 @@ async function main(): Promise<void> {
     }
     console.log(`\ntotal ${fmt((performance.now() - started) / 1000, 1)} s`);
   } finally {
-    await utils?.release().catch(() => {});
+    await Promise.resolve(utils?.release()).catch(() => {});
     await producer.close().catch(() => {});
     await admin.query(`DROP SCHEMA IF EXISTS "${SLUICE_SCHEMA}" CASCADE`).catch(() => {});
     await admin.query(`DROP SCHEMA IF EXISTS "${GRAPHILE_SCHEMA}" CASCADE`).catch(() => {});

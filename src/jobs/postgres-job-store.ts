@@ -3,8 +3,10 @@
 // LOCKED, so concurrent claimers never wait on nor get the same job; a transition locks its row, and a
 // version column fences every write. Jobs that become claimable NOTIFY a channel of the schema; a
 // dedicated listening connection (reconnecting when dropped) wakes this process's onWork listeners.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { type Generated, Kysely, PostgresDialect, sql } from 'kysely';
+import { type Generated, Kysely, PostgresDialect, type Selectable, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { SluiceError } from '../errors.ts';
@@ -22,8 +24,9 @@ import {
   toRow,
 } from './job-rows.ts';
 import type { ClaimOptions, CreateResult, JobStore, LedgerEntry } from './job-store.ts';
+import { hashLeaseToken } from './lease-token.ts';
 import { DEFAULT_POOLS, type PoolSettings, requireKnownPool } from './pool-offer.ts';
-import type { Transition } from './state-machine.ts';
+import { applyTransition, type Transition } from './state-machine.ts';
 import {
   type WorkerToken,
   type WorkerTokenStore,
@@ -126,6 +129,9 @@ export const PG_MIGRATIONS: readonly string[] = [
   `UPDATE jobs SET offered_at = run_after WHERE offered_at = ''`,
 ];
 
+/** A claim's row: the job after the claim, the row before it (JSON) and the job:claimed event's data. */
+type ClaimedRow = Selectable<JobsTable> & { seq: string; before: string; event_data: string };
+
 /** Skip records kept at most; the oldest go first (as in SQLite). */
 const MAX_SKIP_RECORDS = 10_000;
 /** Lower case: search_path folds an unquoted name to lower case, and the schema is made under that name. */
@@ -177,6 +183,7 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
   private listening: Promise<void> | null = null;
   private reconnect: NodeJS.Timeout | null = null;
   private closed = false;
+  private statementGeneration = 0;
 
   constructor(private readonly o: PostgresJobStoreOptions) {
     this.schema = o.schema ?? 'public';
@@ -388,38 +395,87 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     const { pool } = opts;
     const pools = this.o.pools ?? DEFAULT_POOLS;
     requireKnownPool(pools, pool);
-    return this.db.transaction().execute(async (trx) => {
-      // Rows other claimers hold are skipped, not waited on: each concurrent claim takes another job.
-      let q = trx
-        .selectFrom('jobs')
-        .selectAll()
-        .where('status', '=', 'SUBMITTED')
-        .where('run_after', '<=', now.toISOString());
-      if (pool !== undefined) {
-        // The pool rule of pool-offer.ts in SQL: the job's offer runs from pool `first` (preemptions /
-        // per pool) to `last` (first + fallback waits elapsed since offered_at), both capped at the last.
-        const i = pools.pools.indexOf(pool);
-        const top = Math.max(0, pools.pools.length - 1);
-        const per = Math.max(1, pools.preemptionsPerPool);
-        const first = sql<number>`LEAST(${top}, preemptions / ${per})`;
-        const elapsedMs = sql`GREATEST(0, EXTRACT(EPOCH FROM (${now.toISOString()}::timestamptz - COALESCE(NULLIF(offered_at, ''), run_after)::timestamptz)) * 1000)`;
-        const last =
-          pools.fallbackMs <= 0
-            ? sql<number>`${top}`
-            : sql<number>`LEAST(${top}, ${first} + FLOOR(${elapsedMs} / ${pools.fallbackMs}))`;
-        q = q.where(sql<boolean>`${first} <= ${i} AND ${i} <= ${last}`);
-      }
-      const row = await q
-        .orderBy('created_at')
-        .orderBy('seq')
-        .limit(1)
-        .forUpdate()
-        .skipLocked()
-        .executeTakeFirst();
-      if (!row) return null;
-      const t: Transition = { type: 'claim', leaseToken, leaseMs, ...(pool !== undefined ? { pool } : {}) };
-      return (await applyAndSave(jobsOf(trx), fromRow(row), row.version, t, now)).job;
-    });
+    // Rows other claimers hold are skipped, not waited on: each concurrent claim takes another job.
+    let q = this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('status', '=', 'SUBMITTED')
+      .where('run_after', '<=', now.toISOString());
+    if (pool !== undefined) {
+      // The pool rule of pool-offer.ts in SQL: the job's offer runs from pool `first` (preemptions /
+      // per pool) to `last` (first + fallback waits elapsed since offered_at), both capped at the last.
+      const i = pools.pools.indexOf(pool);
+      const top = Math.max(0, pools.pools.length - 1);
+      const per = Math.max(1, pools.preemptionsPerPool);
+      const first = sql<number>`LEAST(${top}, preemptions / ${per})`;
+      const elapsedMs = sql`GREATEST(0, EXTRACT(EPOCH FROM (${now.toISOString()}::timestamptz - COALESCE(NULLIF(offered_at, ''), run_after)::timestamptz)) * 1000)`;
+      const last =
+        pools.fallbackMs <= 0
+          ? sql<number>`${top}`
+          : sql<number>`LEAST(${top}, ${first} + FLOOR(${elapsedMs} / ${pools.fallbackMs}))`;
+      q = q.where(sql<boolean>`${first} <= ${i} AND ${i} <= ${last}`);
+    }
+    const next = q.orderBy('created_at').orderBy('seq').limit(1).forUpdate().skipLocked();
+    const t: Transition = { type: 'claim', leaseToken, leaseMs, ...(pool !== undefined ? { pool } : {}) };
+    const at = now.toISOString();
+    // One statement, one round trip (pick-up latency is round trips): lock the oldest runnable row, write
+    // the claim and its job:claimed event, return the row before and after. The SET is the state
+    // machine's claim transition in SQL; every claim checks it against applyTransition below.
+    const claim = sql<ClaimedRow>`
+        WITH next AS (${next}),
+        claimed AS (
+          UPDATE jobs SET status = 'PROGRESSING', phase = NULL, percent = 0, fps = NULL, speed = NULL,
+            eta_seconds = NULL, attempts = jobs.attempts + 1, lease_hash = ${hashLeaseToken(leaseToken)},
+            lease_until = ${new Date(now.getTime() + leaseMs).toISOString()},
+            started_at = COALESCE(jobs.started_at, ${at}), error_code = NULL, error_message = NULL,
+            pool = ${pool ?? null}, updated_at = ${at}, version = jobs.version + 1
+          FROM next WHERE jobs.id = next.id
+          RETURNING jobs.*, row_to_json(next)::text AS before
+        ),
+        event AS (
+          INSERT INTO job_events (job_id, at, type, from_status, to_status, data)
+          SELECT id, ${at}, 'job:claimed', 'SUBMITTED', 'PROGRESSING',
+            '{"attempt":' || attempts || ${pool !== undefined ? `,"pool":${JSON.stringify(pool)}` : ''}::text || '}'
+          FROM claimed
+          RETURNING data
+        )
+        SELECT claimed.*, (SELECT data FROM event) AS event_data FROM claimed`.compile(this.db);
+    const r = await this.prepared<ClaimedRow>('claim', claim.sql, claim.parameters);
+
+    const row = r.rows[0];
+    if (!row) return null;
+    const { before, event_data, seq: _seq, ...after } = row;
+    const expected = applyTransition(fromRow(JSON.parse(before)), t, now);
+    const job = fromRow(after);
+    assert.deepStrictEqual(job, expected.job, 'the PostgreSQL claim wrote what the state machine computes');
+    assert.deepStrictEqual(
+      { type: 'job:claimed', fromStatus: 'SUBMITTED', toStatus: 'PROGRESSING', data: event_data },
+      { ...expected.event, data: JSON.stringify(expected.event.data) },
+      'the PostgreSQL claim recorded the event the state machine computes',
+    );
+    return job;
+  }
+
+  /**
+   * Runs `text` as a named prepared statement (planned once per connection, not on every call: a claim is
+   * latency-bound). Statements are named by their text; a plan that the schema outgrew (a migration of
+   * another process changed the table under it) is made again under a new name.
+   */
+  private async prepared<R extends pg.QueryResultRow>(
+    what: string,
+    text: string,
+    values: readonly unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    const name = () =>
+      `sluice_${what}_${this.statementGeneration}_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    try {
+      return await this.pool.query<R>({ name: name(), text, values: [...values] });
+    } catch (err) {
+      // 0A000: "cached plan must not change result type".
+      if ((err as { code?: string }).code !== '0A000') throw err;
+      this.statementGeneration++;
+      return this.pool.query<R>({ name: name(), text, values: [...values] });
+    }
   }
 
   async countByStatus(status: JobStatus): Promise<number> {

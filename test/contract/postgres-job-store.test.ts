@@ -2,9 +2,14 @@
 // after. Peers are separate stores, each with its own pool of connections, as separate control planes.
 // PostgreSQL unreachable is a failure with a message, never a silent skip.
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { before, test } from 'node:test';
 import { SluiceError } from '../../src/errors.ts';
+import type { JobStore } from '../../src/jobs/job-store.ts';
 import { PG_MIGRATIONS, PostgresJobStore, parsePostgresUrl } from '../../src/jobs/postgres-job-store.ts';
+import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
 import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
 import { waitFor } from '../helpers.ts';
 import { admin, freshSchema, requirePostgres, TEST_DATABASE_URL } from '../pg-test-db.ts';
@@ -139,4 +144,83 @@ test('the listening connection, killed by the server, reconnects and wakes liste
     new Date(),
   );
   await waitFor('a wake-up after the reconnect', async () => calls > before, 10_000);
+});
+
+test('claims with and without a pool write the same job and job:claimed event on PostgreSQL as on SQLite', async (t) => {
+  const pools = { pools: ['spot', 'on-demand'], fallbackMs: 60_000, preemptionsPerPool: 1 };
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-pg-vs-sqlite-'));
+  const lite = new SqliteJobStore(path.join(dir, 'sluice.db'), pools);
+  let postgres: PostgresJobStore | null = null;
+  const schema = freshSchema(t, async () => {
+    await postgres?.close();
+    await lite.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  postgres = new PostgresJobStore({ connectionString: TEST_DATABASE_URL, schema, pools });
+  await postgres.migrate();
+  await lite.migrate();
+  const T0 = Date.parse('2024-05-01T12:00:00.000Z');
+  const job = (key: string) => ({
+    pipeline: 'default',
+    input: { bucket: 'source', key, size: 1, etag: `e-${key}` },
+    templateName: 'abr-default',
+    template: getBuiltinTemplate('abr-default'),
+    destination: { bucket: 'output', prefix: key },
+    userMetadata: { n: key },
+    idempotencyKey: `default|source|${key}|e-${key}`,
+  });
+  const run = async (store: JobStore) => {
+    const ids: string[] = [];
+    for (const key of ['a.mp4', 'b.mp4', 'c.mp4'])
+      ids.push((await store.create(job(key), new Date(T0))).job.id);
+    const seen: unknown[] = [];
+    const claim = async (token: string, ms: number, pool?: string) =>
+      seen.push(
+        await store.claimNext(token, 30_000, new Date(T0 + ms), pool === undefined ? undefined : { pool }),
+      );
+    // A spot claim, a preemption (uncharged; the offer moves on to on-demand), the next job to spot, the
+    // first to on-demand; a claim with no pool, a retryable failure and its second attempt (startedAt
+    // kept); then nothing left.
+    await claim('tok-1', 1000, 'spot');
+    await store.transition(
+      ids[0] as string,
+      { type: 'preempt', leaseToken: 'tok-1', reason: 'SIGTERM' },
+      new Date(T0 + 2000),
+    );
+    await claim('tok-2', 3000, 'spot');
+    await claim('tok-3', 4000, 'on-demand');
+    await claim('tok-4', 5000);
+    await store.transition(
+      ids[2] as string,
+      {
+        type: 'fail',
+        leaseToken: 'tok-4',
+        error: { code: 'TRANSCODE_FAILED', message: 'boom' },
+        retryable: true,
+        retryDelayMs: 0,
+      },
+      new Date(T0 + 6000),
+    );
+    await claim('tok-5', 7000);
+    await claim('tok-6', 8000);
+    for (const id of ids) seen.push((await store.events(id)).map(({ id: _id, jobId: _j, ...e }) => e));
+    // Ids are random: compare by position.
+    return JSON.parse(ids.reduce((text, id, i) => text.replaceAll(id, `JOB${i}`), JSON.stringify(seen)));
+  };
+  const onSqlite = await run(lite);
+  const onPostgres = await run(postgres);
+  assert.equal(onPostgres[0]?.pool, 'spot');
+  const claimed = (i: number) => onPostgres[i] as { id: string; pool: string | null; attempts: number };
+  assert.deepEqual(
+    [0, 1, 2, 3, 4].map((i) => [claimed(i).id, claimed(i).pool, claimed(i).attempts]),
+    [
+      ['JOB0', 'spot', 1],
+      ['JOB1', 'spot', 1],
+      ['JOB0', 'on-demand', 1],
+      ['JOB2', null, 1],
+      ['JOB2', null, 2],
+    ],
+  );
+  assert.equal(onPostgres[5], null);
+  assert.deepEqual(onPostgres, onSqlite);
 });
