@@ -369,6 +369,11 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
   }
 
   async transition(id: string, t: Transition, now: Date): Promise<Job> {
+    // Two round trips in the common case: read the row, then one fenced statement writes it, its event and
+    // the wake-up. A write that lost to a concurrent one, and any refusal (so that none is decided on a
+    // row another writer is changing), go the locked way below.
+    const fast = await this.transitionUnlocked(id, t, now);
+    if (fast) return fast;
     return retryOnConflict(() =>
       this.db.transaction().execute(async (trx) => {
         // The row lock orders concurrent transitions of one job: each reads what the previous wrote.
@@ -384,6 +389,44 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
         return saved.job;
       }),
     );
+  }
+
+  /**
+   * applyAndSave's write as one statement, outside a transaction: the update lands only on the version
+   * read, with its event and (for a claimable job) the NOTIFY. Null when the row was missing or changed
+   * meanwhile, or the transition was refused: the caller takes the locked way then.
+   */
+  private async transitionUnlocked(id: string, t: Transition, now: Date): Promise<Job | null> {
+    const read = this.db.selectFrom('jobs').selectAll().where('id', '=', id).compile();
+    const row = (await this.prepared<Selectable<Schema['jobs']>>('read', read.sql, read.parameters)).rows[0];
+    if (!row) return null;
+    let applied: ReturnType<typeof applyTransition>;
+    try {
+      applied = applyTransition(fromRow(row), t, now);
+    } catch {
+      return null;
+    }
+    const { job: next, event } = applied;
+    const { id: _id, idempotency_key: _key, created_at: _created, ...changes } = toRow(next);
+    const update = this.db
+      .updateTable('jobs')
+      .set({ ...changes, version: row.version + 1 })
+      .where('id', '=', id)
+      .where('version', '=', row.version)
+      .returning('id');
+    const withEvent =
+      event.type === 'job:progress'
+        ? sql``
+        : sql`, event AS (
+            INSERT INTO job_events (job_id, at, type, from_status, to_status, data)
+            SELECT id, ${next.updatedAt}, ${event.type}, ${event.fromStatus}, ${event.toStatus}, ${JSON.stringify(event.data)}
+            FROM updated)`;
+    // Work to do again (release, retry, resubmit): the wake-up is sent with the commit, as in applyAndSave's callers.
+    const notify = next.status === 'SUBMITTED' ? sql`pg_notify(${this.channel}, '')` : sql`NULL`;
+    const write = sql<{ id: string }>`WITH updated AS (${update})${withEvent}
+      SELECT id, ${notify} AS notified FROM updated`.compile(this.db);
+    const written = await this.prepared<{ id: string }>('transition', write.sql, write.parameters);
+    return written.rows.length === 1 ? next : null;
   }
 
   async claimNext(
