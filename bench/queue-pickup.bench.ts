@@ -1,13 +1,16 @@
 // `npm run bench:queue-pickup`: how fast a queued job is picked up on PostgreSQL, Sluice's PostgresJobStore
 // next to graphile-worker (npm) on the same database in the same run.
 // - Pick-up latency: BENCH_JOBS (default 1,000) no-op jobs submitted one at a time, each after the previous
-//   one was claimed plus a small random gap (so it measures pick-up, not backlog), with 1 and with 4
-//   claimers waiting. Measured from the moment the create / addJob returned (committed: its NOTIFY is out)
-//   to the claim returning the job (Sluice) or the task handler starting (graphile-worker); the time from
-//   the call itself is printed too. Sluice's claimers are what a real worker loop is, minus ffmpeg: each its
-//   own store (own pool and LISTEN connection), woken by onWork (the store's NOTIFY) with the scheduler's
-//   default 500 ms poll as the fallback, claimNext, then the complete transition. graphile-worker runs the
-//   same jobs with `concurrency` workers and pollInterval 500 ms.
+//   one was claimed plus a 1-3 ms gap (so it measures pick-up, not backlog), in 4 rounds that take turns
+//   between the two systems. Measured from the create / addJob returning (committed: its NOTIFY is out) to
+//   the claim returning the job (Sluice) or the task handler starting (graphile-worker); the time from the
+//   call itself is printed in brackets. Rows: 1 claimer; 4 claimers against one graphile-worker runner of
+//   concurrency 4 (one LISTEN that wakes one worker per job); 4 claimers against 4 runners of concurrency 1
+//   (a LISTEN each, as Sluice's claimers have).
+// - Sluice's claimers are what a worker loop does, minus ffmpeg: each its own store (own pool and LISTEN
+//   connection, as separate processes), woken by onWork (the store's NOTIFY) with the scheduler's default
+//   500 ms poll as the fallback; claimNext, then the complete transition. graphile-worker: pollInterval
+//   500 ms, a no-op task.
 // - Throughput: BENCH_JOBS jobs enqueued at once, then 1, 4 and 16 claimers (graphile-worker: concurrency
 //   1, 4, 16) started against the full queue; claims per second from their start until the queue is empty.
 // Each system lives in a schema of its own, dropped after. Timings are printed, never asserted.
@@ -15,15 +18,25 @@
 import { randomBytes } from 'node:crypto';
 import { Logger, makeWorkerUtils, type Runner, run, type WorkerUtils } from 'graphile-worker';
 import pg from 'pg';
-import { newToken } from '../src/jobs/job-id.ts';
 import type { NewJob } from '../src/jobs/job.ts';
+import { newToken } from '../src/jobs/job-id.ts';
 import { PostgresJobStore } from '../src/jobs/postgres-job-store.ts';
 import { getBuiltinTemplate } from '../src/templates/builtin-templates.ts';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const JOBS = Number(process.env.BENCH_JOBS ?? 1000);
-const LATENCY_CLAIMERS = [1, 4];
+/**
+ * Latency rows: Sluice's claimers (each its own store: own pool and LISTEN connection, as separate
+ * processes would be) against graphile-worker as one runner of that concurrency (one LISTEN, which wakes
+ * one worker per job) and as that many runners of concurrency 1 (one LISTEN each, as Sluice's stores).
+ */
+const LATENCY_ROWS = [
+  { claimers: 1, label: '1', runners: 1, concurrency: 1 },
+  { claimers: 4, label: '4', runners: 1, concurrency: 4 },
+  { claimers: 4, label: '4 (gw: 4 runners)', runners: 4, concurrency: 1 },
+];
 const THROUGHPUT_CLAIMERS = [1, 4, 16];
+const LATENCY_ROUNDS = 4;
 /** The fallback both sides poll at when no NOTIFY arrives (Sluice's scheduler default, SLUICE_SCHEDULER_INTERVAL_MS). */
 const POLL_MS = 500;
 const LEASE_MS = 60_000;
@@ -66,7 +79,11 @@ interface Latency {
  * completes. `onClaim` is told each job id as the claim returns it.
  */
 class SluiceClaimer {
-  readonly store = new PostgresJobStore({ connectionString: DATABASE_URL, schema: SLUICE_SCHEMA, maxConnections: 1 });
+  readonly store = new PostgresJobStore({
+    connectionString: DATABASE_URL,
+    schema: SLUICE_SCHEMA,
+    maxConnections: 1,
+  });
   private woken = false;
   private wake: (() => void) | null = null;
   private stopped = false;
@@ -160,13 +177,13 @@ class Arrivals {
   }
 }
 
-async function sluiceLatency(producer: PostgresJobStore, claimers: number): Promise<Latency> {
+async function sluiceLatency(producer: PostgresJobStore, claimers: number, jobs: number): Promise<Latency> {
   const arrivals = new Arrivals();
   const cs = await sluiceClaimers(claimers, arrivals.report);
   for (const c of cs) c.start();
   const out: Latency = { fromCommit: [], fromCall: [] };
   try {
-    for (let i = 0; i < JOBS; i++) {
+    for (let i = 0; i < jobs; i++) {
       await gap();
       const t0 = performance.now();
       const { job } = await producer.create(noopJob(), new Date());
@@ -220,14 +237,20 @@ async function graphileRunner(concurrency: number, arrivals: Arrivals): Promise<
   });
 }
 
-async function graphileLatency(utils: WorkerUtils, concurrency: number): Promise<Latency> {
+/** `runners` runners of `concurrency` workers each; every runner has its own pool and LISTEN connection. */
+async function graphileLatency(
+  utils: WorkerUtils,
+  concurrency: number,
+  runners: number,
+  jobs: number,
+): Promise<Latency> {
   const arrivals = new Arrivals();
-  const runner = await graphileRunner(concurrency, arrivals);
+  const rs = await Promise.all(Array.from({ length: runners }, () => graphileRunner(concurrency, arrivals)));
   const out: Latency = { fromCommit: [], fromCall: [] };
   try {
     // Let every worker reach its idle wait (it fetched once and found nothing) before the first job.
     await sleep(200);
-    for (let i = 0; i < JOBS; i++) {
+    for (let i = 0; i < jobs; i++) {
       await gap();
       const id = `j${seq++}`;
       const t0 = performance.now();
@@ -238,12 +261,16 @@ async function graphileLatency(utils: WorkerUtils, concurrency: number): Promise
       out.fromCommit.push(t2 - t1);
     }
   } finally {
-    await runner.stop();
+    await Promise.all(rs.map((r) => r.stop()));
   }
   return out;
 }
 
-async function graphileThroughput(utils: WorkerUtils, admin: pg.Client, concurrency: number): Promise<number> {
+async function graphileThroughput(
+  utils: WorkerUtils,
+  admin: pg.Client,
+  concurrency: number,
+): Promise<number> {
   let left = JOBS;
   await Promise.all(
     Array.from({ length: 8 }, async () => {
@@ -272,11 +299,19 @@ async function main(): Promise<void> {
   const started = performance.now();
   const admin = new pg.Client({ connectionString: DATABASE_URL });
   await admin.connect();
-  const producer = new PostgresJobStore({ connectionString: DATABASE_URL, schema: SLUICE_SCHEMA, maxConnections: 8 });
+  const producer = new PostgresJobStore({
+    connectionString: DATABASE_URL,
+    schema: SLUICE_SCHEMA,
+    maxConnections: 8,
+  });
   let utils: WorkerUtils | null = null;
   try {
     await producer.migrate();
-    utils = await makeWorkerUtils({ connectionString: DATABASE_URL, schema: GRAPHILE_SCHEMA, logger: silent });
+    utils = await makeWorkerUtils({
+      connectionString: DATABASE_URL,
+      schema: GRAPHILE_SCHEMA,
+      logger: silent,
+    });
     await utils.migrate();
     const pg = (await admin.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version;
     console.log(
@@ -285,9 +320,20 @@ async function main(): Promise<void> {
 
     console.log('pick-up latency, ms (from create/addJob returned; from the call in brackets)');
     console.log('claimers | sluice p50 | graphile p50 | ratio | sluice p95 | graphile p95 | ratio');
-    for (const n of LATENCY_CLAIMERS) {
-      const s = await sluiceLatency(producer, n);
-      const g = await graphileLatency(utils, n);
+    for (const row of LATENCY_ROWS) {
+      // In rounds, Sluice and graphile-worker in turn: a change of load on the shared machine falls on both.
+      const s: Latency = { fromCommit: [], fromCall: [] };
+      const g: Latency = { fromCommit: [], fromCall: [] };
+      for (let r = 0; r < LATENCY_ROUNDS; r++) {
+        const jobs = Math.floor(JOBS / LATENCY_ROUNDS) + (r < JOBS % LATENCY_ROUNDS ? 1 : 0);
+        for (const [into, got] of [
+          [s, await sluiceLatency(producer, row.claimers, jobs)],
+          [g, await graphileLatency(utils, row.concurrency, row.runners, jobs)],
+        ] as const) {
+          into.fromCommit.push(...got.fromCommit);
+          into.fromCall.push(...got.fromCall);
+        }
+      }
       const [sp50, gp50, sp95, gp95] = [
         pct(s.fromCommit, 50),
         pct(g.fromCommit, 50),
@@ -296,7 +342,7 @@ async function main(): Promise<void> {
       ];
       console.log(
         [
-          String(n).padStart(8),
+          row.label.padStart(8),
           `${fmt(sp50)} (${fmt(pct(s.fromCall, 50))})`.padStart(10),
           `${fmt(gp50)} (${fmt(pct(g.fromCall, 50))})`.padStart(12),
           ratio(sp50, gp50).padStart(5),

@@ -16,7 +16,6 @@ import { newJobDraft } from './job-draft.ts';
 import {
   applyAndSave,
   fromRow,
-  insertEvent,
   type JobsTable,
   type JobTables,
   jobsOf,
@@ -238,37 +237,39 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
   async create(input: NewJob, now: Date): Promise<CreateResult> {
     const at = now.toISOString();
     const job = newJobDraft(input, now);
-    return this.db.transaction().execute(async (trx) => {
-      // The unique key decides between concurrent creates: the loser's insert does nothing, and it reads
-      // the winner's job (visible once the winner committed; the insert waited for that).
-      const inserted = await trx
-        .insertInto('jobs')
-        .values(toRow(job))
-        .onConflict((oc) => oc.column('idempotency_key').doNothing())
-        .returning('id')
-        .executeTakeFirst();
-      if (!inserted) {
-        const existing = await trx
-          .selectFrom('jobs')
-          .selectAll()
-          .where('idempotency_key', '=', input.idempotencyKey)
-          .executeTakeFirstOrThrow();
-        return { job: fromRow(existing), created: false };
-      }
-      await trx
-        .insertInto('ingest_ledger')
-        .values({ idempotency_key: job.idempotencyKey, job_id: job.id, ingested_at: at })
-        .onConflict((oc) => oc.column('idempotency_key').doUpdateSet({ job_id: job.id, ingested_at: at }))
-        .execute();
-      await insertEvent(jobsOf(trx), job.id, at, 'job:created', null, 'SUBMITTED', {
-        input: job.input,
-        template: job.templateName,
-        pipeline: job.pipeline,
-        ...(input.limitsLowered ? { limitsLowered: input.limitsLowered } : {}),
-      });
-      await sql`SELECT pg_notify(${this.channel}, '')`.execute(trx);
-      return { job, created: true };
+    // One statement (one round trip, atomic): the job, its ledger entry, its job:created event and the
+    // NOTIFY, each only when the insert happened. The unique key decides between concurrent creates: the
+    // loser's insert does nothing (it waited for the winner to commit), and it reads the winner's job.
+    const insert = this.db
+      .insertInto('jobs')
+      .values(toRow(job))
+      .onConflict((oc) => oc.column('idempotency_key').doNothing())
+      .returning('id');
+    const ledger = this.db
+      .insertInto('ingest_ledger')
+      .columns(['idempotency_key', 'job_id', 'ingested_at'])
+      .expression(sql`SELECT ${job.idempotencyKey}, id, ${at} FROM inserted`)
+      .onConflict((oc) => oc.column('idempotency_key').doUpdateSet({ job_id: job.id, ingested_at: at }));
+    const data = JSON.stringify({
+      input: job.input,
+      template: job.templateName,
+      pipeline: job.pipeline,
+      ...(input.limitsLowered ? { limitsLowered: input.limitsLowered } : {}),
     });
+    const write = sql<{ id: string }>`WITH inserted AS (${insert}),
+      ledger AS (${ledger}),
+      event AS (
+        INSERT INTO job_events (job_id, at, type, from_status, to_status, data)
+        SELECT id, ${at}, 'job:created', NULL, 'SUBMITTED', ${data} FROM inserted)
+      SELECT id, pg_notify(${this.channel}, '') AS notified FROM inserted`.compile(this.db);
+    const created = await this.prepared<{ id: string }>('create', write.sql, write.parameters);
+    if (created.rows.length === 1) return { job, created: true };
+    const existing = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('idempotency_key', '=', input.idempotencyKey)
+      .executeTakeFirstOrThrow();
+    return { job: fromRow(existing), created: false };
   }
 
   async ingested(idempotencyKey: string): Promise<LedgerEntry | null> {
