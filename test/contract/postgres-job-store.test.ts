@@ -224,3 +224,35 @@ test('claims with and without a pool write the same job and job:claimed event on
   assert.equal(onPostgres[5], null);
   assert.deepEqual(onPostgres, onSqlite);
 });
+
+test('a column added under a running store (a newer migration elsewhere) does not break its prepared statements', async (t) => {
+  let store: PostgresJobStore | null = null;
+  const schema = freshSchema(t, async () => {
+    await store?.close();
+  });
+  store = new PostgresJobStore({ connectionString: TEST_DATABASE_URL, schema, maxConnections: 1 });
+  await store.migrate();
+  const job = (key: string) => ({
+    pipeline: 'default',
+    input: { bucket: 'source', key },
+    templateName: 'abr-default',
+    template: getBuiltinTemplate('abr-default'),
+    destination: { bucket: 'output', prefix: key },
+    userMetadata: {},
+    idempotencyKey: key,
+  });
+  const cycle = async (key: string) => {
+    const { job: created } = await (store as PostgresJobStore).create(job(key), new Date());
+    const claimed = await (store as PostgresJobStore).claimNext(`tok-${key}`, 30_000, new Date());
+    assert.equal(claimed?.id, created.id);
+    const done = await (store as PostgresJobStore).transition(
+      created.id,
+      { type: 'complete', leaseToken: `tok-${key}`, outputs: [] },
+      new Date(),
+    );
+    assert.equal(done.status, 'COMPLETE');
+  };
+  await cycle('before.mp4');
+  await admin((c) => c.query(`ALTER TABLE "${schema}".jobs ADD COLUMN added_later TEXT`));
+  await cycle('after.mp4');
+});
