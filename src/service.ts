@@ -10,7 +10,10 @@ import { BucketWatcher } from './ingest/bucket-watcher.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { defaultPipeline } from './ingest/pipeline.ts';
 import { SkipLog } from './ingest/skip-log.ts';
+import { instanceId, type Leadership, SoleLeader } from './jobs/leadership.ts';
 import { openJobStore, type ServiceJobStore } from './jobs/open-job-store.ts';
+import { parsePostgresUrl } from './jobs/postgres-job-store.ts';
+import { PostgresLeadership } from './jobs/postgres-leadership.ts';
 import { retryDelayMs } from './jobs/state-machine.ts';
 import type { Launcher } from './launchers/launcher.ts';
 import { LocalProcessLauncher } from './launchers/local-process-launcher.ts';
@@ -42,10 +45,12 @@ export async function startService(config: Config, log: Logger, o: ServiceOption
   const ffmpeg = await findFfmpeg();
   log.info({ ffmpeg: ffmpeg.ffmpeg, version: ffmpeg.version, source: ffmpeg.source }, 'ffmpeg found');
   await securePrivateDataDir(config.dataDir, log);
-  // Before anything else touches the data directory: a second server must not open its database.
-  const lock = await lockDataDir(config.dataDir);
+  // Before anything else touches the data directory: a second server must not open its database. On
+  // PostgreSQL, control planes share it (and the job store), each under a lock of its own.
+  const instance = instanceId();
+  const lock = await lockDataDir(config.dataDir, config.databaseUrl ? { shared: instance } : {});
   try {
-    return await startLocked(config, log, lock, ffmpeg, o.localWorkers !== false);
+    return await startLocked(config, log, lock, ffmpeg, o.localWorkers !== false, instance);
   } catch (err) {
     await lock.release();
     throw err;
@@ -58,6 +63,7 @@ async function startLocked(
   lock: Awaited<ReturnType<typeof lockDataDir>>,
   ffmpeg: FfmpegBinaries,
   localWorkers: boolean,
+  instance: string,
 ): Promise<Service> {
   const objects = new LocalObjectStore(config.dataDir, log.child({ component: 'objects' }));
   await objects.ensureBucket('source');
@@ -88,6 +94,16 @@ async function startLocked(
       })
     : new NoLauncher();
   const leaseMs = config.leaseSeconds * 1000;
+  const leadership: Leadership = config.databaseUrl
+    ? new PostgresLeadership({
+        ...parsePostgresUrl(config.databaseUrl),
+        instance,
+        // A leader that cannot prove its connection within this gives leadership up well before the
+        // leases it would expire could be taken for lapsed by a survivor.
+        timeoutMs: Math.min(5000, leaseMs / 2),
+        log: log.child({ component: 'leadership' }),
+      })
+    : new SoleLeader();
   const scheduler = new Scheduler(
     store,
     launcher,
@@ -99,6 +115,8 @@ async function startLocked(
       // Cancel must end the worker and its ffmpeg within 2 s: SIGINT, then SIGKILL after 1 s.
       stopGraceMs: 1000,
       retentionMs: config.retentionDays * 86_400_000,
+      leadership,
+      sharedStore: opened.kind === 'postgres',
     },
     log.child({ component: 'scheduler' }),
   );
@@ -163,11 +181,13 @@ async function startLocked(
     heartbeatSeconds: config.heartbeatSeconds,
     retryDelay: (attempt) => retryDelayMs(attempt, Math.random()),
     version: VERSION,
+    leadership: { instance, isLeader: () => scheduler.isLeader() },
   });
   try {
     await api.listen({ host: config.host, port: config.port });
   } catch (err) {
     await api.close().catch(() => {});
+    await leadership.close();
     await store.close();
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') {
@@ -194,7 +214,8 @@ async function startLocked(
   const port = typeof address === 'object' && address ? address.port : config.port;
   url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   const serverFile = path.join(config.dataDir, SERVER_FILE);
-  await fs.writeFile(serverFile, JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
+  // Control planes sharing the data directory (PostgreSQL) each write it: the CLI finds the last one.
+  await fs.writeFile(serverFile, JSON.stringify({ url, pid: process.pid, instance }), { mode: 0o600 });
   await fs.chmod(serverFile, 0o600); // mode applies only when the file is new
 
   const watcher = new BucketWatcher(
@@ -223,9 +244,24 @@ async function startLocked(
       await watcher.stop();
       await scheduler.drain(graceMs);
       await api.close();
+      await leadership.close();
       await store.close();
-      await fs.rm(path.join(config.dataDir, SERVER_FILE), { force: true });
+      await removeServerFile(serverFile, instance);
       await lock.release();
     },
   };
+}
+
+/** Removes server.json only if it is this server's: another replica may have written it since. */
+async function removeServerFile(file: string, instance: string): Promise<void> {
+  const text = await fs.readFile(file, 'utf8').catch(() => null);
+  if (text === null) return;
+  let owner: unknown;
+  try {
+    owner = (JSON.parse(text) as { instance?: unknown }).instance;
+  } catch {
+    owner = undefined;
+  }
+  // A file without an instance was written by an older server that held the directory alone: ours now.
+  if (owner === undefined || owner === instance) await fs.rm(file, { force: true });
 }
