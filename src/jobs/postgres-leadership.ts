@@ -23,6 +23,11 @@ export class PostgresLeadership implements Leadership {
   private leader = false;
   private checking: Promise<boolean> | null = null;
   private closed = false;
+  /**
+   * Lost (the connection dropped) since the last check: that check answers no, even if the lock is free
+   * again, so the caller sees every loss and starts afresh (re-inherits) on a later gain.
+   */
+  private lostUnseen = false;
   private readonly key: string;
 
   constructor(private readonly o: PostgresLeadershipOptions) {
@@ -36,6 +41,10 @@ export class PostgresLeadership implements Leadership {
 
   private async check(): Promise<boolean> {
     if (this.closed) return false;
+    if (this.lostUnseen) {
+      this.lostUnseen = false;
+      return false;
+    }
     try {
       const c = await this.connection();
       if (this.leader) {
@@ -54,6 +63,7 @@ export class PostgresLeadership implements Leadership {
       return this.leader;
     } catch (err) {
       this.drop((err as Error).message);
+      this.lostUnseen = false; // this very answer tells the caller
       return false;
     }
   }
@@ -88,6 +98,7 @@ export class PostgresLeadership implements Leadership {
     void which.end().catch(() => {});
     if (this.leader) {
       this.leader = false;
+      this.lostUnseen = true;
       this.o.log.warn({ instance: this.o.instance, schema: this.o.schema, err: why }, 'leadership lost');
     }
   }
