@@ -1,10 +1,9 @@
 // Composition root of `sluice serve`: job store, buckets, ingest, scheduler + launcher, API, bucket watcher.
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { isLoopback, loadOrCreateToken, TOKEN_FILE } from './api/api-token.ts';
 import { buildApi } from './api/server.ts';
-import { type Config, ceilingsOf, localPoolsOf, poolSettingsOf, SERVER_FILE } from './config/config.ts';
+import { type Config, ceilingsOf, localPoolsOf, poolSettingsOf } from './config/config.ts';
 import { SluiceError } from './errors.ts';
 import { BucketWatcher } from './ingest/bucket-watcher.ts';
 import { Ingest } from './ingest/ingest.ts';
@@ -23,6 +22,7 @@ import { Scheduler } from './scheduler/scheduler.ts';
 import { lockDataDir } from './storage/data-dir-lock.ts';
 import { LocalObjectStore } from './storage/local-object-store.ts';
 import { securePrivateDataDir } from './storage/private-data-dir.ts';
+import { writeServerFile } from './storage/server-file.ts';
 import { TemplateRegistry } from './templates/template-registry.ts';
 import { VERSION } from './version.ts';
 
@@ -213,10 +213,8 @@ async function startLocked(
   const address = api.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  const serverFile = path.join(config.dataDir, SERVER_FILE);
   // Control planes sharing the data directory (PostgreSQL) each write it: the CLI finds the last one.
-  await fs.writeFile(serverFile, JSON.stringify({ url, pid: process.pid, instance }), { mode: 0o600 });
-  await fs.chmod(serverFile, 0o600); // mode applies only when the file is new
+  const serverFile = await writeServerFile(config.dataDir, { url, pid: process.pid, instance });
 
   const watcher = new BucketWatcher(
     objects,
@@ -246,22 +244,8 @@ async function startLocked(
       await api.close();
       await leadership.close();
       await store.close();
-      await removeServerFile(serverFile, instance);
+      await serverFile.remove();
       await lock.release();
     },
   };
-}
-
-/** Removes server.json only if it is this server's: another replica may have written it since. */
-async function removeServerFile(file: string, instance: string): Promise<void> {
-  const text = await fs.readFile(file, 'utf8').catch(() => null);
-  if (text === null) return;
-  let owner: unknown;
-  try {
-    owner = (JSON.parse(text) as { instance?: unknown }).instance;
-  } catch {
-    owner = undefined;
-  }
-  // A file without an instance was written by an older server that held the directory alone: ours now.
-  if (owner === undefined || owner === instance) await fs.rm(file, { force: true });
 }
