@@ -1,16 +1,18 @@
 // Composition root of `sluice serve`: job store, buckets, ingest, scheduler + launcher, API, bucket watcher.
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { isLoopback, loadOrCreateToken, TOKEN_FILE } from './api/api-token.ts';
 import { buildApi } from './api/server.ts';
-import { type Config, ceilingsOf, localPoolsOf, poolSettingsOf, SERVER_FILE } from './config/config.ts';
+import { type Config, ceilingsOf, localPoolsOf, poolSettingsOf } from './config/config.ts';
 import { SluiceError } from './errors.ts';
 import { BucketWatcher } from './ingest/bucket-watcher.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { defaultPipeline } from './ingest/pipeline.ts';
 import { SkipLog } from './ingest/skip-log.ts';
+import { instanceId, type Leadership, SoleLeader } from './jobs/leadership.ts';
 import { openJobStore, type ServiceJobStore } from './jobs/open-job-store.ts';
+import { parsePostgresUrl } from './jobs/postgres-job-store.ts';
+import { PostgresLeadership } from './jobs/postgres-leadership.ts';
 import { retryDelayMs } from './jobs/state-machine.ts';
 import type { Launcher } from './launchers/launcher.ts';
 import { LocalProcessLauncher } from './launchers/local-process-launcher.ts';
@@ -20,6 +22,7 @@ import { Scheduler } from './scheduler/scheduler.ts';
 import { lockDataDir } from './storage/data-dir-lock.ts';
 import { LocalObjectStore } from './storage/local-object-store.ts';
 import { securePrivateDataDir } from './storage/private-data-dir.ts';
+import { writeServerFile } from './storage/server-file.ts';
 import { TemplateRegistry } from './templates/template-registry.ts';
 import { VERSION } from './version.ts';
 
@@ -42,10 +45,12 @@ export async function startService(config: Config, log: Logger, o: ServiceOption
   const ffmpeg = await findFfmpeg();
   log.info({ ffmpeg: ffmpeg.ffmpeg, version: ffmpeg.version, source: ffmpeg.source }, 'ffmpeg found');
   await securePrivateDataDir(config.dataDir, log);
-  // Before anything else touches the data directory: a second server must not open its database.
-  const lock = await lockDataDir(config.dataDir);
+  // Before anything else touches the data directory: a second server must not open its database. On
+  // PostgreSQL, control planes share it (and the job store), each under a lock of its own.
+  const instance = instanceId();
+  const lock = await lockDataDir(config.dataDir, config.databaseUrl ? { shared: instance } : {});
   try {
-    return await startLocked(config, log, lock, ffmpeg, o.localWorkers !== false);
+    return await startLocked(config, log, lock, ffmpeg, o.localWorkers !== false, instance);
   } catch (err) {
     await lock.release();
     throw err;
@@ -58,6 +63,7 @@ async function startLocked(
   lock: Awaited<ReturnType<typeof lockDataDir>>,
   ffmpeg: FfmpegBinaries,
   localWorkers: boolean,
+  instance: string,
 ): Promise<Service> {
   const objects = new LocalObjectStore(config.dataDir, log.child({ component: 'objects' }));
   await objects.ensureBucket('source');
@@ -88,6 +94,16 @@ async function startLocked(
       })
     : new NoLauncher();
   const leaseMs = config.leaseSeconds * 1000;
+  const leadership: Leadership = config.databaseUrl
+    ? new PostgresLeadership({
+        ...parsePostgresUrl(config.databaseUrl),
+        instance,
+        // A leader that cannot prove its connection within this gives leadership up well before the
+        // leases it would expire could be taken for lapsed by a survivor.
+        timeoutMs: Math.min(5000, leaseMs / 2),
+        log: log.child({ component: 'leadership' }),
+      })
+    : new SoleLeader();
   const scheduler = new Scheduler(
     store,
     launcher,
@@ -99,6 +115,8 @@ async function startLocked(
       // Cancel must end the worker and its ffmpeg within 2 s: SIGINT, then SIGKILL after 1 s.
       stopGraceMs: 1000,
       retentionMs: config.retentionDays * 86_400_000,
+      leadership,
+      sharedStore: opened.kind === 'postgres',
     },
     log.child({ component: 'scheduler' }),
   );
@@ -163,11 +181,13 @@ async function startLocked(
     heartbeatSeconds: config.heartbeatSeconds,
     retryDelay: (attempt) => retryDelayMs(attempt, Math.random()),
     version: VERSION,
+    leadership: { instance, isLeader: () => scheduler.isLeader() },
   });
   try {
     await api.listen({ host: config.host, port: config.port });
   } catch (err) {
     await api.close().catch(() => {});
+    await leadership.close();
     await store.close();
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') {
@@ -193,9 +213,8 @@ async function startLocked(
   const address = api.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  const serverFile = path.join(config.dataDir, SERVER_FILE);
-  await fs.writeFile(serverFile, JSON.stringify({ url, pid: process.pid }), { mode: 0o600 });
-  await fs.chmod(serverFile, 0o600); // mode applies only when the file is new
+  // Control planes sharing the data directory (PostgreSQL) each write it: the CLI finds the last one.
+  const serverFile = await writeServerFile(config.dataDir, { url, pid: process.pid, instance });
 
   const watcher = new BucketWatcher(
     objects,
@@ -223,8 +242,9 @@ async function startLocked(
       await watcher.stop();
       await scheduler.drain(graceMs);
       await api.close();
+      await leadership.close();
       await store.close();
-      await fs.rm(path.join(config.dataDir, SERVER_FILE), { force: true });
+      await serverFile.remove();
       await lock.release();
     },
   };

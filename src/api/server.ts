@@ -56,6 +56,8 @@ export interface ApiDeps {
   pools?: PoolSettings;
   /** Remote pull workers' tokens: with it, the claim and storage routes of pull workers are served. */
   workerTokens?: WorkerTokenStore;
+  /** Which control plane this is among replicas sharing the store, and whether it leads (health). */
+  leadership?: { instance: string; isLeader(): boolean };
   /** The probe POST /v1/plan runs (a seam, so a test can count the probes running at once). */
   probe?: (file: string) => Promise<MediaInfo>;
 }
@@ -155,7 +157,13 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.get('/v1/health', async () => {
     const counts: Record<string, number> = {};
     for (const s of JOB_STATUSES) counts[s] = await store.countByStatus(s);
-    return { status: 'ok', version: deps.version, jobs: counts };
+    const lead = deps.leadership;
+    return {
+      status: 'ok',
+      version: deps.version,
+      jobs: counts,
+      ...(lead ? { leader: lead.isLeader(), instance: lead.instance } : {}),
+    };
   });
 
   registerPoolRoutes(app, store, deps.pools);

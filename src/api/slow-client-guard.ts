@@ -192,9 +192,13 @@ function guardBody(req: IncomingMessage, l: ClientLimits, upload: boolean, log: 
         if (!req.complete && !socket.destroyed)
           cut(`the request body was not complete after ${l.requestTimeoutMs} ms (SLUICE_REQUEST_TIMEOUT_MS)`);
       }, l.requestTimeoutMs).unref();
+  // The socket outlives the request (keep-alive): what is added to it for this request is removed with it.
   function stop() {
     clearInterval(rate);
     clearTimeout(total);
+    req.off('end', stop);
+    req.off('close', stop);
+    socket.off('close', stop);
   }
   req.once('end', stop);
   req.once('close', stop);

@@ -23,15 +23,11 @@ import {
   toRow,
 } from './job-rows.ts';
 import type { ClaimOptions, CreateResult, JobStore, LedgerEntry } from './job-store.ts';
+import { KyselyWorkerTokens } from './kysely-worker-tokens.ts';
 import { hashLeaseToken } from './lease-token.ts';
 import { DEFAULT_POOLS, type PoolSettings, requireKnownPool } from './pool-offer.ts';
 import { applyTransition, type Transition } from './state-machine.ts';
-import {
-  type WorkerToken,
-  type WorkerTokenStore,
-  type WorkerTokensTable,
-  workerTokenFromRow,
-} from './worker-token-store.ts';
+import type { WorkerTokenStore, WorkerTokensTable } from './worker-token-store.ts';
 
 interface IngestSkippedTable {
   seq: Generated<string>;
@@ -176,6 +172,7 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
   readonly schema: string;
   private readonly pool: pg.Pool;
   private readonly db: Kysely<Schema>;
+  private readonly tokens: KyselyWorkerTokens;
   private readonly work = new EventEmitter();
   private readonly channel: string;
   private listener: pg.Client | null = null;
@@ -198,6 +195,7 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     // An idle connection the server dropped must not crash the process; the pool makes a new one.
     this.pool.on('error', (err) => o.log?.warn({ err: err.message }, 'idle PostgreSQL connection lost'));
     this.db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: this.pool }) });
+    this.tokens = new KyselyWorkerTokens(this.db as never, sql`seq`);
   }
 
   /**
@@ -587,60 +585,24 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     }));
   }
 
-  async createWorkerToken(
-    t: { id: string; pool: string; label: string | null; hash: string },
-    now: Date,
-  ): Promise<WorkerToken> {
-    const row: WorkerTokensTable = {
-      id: t.id,
-      pool: t.pool,
-      label: t.label,
-      hash: t.hash,
-      created_at: now.toISOString(),
-      revoked_at: null,
-      last_used_at: null,
-    };
-    await this.db.insertInto('worker_tokens').values(row).execute();
-    return workerTokenFromRow(row);
+  createWorkerToken(t: { id: string; pool: string; label: string | null; hash: string }, now: Date) {
+    return this.tokens.createWorkerToken(t, now);
   }
 
-  async listWorkerTokens(): Promise<WorkerToken[]> {
-    const rows = await this.db
-      .selectFrom('worker_tokens')
-      .selectAll()
-      .orderBy('created_at')
-      .orderBy('seq')
-      .execute();
-    return rows.map(workerTokenFromRow);
+  listWorkerTokens() {
+    return this.tokens.listWorkerTokens();
   }
 
-  async revokeWorkerToken(id: string, now: Date): Promise<WorkerToken | null> {
-    // Revoking twice keeps the first time.
-    await this.db
-      .updateTable('worker_tokens')
-      .set({ revoked_at: now.toISOString() })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .execute();
-    const row = await this.db.selectFrom('worker_tokens').selectAll().where('id', '=', id).executeTakeFirst();
-    return row ? workerTokenFromRow(row) : null;
+  revokeWorkerToken(id: string, now: Date) {
+    return this.tokens.revokeWorkerToken(id, now);
   }
 
-  async findWorkerTokenByHash(hash: string): Promise<WorkerToken | null> {
-    const row = await this.db
-      .selectFrom('worker_tokens')
-      .selectAll()
-      .where('hash', '=', hash)
-      .executeTakeFirst();
-    return row ? workerTokenFromRow(row) : null;
+  findWorkerTokenByHash(hash: string) {
+    return this.tokens.findWorkerTokenByHash(hash);
   }
 
-  async touchWorkerToken(id: string, now: Date): Promise<void> {
-    await this.db
-      .updateTable('worker_tokens')
-      .set({ last_used_at: now.toISOString() })
-      .where('id', '=', id)
-      .execute();
+  touchWorkerToken(id: string, now: Date) {
+    return this.tokens.touchWorkerToken(id, now);
   }
 
   onWork(listener: () => void): () => void {

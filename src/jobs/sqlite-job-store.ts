@@ -20,15 +20,11 @@ import {
   toRow,
 } from './job-rows.ts';
 import type { ClaimOptions, CreateResult, JobStore, LedgerEntry } from './job-store.ts';
+import { KyselyWorkerTokens } from './kysely-worker-tokens.ts';
 import { hashLeaseToken } from './lease-token.ts';
 import { DEFAULT_POOLS, type PoolSettings, poolMayClaim, requireKnownPool } from './pool-offer.ts';
 import type { Transition } from './state-machine.ts';
-import {
-  type WorkerToken,
-  type WorkerTokenStore,
-  type WorkerTokensTable,
-  workerTokenFromRow,
-} from './worker-token-store.ts';
+import type { WorkerTokenStore, WorkerTokensTable } from './worker-token-store.ts';
 
 interface Schema extends JobTables {
   worker_tokens: WorkerTokensTable;
@@ -121,6 +117,7 @@ const DB_FILE_MODE = 0o600;
 
 export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenStore {
   private readonly db: Kysely<Schema>;
+  private readonly tokens: KyselyWorkerTokens;
   /** In-process wake-ups: one control plane opens the file, so its own writes are all there are. */
   private readonly work = new EventEmitter();
   private readonly sqlite: Database.Database;
@@ -152,6 +149,7 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     this.sqlite.pragma('foreign_keys = ON');
     this.sqlite.pragma('busy_timeout = 5000');
     this.db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: this.sqlite }) });
+    this.tokens = new KyselyWorkerTokens(this.db as never, sql`rowid`);
   }
 
   async migrate(): Promise<void> {
@@ -426,60 +424,24 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     }));
   }
 
-  async createWorkerToken(
-    t: { id: string; pool: string; label: string | null; hash: string },
-    now: Date,
-  ): Promise<WorkerToken> {
-    const row: WorkerTokensTable = {
-      id: t.id,
-      pool: t.pool,
-      label: t.label,
-      hash: t.hash,
-      created_at: now.toISOString(),
-      revoked_at: null,
-      last_used_at: null,
-    };
-    await this.db.insertInto('worker_tokens').values(row).execute();
-    return workerTokenFromRow(row);
+  createWorkerToken(t: { id: string; pool: string; label: string | null; hash: string }, now: Date) {
+    return this.tokens.createWorkerToken(t, now);
   }
 
-  async listWorkerTokens(): Promise<WorkerToken[]> {
-    const rows = await this.db
-      .selectFrom('worker_tokens')
-      .selectAll()
-      .orderBy('created_at')
-      .orderBy(sql`rowid`)
-      .execute();
-    return rows.map(workerTokenFromRow);
+  listWorkerTokens() {
+    return this.tokens.listWorkerTokens();
   }
 
-  async revokeWorkerToken(id: string, now: Date): Promise<WorkerToken | null> {
-    // Revoking twice keeps the first time.
-    await this.db
-      .updateTable('worker_tokens')
-      .set({ revoked_at: now.toISOString() })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .execute();
-    const row = await this.db.selectFrom('worker_tokens').selectAll().where('id', '=', id).executeTakeFirst();
-    return row ? workerTokenFromRow(row) : null;
+  revokeWorkerToken(id: string, now: Date) {
+    return this.tokens.revokeWorkerToken(id, now);
   }
 
-  async findWorkerTokenByHash(hash: string): Promise<WorkerToken | null> {
-    const row = await this.db
-      .selectFrom('worker_tokens')
-      .selectAll()
-      .where('hash', '=', hash)
-      .executeTakeFirst();
-    return row ? workerTokenFromRow(row) : null;
+  findWorkerTokenByHash(hash: string) {
+    return this.tokens.findWorkerTokenByHash(hash);
   }
 
-  async touchWorkerToken(id: string, now: Date): Promise<void> {
-    await this.db
-      .updateTable('worker_tokens')
-      .set({ last_used_at: now.toISOString() })
-      .where('id', '=', id)
-      .execute();
+  touchWorkerToken(id: string, now: Date) {
+    return this.tokens.touchWorkerToken(id, now);
   }
 
   async close(): Promise<void> {

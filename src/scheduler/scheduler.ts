@@ -3,10 +3,14 @@
 // stays SUBMITTED and a later tick tries again; seed 000's health check). Attempts still running from
 // before this control plane started (it restarted after a crash; their workers outlive it) are inherited:
 // their workers get one lease period to check in, and one that never does is put back without charge.
+// Several control planes may share one store (PostgreSQL): each launches its own workers, but lease
+// expiry, inheriting and retention run only on the leader (leadership.ts), which inherits again each time
+// it gains leadership: the attempts of a replica that died are then released without charge.
 import type { Logger } from 'pino';
 import { SluiceError } from '../errors.ts';
 import { newToken } from '../jobs/job-id.ts';
 import type { JobStore } from '../jobs/job-store.ts';
+import { type Leadership, SoleLeader } from '../jobs/leadership.ts';
 import { leaseTokenMatches } from '../jobs/lease-token.ts';
 import { retryDelayMs } from '../jobs/state-machine.ts';
 import type { Launcher, WorkerExit } from '../launchers/launcher.ts';
@@ -19,6 +23,13 @@ export interface SchedulerOptions {
   stopGraceMs: number;
   /** Finished jobs (COMPLETE, ERROR, CANCELED) and their events are deleted this long after they end. */
   retentionMs: number;
+  /** Who runs the singleton loops among control planes sharing the store; absent: this one (SQLite). */
+  leadership?: Leadership;
+  /**
+   * Other control planes share the store: capacity counts this process's own workers, not every
+   * PROGRESSING job in the store (those of other replicas and of remote pull workers).
+   */
+  sharedStore?: boolean;
 }
 
 const PURGE_EVERY_MS = 3600_000;
@@ -50,6 +61,9 @@ export class Scheduler {
   private readonly inherited = new Map<string, { leaseHash: string | null; leaseUntil: string | null }>();
   /** Remote pull workers waiting for work (their long-polling claims): told on every poke and on stop. */
   private readonly workListeners = new Set<() => void>();
+  private readonly leadership: Leadership;
+  /** Whether the last tick found this process the leader. */
+  private leading = false;
 
   constructor(
     private readonly store: JobStore,
@@ -57,6 +71,7 @@ export class Scheduler {
     private readonly options: SchedulerOptions,
     private readonly log: Logger,
   ) {
+    this.leadership = options.leadership ?? new SoleLeader();
     launcher.onExit((exit) => {
       const handled = this.onWorkerExit(exit)
         .catch((err) => this.log.error({ err }, 'worker exit handling failed'))
@@ -128,8 +143,31 @@ export class Scheduler {
     this.poke();
   }
 
+  /** Whether this control plane ran the singleton loops on its last tick (GET /v1/health). */
+  isLeader(): boolean {
+    return this.leading;
+  }
+
   private async tick(): Promise<void> {
     const now = new Date();
+    const leader = await this.leadership.isLeader();
+    if (leader !== this.leading) {
+      this.leading = leader;
+      // Gained again later: attempts are inherited afresh (the replica that led in between may be gone).
+      this.inheritedAtStart = false;
+      this.inherited.clear();
+    }
+    if (leader) await this.leaderTick(now);
+    // Pools in order of preference (spot before on-demand): each claims what it may take (pool-offer.ts).
+    // A launcher without pools claims as before pools, any runnable job.
+    for (const pool of this.launcher.pools?.() ?? [undefined]) {
+      if (pool !== undefined && (this.refusals.get(pool)?.until ?? 0) > Date.now()) continue;
+      await this.launchFor(pool);
+    }
+  }
+
+  /** The loops one control plane runs for all that share the store: retention, inheriting, lease expiry. */
+  private async leaderTick(now: Date): Promise<void> {
     if (this.options.retentionMs > 0 && now.getTime() - this.lastPurge > PURGE_EVERY_MS) {
       this.lastPurge = now.getTime();
       const purged = await this.store.purgeFinished(new Date(now.getTime() - this.options.retentionMs));
@@ -155,16 +193,16 @@ export class Scheduler {
         null,
       );
     }
-    // Pools in order of preference (spot before on-demand): each claims what it may take (pool-offer.ts).
-    // A launcher without pools claims as before pools, any runnable job.
-    for (const pool of this.launcher.pools?.() ?? [undefined]) {
-      if (pool !== undefined && (this.refusals.get(pool)?.until ?? 0) > Date.now()) continue;
-      await this.launchFor(pool);
-    }
+  }
+
+  /** Attempts counted against the concurrency: this process's workers, or every running job of the store. */
+  private async running(): Promise<number> {
+    if (this.options.sharedStore) return this.launcher.running();
+    return this.store.countByStatus('PROGRESSING');
   }
 
   private async launchFor(pool: string | undefined): Promise<void> {
-    while (!this.stopped && (await this.store.countByStatus('PROGRESSING')) < this.options.concurrency) {
+    while (!this.stopped && (await this.running()) < this.options.concurrency) {
       if (pool !== undefined && this.launcher.hasCapacity?.(pool) === false) break;
       const token = newToken();
       const job = await this.store.claimNext(

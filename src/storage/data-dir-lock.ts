@@ -3,6 +3,10 @@
 // pid, put in place atomically; a lock whose pid is no longer alive (a server killed with SIGKILL) is taken over.
 // The lock also names the owner's host and its process start time (Linux /proc): after a reboot or a long
 // time, the pid may belong to an unrelated process, which does not hold the directory.
+// On PostgreSQL (SLUICE_DATABASE_URL) several control planes share one data directory (a ReadWriteMany
+// volume for the embedded buckets): each takes a lock of its own, `serve.<instance>.lock`. A SQLite server
+// still needs the directory to itself, so it refuses while any such lock is held, and they refuse while
+// `serve.lock` is.
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -10,6 +14,12 @@ import path from 'node:path';
 import { SluiceError } from '../errors.ts';
 
 export const LOCK_FILE = 'serve.lock';
+const SHARED_LOCK = /^serve\.(.+)\.lock$/;
+
+/** The lock of one control plane among several sharing the data directory (PostgreSQL). */
+export function sharedLockFile(instance: string): string {
+  return `serve.${instance}.lock`;
+}
 
 export interface DataDirLock {
   release(): Promise<void>;
@@ -67,8 +77,42 @@ function holds(owner: Owner): boolean {
   return !(owner.start && now && owner.start !== now);
 }
 
-export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
-  const file = path.join(dataDir, LOCK_FILE);
+export interface LockOptions {
+  /** Share the directory with other control planes (PostgreSQL): this one's instance name. */
+  shared?: string;
+}
+
+export async function lockDataDir(dataDir: string, o: LockOptions = {}): Promise<DataDirLock> {
+  const lock = await take(dataDir, path.join(dataDir, o.shared ? sharedLockFile(o.shared) : LOCK_FILE));
+  try {
+    if (o.shared) {
+      const owner = await ownerOf(path.join(dataDir, LOCK_FILE));
+      if (owner !== null && holds(owner)) {
+        throw new SluiceError(
+          'DATA_DIR_IN_USE',
+          `the data directory ${dataDir} is in use by a Sluice server on SQLite (pid ${owner.pid}${owner.host ? ` on ${owner.host}` : ''}); a data directory holds one SQLite server, or control planes sharing one PostgreSQL, never both: stop it, or pass another --data-dir`,
+        );
+      }
+    } else {
+      for (const name of await fs.readdir(dataDir).catch(() => [] as string[])) {
+        if (name === LOCK_FILE || !SHARED_LOCK.test(name)) continue;
+        const owner = await ownerOf(path.join(dataDir, name));
+        if (owner !== null && holds(owner)) {
+          throw new SluiceError(
+            'DATA_DIR_IN_USE',
+            `the data directory ${dataDir} is in use by a Sluice server on PostgreSQL (pid ${owner.pid}${owner.host ? ` on ${owner.host}` : ''}, ${name}); stop it, set SLUICE_DATABASE_URL to share its database, or pass another --data-dir${owner.host && owner.host !== os.hostname() ? `; if that host is gone, remove ${path.join(dataDir, name)}` : ''}`,
+          );
+        }
+      }
+    }
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+  return lock;
+}
+
+async function take(dataDir: string, file: string): Promise<DataDirLock> {
   const mine = JSON.stringify({ pid: process.pid, host: os.hostname(), start: processStart(process.pid) });
   // A few rounds: a stale lock is removed and the exclusive create retried; should two starts race for
   // the same stale lock, the loser finds the winner's live pid on its next round.
