@@ -26,7 +26,7 @@ async function server(t: T, name: string, status = 200) {
     });
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise((r) => srv.close(() => r())));
+  t.after(() => new Promise<void>((r) => srv.close(() => r())));
   return { url: `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`, seen };
 }
 
@@ -34,7 +34,7 @@ async function server(t: T, name: string, status = 200) {
 async function resetting(t: T) {
   const srv = http.createServer((req) => req.socket.destroy());
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise((r) => srv.close(() => r())));
+  t.after(() => new Promise<void>((r) => srv.close(() => r())));
   return `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`;
 }
 
@@ -106,7 +106,7 @@ test('a caller’s abort is not a server failure: no switch, the abort surfaces'
   await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
   t.after(
     () =>
-      new Promise((r) => {
+      new Promise<void>((r) => {
         slow.closeAllConnections();
         slow.close(() => r());
       }),
@@ -127,7 +127,7 @@ test('a server that does not answer within the timeout is left for the next', as
   await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
   t.after(
     () =>
-      new Promise((r) => {
+      new Promise<void>((r) => {
         slow.closeAllConnections();
         slow.close(() => r());
       }),
