@@ -97,8 +97,13 @@ test('separate hosts: 2 workers in network namespaces, 2 control planes on Postg
   await requirePostgres();
 
   // A private 10.x.y.0/29 for this run: a is .0/30 (root .1, worker .2), b is .4/30 (root .5, worker .6).
+  // One no interface of this machine has (another run beside this one, a host network).
   const x = 200 + (process.pid % 50);
-  const y = Math.floor(Math.random() * 256);
+  let y = Math.floor(Math.random() * 256);
+  for (let i = 0; i < 256; i++, y = (y + 1) % 256) {
+    const { stdout } = await run('ip', ['-o', 'addr', 'show', 'to', `10.${x}.${y}.0/24`]);
+    if (!stdout.trim()) break;
+  }
   const net = (n: number) => `10.${x}.${y}.${n}`;
   const links = {
     a: { root: `sr${tag}a`, inner: `sn${tag}a`, rootAddr: net(1), innerAddr: net(2) },
