@@ -300,7 +300,27 @@ test('separate hosts: 2 workers in network namespaces, 2 control planes on Postg
         : null;
     },
     60_000,
-  );
+  ).catch(async (err) => {
+    // What was left, and what the workers and the surviving control plane last said.
+    const left = await admin((c) =>
+      c.query(
+        `SELECT j.id, j.status, j.phase, j.attempts, j.lease_until, j.run_after,
+                (SELECT string_agg(e.type || '@' || e.at, ' ' ORDER BY e.id) FROM "${schema}".job_events e
+                  WHERE e.job_id = j.id) AS events
+           FROM "${schema}".jobs j WHERE j.status NOT IN ('COMPLETE', 'ERROR', 'CANCELED')`,
+      ),
+    ).catch((e: Error) => ({ rows: [e.message] }));
+    const tail = (p: Proc) =>
+      p
+        .logs()
+        .slice(-15)
+        .map((l) => `  ${p.name}: ${JSON.stringify(l)}`)
+        .join('\n');
+    process.stderr.write(
+      `# left: ${JSON.stringify(left.rows, null, 1)}\n${[workers.a, workers.b, two.proc].map(tail).join('\n')}\n`,
+    );
+    throw err;
+  });
   assert.deepEqual(
     final.filter((r) => r.status !== 'COMPLETE'),
     [],
