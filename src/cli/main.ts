@@ -48,7 +48,7 @@ program
 program
   .command('worker')
   .description(
-    'a remote worker pulling jobs (--server URL, and --token TOKEN, --token-file FILE or SLUICE_WORKER_TOKEN), or one launched attempt (--job, token in SLUICE_WORKER_TOKEN)',
+    'a remote worker pulling jobs (--server URL[,URL…] of one or more control planes, and --token TOKEN, --token-file FILE or SLUICE_WORKER_TOKEN), or one launched attempt (--job, token in SLUICE_WORKER_TOKEN)',
   )
   .option('--token <token>', 'worker token (`sluice workers token create`): pull work until stopped')
   .option('--token-file <file>', 'read the worker token from this file (kept out of the process list)')
@@ -57,7 +57,9 @@ program
   .option('--job <id>', 'run one attempt of this job and exit (started by the scheduler)')
   .action(
     async (o: { job?: string; token?: string; tokenFile?: string; pool?: string; concurrency: string }) => {
-      const server = program.opts<{ server?: string }>().server;
+      // A pull worker may name several control planes (`--server URL1,URL2`), also in SLUICE_SERVER.
+      const server =
+        program.opts<{ server?: string }>().server ?? (o.job ? undefined : process.env.SLUICE_SERVER);
       if (o.tokenFile) {
         if (o.token) throw new SluiceError('VALIDATION_FAILED', 'give --token or --token-file, not both');
         const { readFile } = await import('node:fs/promises');
@@ -69,7 +71,11 @@ program
       }
       // Pull mode may take its worker token from the environment (a Kubernetes Secret), out of `ps`.
       if (!o.job && !o.token && process.env.SLUICE_WORKER_TOKEN) o.token = process.env.SLUICE_WORKER_TOKEN;
-      if (!server) throw new SluiceError('VALIDATION_FAILED', 'sluice worker needs --server <url>');
+      if (!server)
+        throw new SluiceError(
+          'VALIDATION_FAILED',
+          'sluice worker needs --server <url> (a pull worker: one URL or several, comma-separated, or SLUICE_SERVER)',
+        );
       const logLevel = process.env.SLUICE_LOG_LEVEL || 'info';
       if (o.job && o.token)
         throw new SluiceError(

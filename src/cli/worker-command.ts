@@ -2,6 +2,7 @@ import { SluiceError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { LocalObjectStore } from '../storage/local-object-store.ts';
 import { usePrivateUmask } from '../storage/private-data-dir.ts';
+import { ServerList } from '../worker/server-list.ts';
 import { runWorker } from '../worker/worker.ts';
 
 /** `sluice worker`: one attempt, then exit (0 complete, 1 failed and reported, 2 aborted or handed back). */
@@ -25,7 +26,10 @@ export async function runWorkerCommand(
   return result === 'COMPLETE' ? 0 : result === 'FAILED' ? 1 : 2;
 }
 
-/** `sluice worker --server URL --token TOKEN`: a long-lived remote worker pulling work until signalled. */
+/**
+ * `sluice worker --server URL[,URL…] --token TOKEN`: a long-lived remote worker pulling work until
+ * signalled; several URLs are replicas of one control plane, failed over between (server-list.ts).
+ */
 export async function runPullWorkerCommand(o: {
   server: string;
   token: string;
@@ -36,7 +40,7 @@ export async function runPullWorkerCommand(o: {
   usePrivateUmask(); // its scratch files are the owner's only
   const { runPullWorker } = await import('../worker/pull-worker.ts');
   await runPullWorker({
-    serverUrl: o.server.replace(/\/$/, ''),
+    server: new ServerList(o.server),
     token: o.token,
     ...(o.pool ? { pool: o.pool } : {}),
     concurrency: o.concurrency,

@@ -3,16 +3,20 @@
 // `concurrency` attempts at once, each exactly as a launched worker runs its one (runAttempt: the same
 // heartbeats, leases and fencing), reading and writing only through the URLs the assignment grants.
 // SIGTERM/SIGINT: it stops claiming, lets each running attempt handle the signal itself, then exits.
-// A server that does not answer is retried with jittered exponential backoff; a refused token
+// Several control planes (`--server URL1,URL2`, replicas on one PostgreSQL) are one ServerList: claims,
+// heartbeats, results and storage calls go to the current one and move to the next on a connection error
+// (server-list.ts). When none answers, claims are retried with jittered exponential backoff; a refused token
 // (WORKER_TOKEN_INVALID, WORKER_TOKEN_REVOKED, WORKER_POOL_MISMATCH) stops the worker with that code.
 import type { Logger } from 'pino';
 import { isErrorCode, SluiceError, toSluiceError } from '../errors.ts';
 import { RemoteObjectStore } from './remote-object-store.ts';
+import { ServerList } from './server-list.ts';
 import { runAttempt } from './worker.ts';
 import { type Assignment, MAX_CLAIM_WAIT_SECONDS, WorkerApiClient } from './worker-api-client.ts';
 
 export interface PullWorkerOptions {
-  serverUrl: string;
+  /** The control plane, or its replicas: a comma-separated list, or the list itself, or a ServerList. */
+  server: string | readonly string[] | ServerList;
   /** The worker token (`sluice workers token create`). */
   token: string;
   /** Must be the token's pool when given (the server refuses another). */
@@ -38,6 +42,9 @@ const FATAL = new Set([
 /** Resolves when stopped by a signal (after the running attempts ended); rejects on a refused token. */
 export async function runPullWorker(o: PullWorkerOptions): Promise<void> {
   const log = o.log.child({ component: 'pull-worker' });
+  const servers = o.server instanceof ServerList ? o.server : new ServerList(o.server);
+  servers.onSwitch = (from, to, reason) =>
+    log.warn({ from, to, reason }, 'a control plane did not answer: calls go to the next one');
   const stop = new AbortController();
   const onSignal = (signal: string) => {
     if (stop.signal.aborted) return;
@@ -55,7 +62,7 @@ export async function runPullWorker(o: PullWorkerOptions): Promise<void> {
   let failures = 0;
   let fatal: SluiceError | null = null;
   log.info(
-    { server: o.serverUrl, pool: o.pool ?? '(the token’s)', concurrency: o.concurrency },
+    { server: servers.toString(), pool: o.pool ?? '(the token’s)', concurrency: o.concurrency },
     'pull worker started',
   );
   try {
@@ -66,7 +73,7 @@ export async function runPullWorker(o: PullWorkerOptions): Promise<void> {
       }
       let answer: { assignment: PulledAssignment | null; retryAfterMs: number };
       try {
-        answer = await claim(o, stop.signal);
+        answer = await claim(o, servers, stop.signal);
         failures = 0;
       } catch (err) {
         if (stop.signal.aborted) break;
@@ -87,7 +94,7 @@ export async function runPullWorker(o: PullWorkerOptions): Promise<void> {
         if (answer.retryAfterMs > 0) await sleep(answer.retryAfterMs, stop.signal);
         continue;
       }
-      const attempt = runOne(o, a, log).finally(() => running.delete(attempt));
+      const attempt = runOne(o, servers, a, log).finally(() => running.delete(attempt));
       running.add(attempt);
     }
   } finally {
@@ -100,10 +107,15 @@ export async function runPullWorker(o: PullWorkerOptions): Promise<void> {
   if (fatal) throw fatal;
 }
 
-async function runOne(o: PullWorkerOptions, a: PulledAssignment, log: Logger): Promise<void> {
-  const api = new WorkerApiClient(o.serverUrl, a.job.id, a.leaseToken);
+async function runOne(
+  o: PullWorkerOptions,
+  servers: ServerList,
+  a: PulledAssignment,
+  log: Logger,
+): Promise<void> {
+  const api = new WorkerApiClient(servers, a.job.id, a.leaseToken);
   api.adopt(a);
-  const objects = new RemoteObjectStore(o.serverUrl, a.storage, a.leaseToken, a.job.input, o.scratchDir);
+  const objects = new RemoteObjectStore(servers, a.storage, a.leaseToken, a.job.input, o.scratchDir);
   try {
     const result = await runAttempt({ assignment: a, api, objects, log });
     log.info({ jobId: a.job.id, attempt: a.job.attempt, result }, 'attempt ended');
@@ -114,18 +126,23 @@ async function runOne(o: PullWorkerOptions, a: PulledAssignment, log: Logger): P
 
 async function claim(
   o: PullWorkerOptions,
+  servers: ServerList,
   stop: AbortSignal,
 ): Promise<{ assignment: PulledAssignment | null; retryAfterMs: number }> {
   let res: Response;
   try {
-    res = await fetch(`${o.serverUrl}/v1/worker/claim`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${o.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ waitSeconds: MAX_CLAIM_WAIT_SECONDS, ...(o.pool ? { pool: o.pool } : {}) }),
-      signal: AbortSignal.any([stop, AbortSignal.timeout((MAX_CLAIM_WAIT_SECONDS + 15) * 1000)]),
-    });
+    res = await servers.fetch(
+      '/v1/worker/claim',
+      () => ({
+        method: 'POST',
+        headers: { authorization: `Bearer ${o.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ waitSeconds: MAX_CLAIM_WAIT_SECONDS, ...(o.pool ? { pool: o.pool } : {}) }),
+      }),
+      { signal: stop, timeoutMs: (MAX_CLAIM_WAIT_SECONDS + 15) * 1000, what: 'claim' },
+    );
   } catch (err) {
-    throw new SluiceError('SERVER_UNREACHABLE', `claim failed: ${(err as Error).message} (${o.serverUrl})`);
+    if (err instanceof SluiceError) throw err;
+    throw new SluiceError('SERVER_UNREACHABLE', `claim failed: ${(err as Error).message} (${servers})`);
   }
   if (res.status === 204) {
     return { assignment: null, retryAfterMs: Number(res.headers.get('retry-after') ?? 0) * 1000 || 0 };
@@ -137,7 +154,7 @@ async function claim(
   }
   const a = body as unknown as PulledAssignment;
   if (typeof a.leaseToken !== 'string' || !a.storage || !a.job?.id)
-    throw new SluiceError('NOT_SLUICE', `${o.serverUrl} answered a claim without an assignment`);
+    throw new SluiceError('NOT_SLUICE', `${servers.url} answered a claim without an assignment`);
   return { assignment: a, retryAfterMs: 0 };
 }
 

@@ -2,7 +2,9 @@
 // attempt's lease token and refused by the server once the attempt lost its lease or ended. The input is
 // read with GET (resumed with Range after a broken connection), outputs are PUT one file at a time, and
 // the server swaps the entry points in (publish) or drops what the attempt wrote (discard). Relative URLs
-// resolve against the server's; absolute ones (presigned object-store URLs, later) are used as given.
+// resolve against the server's (the current one of a worker's replicas: server-list.ts, so a call that
+// finds its server gone is sent to another); absolute ones (presigned object-store URLs, later) are used
+// as given.
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -14,6 +16,7 @@ import type { JobOutput, ObjectRef } from '../jobs/job.ts';
 import type { ObjectInfo } from '../storage/object-store.ts';
 import type { AttemptStorage } from './attempt-storage.ts';
 import type { PublishItem } from './outputs.ts';
+import { ServerList } from './server-list.ts';
 
 /** The storage URLs an assignment carries. */
 export interface AttemptUrls {
@@ -33,13 +36,17 @@ const TRIES = 6;
 const FIRST_PAUSE_MS = 200;
 
 export class RemoteObjectStore implements AttemptStorage {
+  private readonly servers: ServerList;
+
   constructor(
-    private readonly serverUrl: string,
+    server: string | ServerList,
     private readonly urls: AttemptUrls,
     private readonly leaseToken: string,
     private readonly input: ObjectRef,
     private readonly scratchDir: string = os.tmpdir(),
-  ) {}
+  ) {
+    this.servers = typeof server === 'string' ? new ServerList(server) : server;
+  }
 
   async stat(bucket: string, key: string): Promise<ObjectInfo | null> {
     this.requireInput(bucket, key);
@@ -137,12 +144,17 @@ export class RemoteObjectStore implements AttemptStorage {
     const url = `${this.urls.outputs.replace(/\/$/, '')}/${item.key.split('/').map(encodeURIComponent).join('/')}`;
     return this.retrying(`upload of ${item.key}`, async () => {
       const size = (await fs.stat(item.file)).size;
-      const res = await this.fetch(url, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-        body: Readable.toWeb(createReadStream(item.file)) as ReadableStream,
-        duplex: 'half',
-      } as RequestInit);
+      // A fresh stream for each server tried: a body that was sent (in part) cannot be sent again.
+      const res = await this.fetch(
+        url,
+        () =>
+          ({
+            method: 'PUT',
+            headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+            body: Readable.toWeb(createReadStream(item.file)) as ReadableStream,
+            duplex: 'half',
+          }) as RequestInit,
+      );
       return (await this.json(res, `upload of ${item.key}`)) as ObjectInfo;
     });
   }
@@ -156,14 +168,20 @@ export class RemoteObjectStore implements AttemptStorage {
     }
   }
 
-  private async fetch(url: string, init: RequestInit): Promise<Response> {
+  private async fetch(url: string, request: RequestInit | (() => RequestInit)): Promise<Response> {
+    let method = 'GET';
+    const init = () => {
+      const r = typeof request === 'function' ? request() : request;
+      method = r.method ?? 'GET';
+      return {
+        ...r,
+        headers: { ...(r.headers as Record<string, string>), authorization: `Bearer ${this.leaseToken}` },
+      };
+    };
     try {
-      return await fetch(new URL(url, this.serverUrl), {
-        ...init,
-        headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${this.leaseToken}` },
-      });
+      return await this.servers.fetch(url, init);
     } catch (err) {
-      throw unreachable(init.method ?? 'GET', err);
+      throw unreachable(method, err);
     }
   }
 

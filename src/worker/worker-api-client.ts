@@ -4,6 +4,7 @@ import type { JobOutput, JobPhase, JobProgress, ObjectRef } from '../jobs/job.ts
 import type { MediaInfo } from '../media/media-info.ts';
 import type { Template } from '../templates/template.ts';
 import type { AttemptUrls } from './remote-object-store.ts';
+import { ServerList } from './server-list.ts';
 
 export interface Assignment {
   job: {
@@ -56,13 +57,18 @@ export class WorkerApiClient {
   private leaseMs = 30_000;
   private heartbeatMs = 2_000;
 
+  private readonly servers: ServerList;
+
   constructor(
-    private readonly serverUrl: string,
+    /** One control plane's URL, or the replicas a pull worker fails over between (server-list.ts). */
+    server: string | ServerList,
     private readonly jobId: string,
     /** The attempt's lease token (also tags its scratch folder: scratch-name.ts). */
     readonly token: string,
     private readonly unreachableFloorMs = UNREACHABLE_FLOOR_MS,
-  ) {}
+  ) {
+    this.servers = typeof server === 'string' ? new ServerList(server) : server;
+  }
 
   /** Resent like a result: a worker launched just before its server died claims from the next one. */
   async claim(): Promise<Assignment> {
@@ -134,19 +140,22 @@ export class WorkerApiClient {
   }
 
   private async call<T>(op: string, body: unknown): Promise<T> {
-    const url = `${this.serverUrl}/v1/worker/jobs/${encodeURIComponent(this.jobId)}/${op}`;
+    const route = `/v1/worker/jobs/${encodeURIComponent(this.jobId)}/${op}`;
     let res: Response;
     try {
-      res = await fetch(url, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(15_000),
-      });
+      res = await this.servers.fetch(
+        route,
+        () => ({
+          method: 'POST',
+          headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }),
+        { timeoutMs: 15_000, what: `Worker API ${op}` },
+      );
     } catch (err) {
       throw new SluiceError(
         'SERVER_UNREACHABLE',
-        `Worker API ${op} failed: ${(err as Error).message} (no answer from ${this.serverUrl} for ${this.silentSeconds().toFixed(0)} s)`,
+        `${(err as Error).message} (no answer for ${this.silentSeconds().toFixed(0)} s)`,
       );
     }
     this.lastAnswer = Date.now();
