@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 export const TEST_DATABASE_URL =
-  process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** Fails (with the reason on stderr) when PostgreSQL does not answer. */
 export async function requirePostgres(): Promise<void> {
@@ -14,7 +14,7 @@ export async function requirePostgres(): Promise<void> {
     await c.connect();
     await c.query('SELECT 1');
   } catch (err) {
-    const why = `PostgreSQL is not reachable at ${TEST_DATABASE_URL} (${(err as Error).message}). These tests need it: start PostgreSQL (user postgres, database test, trust auth on 127.0.0.1:5432) or set SLUICE_TEST_DATABASE_URL.`;
+    const why = `PostgreSQL is not reachable at ${TEST_DATABASE_URL} (${(err as Error).message}). These tests need it: start PostgreSQL (user postgres, database test, trust auth on 127.0.0.1:5432) or set TEST_DATABASE_URL.`;
     process.stderr.write(`\n*** ${why}\n\n`);
     assert.fail(why);
   } finally {
