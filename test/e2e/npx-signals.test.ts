@@ -125,6 +125,12 @@ for (const [signal, to] of [
       },
       30_000,
     );
+    // npm and its `sh` exit once the server has: a moment later under load. Nothing may stay.
+    await waitFor(
+      'npm and sh gone too',
+      async () => (await processesWith(dataDir)).length === 0,
+      10_000,
+    ).catch(() => {});
     assert.deepEqual(await processesWith(dataDir), [], 'nothing of that server is left');
   });
 }
