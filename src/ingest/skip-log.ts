@@ -37,6 +37,31 @@ export interface SkipRecord extends Omit<SkipNotice, 'version'> {
   count: number;
 }
 
+/** A skip record as both job stores keep it (`ingest_skipped`; no version is stored as ''). */
+export interface SkipRecordRow {
+  bucket: string;
+  key: string;
+  reason: string;
+  version: string;
+  message: string;
+  first_seen: string;
+  last_seen: string;
+  count: number;
+}
+
+export function skipRecordFromRow(r: SkipRecordRow): SkipRecord {
+  return {
+    bucket: r.bucket,
+    key: r.key,
+    reason: r.reason as SkipRecord['reason'],
+    message: r.message,
+    version: r.version === '' ? null : r.version,
+    firstSeenAt: r.first_seen,
+    lastSeenAt: r.last_seen,
+    count: Number(r.count),
+  };
+}
+
 export interface SkipRecordStore {
   /** Inserts, or for a new version bumps count and last seen; the same version again changes nothing. */
   recordSkip(notice: SkipNotice, now: Date): Promise<void>;

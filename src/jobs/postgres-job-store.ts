@@ -10,7 +10,12 @@ import { type Generated, Kysely, PostgresDialect, type Selectable, sql } from 'k
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { SluiceError } from '../errors.ts';
-import type { SkipNotice, SkipRecord, SkipRecordStore } from '../ingest/skip-log.ts';
+import {
+  type SkipNotice,
+  type SkipRecord,
+  type SkipRecordStore,
+  skipRecordFromRow,
+} from '../ingest/skip-log.ts';
 import type { Job, JobEvent, JobStatus, NewJob } from './job.ts';
 import { newJobDraft } from './job-draft.ts';
 import {
@@ -573,16 +578,7 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
       .orderBy('seq', 'desc')
       .limit(limit)
       .execute();
-    return rows.map((r) => ({
-      bucket: r.bucket,
-      key: r.key,
-      reason: r.reason as SkipRecord['reason'],
-      message: r.message,
-      version: r.version === '' ? null : r.version,
-      firstSeenAt: r.first_seen,
-      lastSeenAt: r.last_seen,
-      count: r.count,
-    }));
+    return rows.map(skipRecordFromRow);
   }
 
   createWorkerToken(t: { id: string; pool: string; label: string | null; hash: string }, now: Date) {

@@ -7,7 +7,13 @@ import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { SluiceError } from '../errors.ts';
-import type { SkipNotice, SkipRecord, SkipRecordStore } from '../ingest/skip-log.ts';
+import {
+  type SkipNotice,
+  type SkipRecord,
+  type SkipRecordRow,
+  type SkipRecordStore,
+  skipRecordFromRow,
+} from '../ingest/skip-log.ts';
 import type { Job, JobEvent, JobStatus, NewJob } from './job.ts';
 import { newJobDraft } from './job-draft.ts';
 import {
@@ -402,26 +408,8 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
   async listSkipped(limit: number): Promise<SkipRecord[]> {
     const rows = this.sqlite
       .prepare('SELECT * FROM ingest_skipped ORDER BY last_seen DESC, rowid DESC LIMIT ?')
-      .all(limit) as {
-      bucket: string;
-      key: string;
-      reason: string;
-      version: string;
-      message: string;
-      first_seen: string;
-      last_seen: string;
-      count: number;
-    }[];
-    return rows.map((r) => ({
-      bucket: r.bucket,
-      key: r.key,
-      reason: r.reason as SkipRecord['reason'],
-      message: r.message,
-      version: r.version === '' ? null : r.version,
-      firstSeenAt: r.first_seen,
-      lastSeenAt: r.last_seen,
-      count: r.count,
-    }));
+      .all(limit) as SkipRecordRow[];
+    return rows.map(skipRecordFromRow);
   }
 
   createWorkerToken(t: { id: string; pool: string; label: string | null; hash: string }, now: Date) {
