@@ -16,7 +16,7 @@ import {
   type SkipRecordStore,
   skipRecordFromRow,
 } from '../ingest/skip-log.ts';
-import type { Job, JobEvent, JobStatus, NewJob } from './job.ts';
+import type { Job, JobStatus, NewJob } from './job.ts';
 import { newJobDraft } from './job-draft.ts';
 import {
   applyAndSave,
@@ -27,7 +27,8 @@ import {
   retryOnConflict,
   toRow,
 } from './job-rows.ts';
-import type { ClaimOptions, CreateResult, JobStore, LedgerEntry } from './job-store.ts';
+import type { ClaimOptions, CreateResult, JobStore } from './job-store.ts';
+import { KyselyJobQueries } from './kysely-job-queries.ts';
 import { KyselyWorkerTokens } from './kysely-worker-tokens.ts';
 import { hashLeaseToken } from './lease-token.ts';
 import { DEFAULT_POOLS, type PoolSettings, requireKnownPool } from './pool-offer.ts';
@@ -178,6 +179,7 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
   private readonly pool: pg.Pool;
   private readonly db: Kysely<Schema>;
   private readonly tokens: KyselyWorkerTokens;
+  private readonly queries: KyselyJobQueries;
   private readonly work = new EventEmitter();
   private readonly channel: string;
   private listener: pg.Client | null = null;
@@ -201,6 +203,7 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     this.pool.on('error', (err) => o.log?.warn({ err: err.message }, 'idle PostgreSQL connection lost'));
     this.db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: this.pool }) });
     this.tokens = new KyselyWorkerTokens(this.db as never, sql`seq`);
+    this.queries = new KyselyJobQueries(this.db as never, sql`seq`);
   }
 
   /**
@@ -275,15 +278,8 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     return { job: fromRow(existing), created: false };
   }
 
-  async ingested(idempotencyKey: string): Promise<LedgerEntry | null> {
-    const row = await this.db
-      .selectFrom('ingest_ledger')
-      .selectAll()
-      .where('idempotency_key', '=', idempotencyKey)
-      .executeTakeFirst();
-    return row
-      ? { idempotencyKey: row.idempotency_key, jobId: row.job_id, ingestedAt: row.ingested_at }
-      : null;
+  ingested(idempotencyKey: string) {
+    return this.queries.ingested(idempotencyKey);
   }
 
   async supersede(versionGroup: string, byJobId: string, now: Date): Promise<Job[]> {
@@ -325,51 +321,20 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     return rows.map((r) => r.id);
   }
 
-  async get(id: string): Promise<Job | null> {
-    const row = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
-    return row ? fromRow(row) : null;
+  get(id: string) {
+    return this.queries.get(id);
   }
 
-  async findByIdPrefix(prefix: string, limit: number): Promise<Job[]> {
-    // A range on the primary key, not LIKE: ids contain `_`, LIKE's one-character wildcard.
-    const rows = await this.db
-      .selectFrom('jobs')
-      .selectAll()
-      .where('id', '>=', prefix)
-      .where('id', '<', `${prefix}\u{10ffff}`)
-      .orderBy('id')
-      .limit(limit)
-      .execute();
-    return rows.map(fromRow);
+  findByIdPrefix(prefix: string, limit: number) {
+    return this.queries.findByIdPrefix(prefix, limit);
   }
 
-  async list(filter: { status?: JobStatus; limit?: number }): Promise<Job[]> {
-    let q = this.db.selectFrom('jobs').selectAll();
-    if (filter.status) q = q.where('status', '=', filter.status);
-    const rows = await q
-      .orderBy('created_at', 'desc')
-      .orderBy('seq', 'desc')
-      .limit(filter.limit ?? 100)
-      .execute();
-    return rows.map(fromRow);
+  list(filter: { status?: JobStatus; limit?: number }) {
+    return this.queries.list(filter);
   }
 
-  async events(jobId: string): Promise<JobEvent[]> {
-    const rows = await this.db
-      .selectFrom('job_events')
-      .selectAll()
-      .where('job_id', '=', jobId)
-      .orderBy('id')
-      .execute();
-    return rows.map((r) => ({
-      id: Number(r.id),
-      jobId: r.job_id,
-      at: r.at,
-      type: r.type,
-      fromStatus: r.from_status as JobStatus | null,
-      toStatus: r.to_status as JobStatus | null,
-      data: JSON.parse(r.data),
-    }));
+  events(jobId: string) {
+    return this.queries.events(jobId);
   }
 
   async transition(id: string, t: Transition, now: Date): Promise<Job> {
@@ -545,13 +510,8 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     return rows.map(fromRow);
   }
 
-  async purgeFinished(before: Date): Promise<number> {
-    const r = await this.db
-      .deleteFrom('jobs')
-      .where('status', 'in', ['COMPLETE', 'ERROR', 'CANCELED'])
-      .where('finished_at', '<', before.toISOString())
-      .executeTakeFirst();
-    return Number(r.numDeletedRows);
+  purgeFinished(before: Date) {
+    return this.queries.purgeFinished(before);
   }
 
   async recordSkip(n: SkipNotice, now: Date): Promise<void> {
