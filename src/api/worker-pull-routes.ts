@@ -22,7 +22,7 @@ import { versionFolder } from '../worker/outputs.ts';
 import { discardAttempt, stagingPrefix, swapEntries, versionName } from '../worker/publish.ts';
 import { type Assignment, MAX_CLAIM_WAIT_SECONDS } from '../worker/worker-api-client.ts';
 import { parseBody } from './validate.ts';
-import { tokenOf } from './worker-routes.ts';
+import { assignmentOf, tokenOf } from './worker-routes.ts';
 
 /** How often a waiting claim looks again without being told (delayed retries become runnable by time). */
 const CLAIM_POLL_MS = 500;
@@ -126,15 +126,7 @@ export function registerPullRoutes(app: FastifyInstance, o: PullRouteOptions): v
           'job claimed by a remote worker',
         );
         const assignment: Assignment & { pool: string } = {
-          job: {
-            id: job.id,
-            attempt: job.attempts,
-            input: job.input,
-            template: job.template,
-            destination: job.destination,
-          },
-          heartbeatSeconds: o.heartbeatSeconds,
-          leaseSeconds: leaseMs / 1000,
+          ...assignmentOf(job, o.heartbeatSeconds, leaseMs),
           leaseToken,
           storage: attemptUrls(job.id),
           pool: token.pool,

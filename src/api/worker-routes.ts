@@ -3,10 +3,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ERROR_CATALOGUE, type ErrorCode, isErrorCode, SluiceError } from '../errors.ts';
-import { JOB_PHASES, outputSetOf } from '../jobs/job.ts';
+import { JOB_PHASES, type Job, outputSetOf } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
 import { requireOutputsInDestination } from '../jobs/output-scope.ts';
 import { requireLease } from '../jobs/state-machine.ts';
+import type { Assignment } from '../worker/worker-api-client.ts';
 import { parseBody } from './validate.ts';
 
 const Progress = z.strictObject({
@@ -66,6 +67,21 @@ export interface WorkerRouteOptions {
   onFinished: () => void;
 }
 
+/** What a worker gets for a started attempt: the job as it runs it, and its heartbeat and lease periods. */
+export function assignmentOf(job: Job, heartbeatSeconds: number, leaseMs: number): Assignment {
+  return {
+    job: {
+      id: job.id,
+      attempt: job.attempts,
+      input: job.input,
+      template: job.template,
+      destination: job.destination,
+    },
+    heartbeatSeconds,
+    leaseSeconds: leaseMs / 1000,
+  };
+}
+
 export function tokenOf(req: FastifyRequest): string {
   const header = req.headers.authorization ?? '';
   const match = /^Bearer\s+(\S+)$/i.exec(header);
@@ -84,17 +100,7 @@ export function registerWorkerRoutes(app: FastifyInstance, o: WorkerRouteOptions
       { type: 'start', leaseToken: tokenOf(req), leaseMs },
       new Date(),
     );
-    return {
-      job: {
-        id: job.id,
-        attempt: job.attempts,
-        input: job.input,
-        template: job.template,
-        destination: job.destination,
-      },
-      heartbeatSeconds: o.heartbeatSeconds,
-      leaseSeconds: leaseMs / 1000,
-    };
+    return assignmentOf(job, o.heartbeatSeconds, leaseMs);
   });
 
   app.post<P>('/v1/worker/jobs/:id/heartbeat', async (req) => {

@@ -1,17 +1,60 @@
 // The job-store reads (and the retention purge) both stores run as they are: Kysely speaks SQLite and
 // PostgreSQL alike here, and only the insertion-order column differs (SQLite's rowid, PostgreSQL's
-// identity column). Writes stay in each store, where their locking differs.
-import { type Kysely, type RawBuilder, sql } from 'kysely';
+// identity column). Writes stay in each store, where their locking differs; supersede and replaceOutputs
+// pick their jobs here and apply each change through the store's own transition.
+import type { Kysely, RawBuilder } from 'kysely';
+import { SluiceError } from '../errors.ts';
 import type { Job, JobEvent, JobStatus } from './job.ts';
 import { fromRow, type JobTables } from './job-rows.ts';
-import type { LedgerEntry } from './job-store.ts';
+import type { JobStore, LedgerEntry } from './job-store.ts';
 
 export class KyselyJobQueries {
   constructor(
     private readonly db: Kysely<JobTables>,
     /** Breaks ties between jobs made in the same millisecond: the order they were inserted. */
-    private readonly insertionOrder: RawBuilder<unknown> = sql`rowid`,
+    private readonly insertionOrder: RawBuilder<unknown>,
+    /** The store's own transition (its locking and fencing). */
+    private readonly transition: JobStore['transition'],
   ) {}
+
+  async supersede(versionGroup: string, byJobId: string, now: Date): Promise<Job[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select('id')
+      .where('version_group', '=', versionGroup)
+      .where('status', 'in', ['SUBMITTED', 'PROGRESSING'])
+      .where('id', '!=', byJobId)
+      .orderBy(this.insertionOrder)
+      .execute();
+    const out: Job[] = [];
+    for (const { id } of rows) {
+      const message = `a newer version of the input arrived (job ${byJobId}); this job was superseded`;
+      const job = await this.transition(id, { type: 'supersede', by: byJobId, message }, now).catch(
+        (err: unknown) => {
+          // It ended in the meantime: nothing to supersede.
+          if (err instanceof SluiceError && ['INVALID_TRANSITION', 'VERSION_CONFLICT'].includes(err.code))
+            return null;
+          throw err;
+        },
+      );
+      if (job) out.push(job);
+    }
+    return out;
+  }
+
+  async replaceOutputs(outputSet: string, byJobId: string, now: Date): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select('id')
+      .where('output_set', '=', outputSet)
+      .where('status', '=', 'COMPLETE')
+      .where('id', '!=', byJobId)
+      .where('outputs_replaced_by', 'is', null)
+      .orderBy(this.insertionOrder)
+      .execute();
+    for (const { id } of rows) await this.transition(id, { type: 'outputs-replaced', by: byJobId }, now);
+    return rows.map((r) => r.id);
+  }
 
   async get(id: string): Promise<Job | null> {
     const row = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();

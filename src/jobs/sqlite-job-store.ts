@@ -158,7 +158,9 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     this.sqlite.pragma('busy_timeout = 5000');
     this.db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: this.sqlite }) });
     this.tokens = new KyselyWorkerTokens(this.db as never, sql`rowid`);
-    this.queries = new KyselyJobQueries(this.db as never, sql`rowid`);
+    this.queries = new KyselyJobQueries(this.db as never, sql`rowid`, (id, t, now) =>
+      this.transition(id, t, now),
+    );
   }
 
   async migrate(): Promise<void> {
@@ -208,41 +210,12 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     return this.queries.ingested(idempotencyKey);
   }
 
-  async supersede(versionGroup: string, byJobId: string, now: Date): Promise<Job[]> {
-    const rows = await this.db
-      .selectFrom('jobs')
-      .select('id')
-      .where('version_group', '=', versionGroup)
-      .where('status', 'in', ['SUBMITTED', 'PROGRESSING'])
-      .where('id', '!=', byJobId)
-      .execute();
-    const out: Job[] = [];
-    for (const { id } of rows) {
-      const message = `a newer version of the input arrived (job ${byJobId}); this job was superseded`;
-      const job = await this.transition(id, { type: 'supersede', by: byJobId, message }, now).catch(
-        (err: unknown) => {
-          // It ended in the meantime: nothing to supersede.
-          if (err instanceof SluiceError && ['INVALID_TRANSITION', 'VERSION_CONFLICT'].includes(err.code))
-            return null;
-          throw err;
-        },
-      );
-      if (job) out.push(job);
-    }
-    return out;
+  supersede(versionGroup: string, byJobId: string, now: Date) {
+    return this.queries.supersede(versionGroup, byJobId, now);
   }
 
-  async replaceOutputs(outputSet: string, byJobId: string, now: Date): Promise<string[]> {
-    const rows = await this.db
-      .selectFrom('jobs')
-      .select('id')
-      .where('output_set', '=', outputSet)
-      .where('status', '=', 'COMPLETE')
-      .where('id', '!=', byJobId)
-      .where('outputs_replaced_by', 'is', null)
-      .execute();
-    for (const { id } of rows) await this.transition(id, { type: 'outputs-replaced', by: byJobId }, now);
-    return rows.map((r) => r.id);
+  replaceOutputs(outputSet: string, byJobId: string, now: Date) {
+    return this.queries.replaceOutputs(outputSet, byJobId, now);
   }
 
   get(id: string) {
