@@ -31,6 +31,8 @@ export const ERROR_CATALOGUE = {
     retryable: false,
   },
   NO_MATCHING_PIPELINE: { status: 422, title: 'No pipeline matches the object', retryable: false },
+  CONFIG_INVALID: { status: 400, title: 'Configuration file is not valid', retryable: false },
+  INPUT_NOT_FOUND: { status: 404, title: 'Input not found', retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large', retryable: false },
   REQUEST_TOO_SLOW: { status: 408, title: 'Request arrived too slowly', retryable: false },
   INPUT_EMPTY: { status: 422, title: 'Input is empty', retryable: false },

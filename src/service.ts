@@ -4,10 +4,11 @@ import type { Logger } from 'pino';
 import { isLoopback, loadOrCreateToken, TOKEN_FILE } from './api/api-token.ts';
 import { buildApi } from './api/server.ts';
 import { type Config, ceilingsOf, localPoolsOf, poolSettingsOf } from './config/config.ts';
+import { destinationBucketsOf, loadPipelineFile, sourceBucketsOf } from './config/pipeline-file.ts';
 import { SluiceError } from './errors.ts';
 import { BucketWatcher } from './ingest/bucket-watcher.ts';
 import { Ingest } from './ingest/ingest.ts';
-import { defaultPipeline } from './ingest/pipeline.ts';
+import { defaultPipeline, type Pipeline } from './ingest/pipeline.ts';
 import { SkipLog } from './ingest/skip-log.ts';
 import { instanceId, type Leadership, SoleLeader } from './jobs/leadership.ts';
 import { openJobStore, type ServiceJobStore } from './jobs/open-job-store.ts';
@@ -66,8 +67,16 @@ async function startLocked(
   instance: string,
 ): Promise<Service> {
   const objects = new LocalObjectStore(config.dataDir, log.child({ component: 'objects' }));
-  await objects.ensureBucket('source');
-  await objects.ensureBucket('destination');
+  // Pipelines: the configuration file's (--config, SLUICE_CONFIG), else the default one (zero config).
+  const templates = new TemplateRegistry(path.join(config.dataDir, 'templates'));
+  const pipelines: Pipeline[] = config.configFile
+    ? await loadPipelineFile(config.configFile, templates)
+    : [defaultPipeline(config.defaultTemplate)];
+  if (config.configFile)
+    log.info({ file: config.configFile, pipelines: pipelines.map((p) => p.name) }, 'pipelines read');
+  const sourceBuckets = sourceBucketsOf(pipelines);
+  for (const b of new Set(['source', 'destination', ...sourceBuckets, ...destinationBucketsOf(pipelines)]))
+    await objects.ensureBucket(b);
 
   const pools = poolSettingsOf(config);
   const opened = openJobStore(config, log.child({ component: 'store' }), pools);
@@ -120,7 +129,6 @@ async function startLocked(
     },
     log.child({ component: 'scheduler' }),
   );
-  const templates = new TemplateRegistry(path.join(config.dataDir, 'templates'));
   const skips = new SkipLog(store, log.child({ component: 'ingest' }));
   objects.onLinkSkipped = (bucket, key, target) =>
     void skips.report({
@@ -130,19 +138,12 @@ async function startLocked(
       version: target,
       message: `a symbolic link${target ? ` to ${target}` : ''}: Sluice does not follow links in buckets; copy the real file in instead`,
     });
-  const ingest = new Ingest(
-    store,
-    objects,
-    [defaultPipeline(config.defaultTemplate)],
-    templates,
-    log.child({ component: 'ingest' }),
-    {
-      onJobCreated: () => scheduler.poke(),
-      onSuperseded: (jobs) => scheduler.stopWorkers(jobs.map((j) => j.id)),
-      ceilings: ceilingsOf(config),
-      onSkipped: (notice) => skips.report(notice),
-    },
-  );
+  const ingest = new Ingest(store, objects, pipelines, templates, log.child({ component: 'ingest' }), {
+    onJobCreated: () => scheduler.poke(),
+    onSuperseded: (jobs) => scheduler.stopWorkers(jobs.map((j) => j.id)),
+    ceilings: ceilingsOf(config),
+    onSkipped: (notice) => skips.report(notice),
+  });
   let apiToken: string | null = null;
   if (!isLoopback(config.host)) {
     const t = await loadOrCreateToken(config.dataDir);
@@ -216,16 +217,20 @@ async function startLocked(
   // Control planes sharing the data directory (PostgreSQL) each write it: the CLI finds the last one.
   const serverFile = await writeServerFile(config.dataDir, { url, pid: process.pid, instance });
 
-  const watcher = new BucketWatcher(
-    objects,
-    { bucket: 'source', pollMs: config.pollMs, settleMs: config.settleMs },
-    async (event) => {
-      await ingest.handle(event);
-    },
-    log.child({ component: 'watcher' }),
-    (notice) => skips.report(notice),
+  // One watcher per source bucket the pipelines watch.
+  const watchers = sourceBuckets.map(
+    (bucket) =>
+      new BucketWatcher(
+        objects,
+        { bucket, pollMs: config.pollMs, settleMs: config.settleMs },
+        async (event) => {
+          await ingest.handle(event);
+        },
+        log.child({ component: 'watcher', bucket }),
+        (notice) => skips.report(notice),
+      ),
   );
-  watcher.start();
+  for (const w of watchers) w.start();
   scheduler.start();
   log.info(
     { url, dataDir: config.dataDir, concurrency: localWorkers ? config.concurrency : 0, localWorkers },
@@ -239,7 +244,7 @@ async function startLocked(
     ingest,
     scheduler,
     async stop(graceMs = config.shutdownGraceSeconds * 1000) {
-      await watcher.stop();
+      await Promise.all(watchers.map((w) => w.stop()));
       await scheduler.drain(graceMs);
       await api.close();
       await leadership.close();

@@ -22,6 +22,7 @@ import { parseTemplate } from '../templates/template.ts';
 import type { TemplateRegistry } from '../templates/template-registry.ts';
 import { tokenMatches } from './api-token.ts';
 import type { ClientLimits } from './client-limits.ts';
+import { registerInputRoutes } from './input-routes.ts';
 import { jobView } from './job-view.ts';
 import { registerPoolRoutes } from './pool-routes.ts';
 import { sendProblem } from './problem.ts';
@@ -167,6 +168,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   registerPoolRoutes(app, store, deps.pools);
+  registerInputRoutes(app, store);
 
   app.get('/v1/jobs', async (req) => {
     const q = parseBody(ListQuery, req.query, 'query');

@@ -33,17 +33,35 @@ program
   .option('--port <port>', 'port to listen on (default 8787; 0 picks a free one)')
   .option('--concurrency <n>', 'jobs run at once (default: CPU cores / 2)')
   .option(
+    '--config <file>',
+    'pipelines from a YAML or JSON file (default: SLUICE_CONFIG, else the default pipeline)',
+  )
+  .option(
     '--no-local-workers',
     'a pure control plane: start no workers; remote `sluice worker`s pull the work',
   )
-  .action(async (o: { host?: string; port?: string; concurrency?: string; localWorkers: boolean }) => {
-    const { runServe } = await import('./serve.ts');
-    const { loadConfig } = await import('../config/config.ts');
-    await runServe(
-      loadConfig({ dataDir: dataDir(), host: o.host, port: o.port, concurrency: o.concurrency }),
-      { localWorkers: o.localWorkers },
-    );
-  });
+  .action(
+    async (o: {
+      host?: string;
+      port?: string;
+      concurrency?: string;
+      config?: string;
+      localWorkers: boolean;
+    }) => {
+      const { runServe } = await import('./serve.ts');
+      const { loadConfig } = await import('../config/config.ts');
+      await runServe(
+        loadConfig({
+          dataDir: dataDir(),
+          host: o.host,
+          port: o.port,
+          concurrency: o.concurrency,
+          configFile: o.config,
+        }),
+        { localWorkers: o.localWorkers },
+      );
+    },
+  );
 
 program
   .command('worker')

@@ -116,6 +116,8 @@ export const Config = z.object({
   poolPreemptions: z.coerce.number().int().min(1).max(100).default(1),
   /** The pools this server's local workers serve (default: the first pool), `name=capacity` each. */
   localPools: localPoolList.optional(),
+  /** A YAML or JSON file of pipelines (config/pipeline-file.ts); unset: the default pipeline. */
+  configFile: z.string().min(1).optional(),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -163,6 +165,7 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   poolPreemptions: 'SLUICE_POOL_PREEMPTIONS',
   localPools: 'SLUICE_LOCAL_POOLS',
   databaseUrl: 'SLUICE_DATABASE_URL',
+  configFile: 'SLUICE_CONFIG',
 };
 
 /** SLUICE_* variables read elsewhere than the configuration (binaries, CLI, the worker's token). */
@@ -192,6 +195,7 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     if (value !== undefined && value !== '') merged[field] = value;
   }
   merged.dataDir = path.resolve(String(merged.dataDir ?? 'sluice-data'));
+  if (merged.configFile !== undefined) merged.configFile = path.resolve(String(merged.configFile));
   const parsed = Config.safeParse(merged);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => {

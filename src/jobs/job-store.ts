@@ -42,6 +42,8 @@ export interface JobStore {
   findByIdPrefix(prefix: string, limit: number): Promise<Job[]>;
   list(filter: { status?: JobStatus; limit?: number }): Promise<Job[]>;
   events(jobId: string): Promise<JobEvent[]>;
+  /** The jobs of one input (object version; input-group.ts), oldest first: its fan-out, one per pipeline. */
+  listByInput(inputId: string): Promise<Job[]>;
   /** Applies a state-machine transition and records its event in one transaction. */
   transition(id: string, t: Transition, now: Date): Promise<Job>;
   /**

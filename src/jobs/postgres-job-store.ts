@@ -128,6 +128,17 @@ export const PG_MIGRATIONS: readonly string[] = [
      ADD COLUMN preemptions INTEGER NOT NULL DEFAULT 0,
      ADD COLUMN offered_at TEXT COLLATE "C" NOT NULL DEFAULT ''`,
   `UPDATE jobs SET offered_at = run_after WHERE offered_at = ''`,
+  // Pipelines (issue 10): the pipeline's priority and retry backoff on the job, and the input (object
+  // version) its fan-out siblings share, computed as input-group.ts inputIdOf does. The claim walks the
+  // partial index of SUBMITTED jobs in claim order (priority, then age) and stops at the first runnable
+  // row it can lock: no sort of the backlog.
+  `ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0,
+     ADD COLUMN retry_backoff TEXT,
+     ADD COLUMN input_id TEXT COLLATE "C" NOT NULL DEFAULT ''`,
+  `UPDATE jobs SET input_id = 'in_' || substr(encode(sha256(convert_to((input::json->>'bucket') || E'\\n' ||
+     (input::json->>'key') || E'\\n' || COALESCE(input::json->>'etag', ''), 'UTF8')), 'hex'), 1, 16)`,
+  `CREATE INDEX jobs_claim ON jobs (priority DESC, created_at, seq) WHERE status = 'SUBMITTED'`,
+  'CREATE INDEX jobs_input ON jobs (input_id, created_at, seq)',
 ];
 
 /** A claim's row: the job after the claim, the row before it (JSON) and the job:claimed event's data. */
@@ -308,6 +319,10 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     return this.queries.events(jobId);
   }
 
+  listByInput(inputId: string) {
+    return this.queries.listByInput(inputId);
+  }
+
   async transition(id: string, t: Transition, now: Date): Promise<Job> {
     // Two round trips in the common case: read the row, then one fenced statement writes it, its event and
     // the wake-up. A write that lost to a concurrent one, and any refusal (so that none is decided on a
@@ -398,7 +413,14 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
           : sql<number>`LEAST(${top}, ${first} + FLOOR(${elapsedMs} / ${pools.fallbackMs}))`;
       q = q.where(sql<boolean>`${first} <= ${i} AND ${i} <= ${last}`);
     }
-    const next = q.orderBy('created_at').orderBy('seq').limit(1).forUpdate().skipLocked();
+    // Priority first, then age: the order of the partial index jobs_claim, so no sort.
+    const next = q
+      .orderBy('priority', 'desc')
+      .orderBy('created_at')
+      .orderBy('seq')
+      .limit(1)
+      .forUpdate()
+      .skipLocked();
     const t: Transition = { type: 'claim', leaseToken, leaseMs, ...(pool !== undefined ? { pool } : {}) };
     const at = now.toISOString();
     // One statement, one round trip (pick-up latency is round trips): lock the oldest runnable row, write

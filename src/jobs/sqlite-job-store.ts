@@ -114,6 +114,16 @@ export const MIGRATIONS: readonly string[] = [
   'ALTER TABLE jobs ADD COLUMN preemptions INTEGER NOT NULL DEFAULT 0',
   `ALTER TABLE jobs ADD COLUMN offered_at TEXT NOT NULL DEFAULT ''`,
   'UPDATE jobs SET offered_at = run_after',
+  // Pipelines (issue 10): the pipeline's priority and retry backoff on the job, and the input (object
+  // version) its fan-out siblings share, computed as input-group.ts inputIdOf does. Claims walk the
+  // SUBMITTED jobs by priority, then age (jobs_claim); an input's jobs are read by jobs_input.
+  'ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0',
+  'ALTER TABLE jobs ADD COLUMN retry_backoff TEXT',
+  `ALTER TABLE jobs ADD COLUMN input_id TEXT NOT NULL DEFAULT ''`,
+  `UPDATE jobs SET input_id = 'in_' || substr(sluice_sha256(json_extract(input, '$.bucket') || char(10) ||
+     json_extract(input, '$.key') || char(10) || COALESCE(json_extract(input, '$.etag'), '')), 1, 16)`,
+  `CREATE INDEX jobs_claim ON jobs (priority DESC, created_at) WHERE status = 'SUBMITTED'`,
+  'CREATE INDEX jobs_input ON jobs (input_id, created_at)',
 ];
 
 /** Skip records kept at most; the oldest go first (a folder of unrelated files cannot grow the database). */
@@ -234,6 +244,10 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     return this.queries.events(jobId);
   }
 
+  listByInput(inputId: string) {
+    return this.queries.listByInput(inputId);
+  }
+
   async transition(id: string, t: Transition, now: Date): Promise<Job> {
     const saved = await retryOnConflict(() =>
       this.db.transaction().execute(async (trx) => {
@@ -270,6 +284,8 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
           .selectAll()
           .where('status', '=', 'SUBMITTED')
           .where('run_after', '<=', now.toISOString())
+          // Priority first, then age (the jobs_claim index).
+          .orderBy('priority', 'desc')
           .orderBy('created_at')
           // Insertion order breaks ties: ids are random within a millisecond, rowids only grow.
           .orderBy(sql`rowid`)
