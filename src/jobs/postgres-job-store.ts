@@ -391,6 +391,13 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     opts: ClaimOptions = {},
   ): Promise<Job | null> {
     const { pool } = opts;
+    const next = this.nextClaimable(now, pool);
+    const t: Transition = { type: 'claim', leaseToken, leaseMs, ...(pool !== undefined ? { pool } : {}) };
+    return this.claimWith(next, t, leaseToken, leaseMs, now, pool);
+  }
+
+  /** The claim's row pick: the first runnable SUBMITTED job the pool may take, locked, others skipped. */
+  private nextClaimable(now: Date, pool: string | undefined) {
     const pools = this.o.pools ?? DEFAULT_POOLS;
     requireKnownPool(pools, pool);
     // Rows other claimers hold are skipped, not waited on: each concurrent claim takes another job.
@@ -413,15 +420,31 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
           : sql<number>`LEAST(${top}, ${first} + FLOOR(${elapsedMs} / ${pools.fallbackMs}))`;
       q = q.where(sql<boolean>`${first} <= ${i} AND ${i} <= ${last}`);
     }
-    // Priority first, then age: the order of the partial index jobs_claim, so no sort.
-    const next = q
+    // Priority first, then age: the order of the partial index jobs_claim, so no sort of the backlog.
+    return q
       .orderBy('priority', 'desc')
       .orderBy('created_at')
       .orderBy('seq')
       .limit(1)
       .forUpdate()
       .skipLocked();
-    const t: Transition = { type: 'claim', leaseToken, leaseMs, ...(pool !== undefined ? { pool } : {}) };
+  }
+
+  /** The plan PostgreSQL makes for the claim's row pick (EXPLAIN text): the claim index, not a sort. */
+  async explainClaim(now: Date, pool?: string): Promise<string> {
+    const q = this.nextClaimable(now, pool).compile();
+    const r = await this.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${q.sql}`, [...q.parameters]);
+    return r.rows.map((row) => row['QUERY PLAN']).join('\n');
+  }
+
+  private async claimWith(
+    next: ReturnType<PostgresJobStore['nextClaimable']>,
+    t: Transition,
+    leaseToken: string,
+    leaseMs: number,
+    now: Date,
+    pool: string | undefined,
+  ): Promise<Job | null> {
     const at = now.toISOString();
     // One statement, one round trip (pick-up latency is round trips): lock the oldest runnable row, write
     // the claim and its job:claimed event, return the row before and after. The SET is the state
