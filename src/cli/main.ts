@@ -287,6 +287,26 @@ templates
     console.log(await validateTemplateFile(file));
   });
 
+const config = program.command('config').description('the configuration file (pipelines)');
+config
+  .command('validate')
+  .description('check a configuration file: print its pipelines, or every error (exit 1)')
+  .argument('[file]', 'YAML or JSON file (default: SLUICE_CONFIG)')
+  .option('--json', 'print JSON')
+  .action(async (file: string | undefined, o: { json?: boolean }) => {
+    const { validateConfigFile } = await import('./config-command.ts');
+    console.log(await validateConfigFile(dataDir(), file, Boolean(o.json)));
+  });
+
+program
+  .command('input')
+  .description("one input's jobs (one per matching pipeline) and their aggregate status")
+  .argument('<id>', "input id (a job's inputId)")
+  .action(async (id: string) => {
+    const { inputDetails } = await import('./format.ts');
+    console.log(inputDetails(await (await api()).getInput(id)));
+  });
+
 program
   .command('plan')
   .description('dry run: the renditions, audio and packaging a file would get, before anything runs')
