@@ -172,9 +172,20 @@ export class Ingest {
       }
       return;
     }
-    const suffixes = [
-      ...new Set(this.pipelines.filter((p) => p.bucket === bucket).flatMap((p) => p.suffixes)),
-    ];
+    const watching = this.pipelines.filter((p) => p.bucket === bucket);
+    const under = watching.filter((p) => key.startsWith(p.prefix));
+    if (under.length === 0 && watching.length > 0) {
+      const prefixes = [...new Set(watching.map((p) => p.prefix))];
+      await skipped({
+        bucket,
+        key,
+        reason: 'OUTSIDE_PREFIX',
+        version: null,
+        message: `no pipeline watches this folder; the pipelines of bucket ${bucket} take keys under ${prefixes.join(', ')}`,
+      });
+      return;
+    }
+    const suffixes = [...new Set(under.flatMap((p) => p.suffixes))];
     await skipped({
       bucket,
       key,
