@@ -1,7 +1,7 @@
 // JobStore on PostgreSQL through Kysely and `pg`: the same semantics as the SQLite store (its reference),
-// for several control planes on one database. A claim takes the oldest runnable row FOR UPDATE SKIP
-// LOCKED, so concurrent claimers never wait on nor get the same job; a transition locks its row, and a
-// version column fences every write. Jobs that become claimable NOTIFY a channel of the schema; a
+// for several control planes on one database. A claim takes the first runnable row (highest priority,
+// then oldest) FOR UPDATE SKIP LOCKED, so concurrent claimers never wait on nor get the same job; a
+// transition locks its row, and a version column fences every write. Jobs that become claimable NOTIFY a channel of the schema; a
 // dedicated listening connection (reconnecting when dropped) wakes this process's onWork listeners.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -446,7 +446,7 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     pool: string | undefined,
   ): Promise<Job | null> {
     const at = now.toISOString();
-    // One statement, one round trip (pick-up latency is round trips): lock the oldest runnable row, write
+    // One statement, one round trip (pick-up latency is round trips): lock the first runnable row, write
     // the claim and its job:claimed event, return the row before and after. The SET is the state
     // machine's claim transition in SQL; every claim checks it against applyTransition below.
     const claim = sql<ClaimedRow>`

@@ -274,7 +274,7 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     const { pool } = opts;
     requireKnownPool(this.pools, pool);
     // The pool rule (pool-offer.ts) is arithmetic on preemptions and offered_at: SQLite applies it in
-    // code over the runnable rows, oldest first, inside the one write transaction; PostgreSQL puts the
+    // code over the runnable rows in claim order (priority, then age), inside the one write transaction; PostgreSQL puts the
     // same arithmetic in the WHERE of its FOR UPDATE SKIP LOCKED select.
     return this.db.transaction().execute(async (trx) => {
       const BATCH = 200;
