@@ -133,12 +133,22 @@ export async function checkConfig(
   const specs = parsed.data.pipelines;
   const sources = new Set(specs.map((s) => s.source.bucket));
   const seen = new Map<string, number>();
+  const outputs = new Map<string, number>();
   for (const [i, s] of specs.entries()) {
     const at = `pipelines[${i}]`;
     const first = seen.get(s.name);
     if (first !== undefined)
       errors.push(`${at}.name: "${s.name}" is already the name of pipelines[${first}]; names are unique`);
     else seen.set(s.name, i);
+    // Two pipelines that take the same object into the same place with the same template would publish
+    // one output set twice, the later replacing the earlier.
+    const set = JSON.stringify([s.source.bucket, s.template, s.destination.bucket, s.destination.prefix]);
+    const same = outputs.get(set);
+    if (same !== undefined) {
+      errors.push(
+        `${at}.destination: pipelines[${same}] has the same source bucket, template and destination; their jobs for one upload would publish into the same output set: give one a destination.prefix of its own`,
+      );
+    } else outputs.set(set, i);
     if (sources.has(s.destination.bucket)) {
       errors.push(
         `${at}.destination.bucket: "${s.destination.bucket}" is a source bucket a pipeline watches; its outputs would become new jobs: choose another bucket`,

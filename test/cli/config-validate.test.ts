@@ -99,6 +99,12 @@ test('sluice config validate: every mistake is listed with the file, the pipelin
         },
         { name: 'b', source: { bucket: 'source' }, template: 'abr-1080', destination: { bucket: 'out' } },
         { name: 'a', source: { bucket: 'other' }, template: 'hls-720p', destination: { bucket: 'source' } },
+        {
+          name: 'd',
+          source: { bucket: 'source', prefix: 'x/' },
+          template: 'hls-720p',
+          destination: { bucket: 'out' },
+        },
       ],
     }),
   );
@@ -110,6 +116,10 @@ test('sluice config validate: every mistake is listed with the file, the pipelin
   assert.match(
     r.stderr,
     /pipelines\[2\]\.destination\.bucket: "source" is a source bucket a pipeline watches/,
+  );
+  assert.match(
+    r.stderr,
+    /pipelines\[3\]\.destination: pipelines\[0\] has the same source bucket, template and destination/,
   );
 
   await fs.writeFile(
@@ -160,4 +170,21 @@ test('sluice config validate: unreadable, not YAML, or no pipelines: CONFIG_INVA
   const none = await sluice({ SLUICE_CONFIG: '' }, '--data-dir', dir, 'config', 'validate');
   assert.equal(none.code, 1);
   assert.match(none.stderr, /needs a FILE/);
+});
+
+test('sluice serve --config refuses an invalid file at start, with the same errors, and leaves no lock behind', async (t) => {
+  const dir = await tempDir(t);
+  const file = path.join(dir, 'bad.yaml');
+  await fs.writeFile(
+    file,
+    'pipelines:\n  - name: a\n    source: { bucket: source }\n    template: nope\n    destination: { bucket: destination }\n',
+  );
+  const data = path.join(dir, 'data');
+  const r = await sluice({}, '--data-dir', data, 'serve', '--port', '0', '--config', file);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    /CONFIG_INVALID: .*bad\.yaml is not a valid configuration:\n {2}pipelines\[0\]\.template: unknown template "nope"/,
+  );
+  await assert.rejects(fs.stat(path.join(data, 'serve.lock')), 'the data directory lock is released');
 });
