@@ -162,6 +162,18 @@ test('sluice config validate: unreadable, not YAML, or no pipelines: CONFIG_INVA
   const b = await sluice({}, '--data-dir', dir, 'config', 'validate', broken);
   assert.equal(b.code, 1);
   assert.match(b.stderr, /broken\.yaml is not a valid configuration:\n {2}not valid YAML: .*unique/i);
+  // An alias bomb (billion laughs) is refused, not expanded.
+  const bomb = path.join(dir, 'bomb.yaml');
+  const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i < 9; i++) {
+    const prev = String.fromCharCode(96 + i);
+    const name = String.fromCharCode(97 + i);
+    levels.push(`${name}: &${name} [${Array(10).fill(`*${prev}`).join(', ')}]`);
+  }
+  await fs.writeFile(bomb, `${levels.join('\n')}\npipelines: *i\n`);
+  const bombed = await sluice({}, '--data-dir', dir, 'config', 'validate', bomb);
+  assert.equal(bombed.code, 1);
+  assert.match(bombed.stderr, /bomb\.yaml is not a valid configuration:\n {2}not valid YAML: .*alias/i);
   const empty = path.join(dir, 'empty.yaml');
   await fs.writeFile(empty, 'pipelines: []\n');
   const e = await sluice({}, '--data-dir', dir, 'config', 'validate', empty);

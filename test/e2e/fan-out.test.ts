@@ -3,9 +3,11 @@
 // own outputs, grouped under one input (GET /v1/inputs/:id); a .mov and a file outside inputs/ make no
 // job and are listed as skipped, with why; and jobs are claimed by priority before age.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import type { InputView } from '../../src/api/input-routes.ts';
 import type { JobView } from '../../src/api/job-view.ts';
 import { clip, tempDir, waitFor } from '../helpers.ts';
@@ -105,6 +107,19 @@ test('real sluice serve --config: one .mp4 under inputs/ fans out to a 720p and 
   assert.match(skipped.mov.message, /no pipeline takes this file's suffix; media files end in \.mp4$/);
   assert.equal(skipped.outside.reason, 'OUTSIDE_PREFIX');
   assert.match(skipped.outside.message, /take keys under inputs\//);
+
+  // `sluice input ID` shows the same, one line per pipeline.
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [path.resolve('bin/sluice.js'), '--server', server.url, 'input', inputId],
+    { env: { ...process.env, SLUICE_LOG_LEVEL: 'silent' } },
+  );
+  assert.match(stdout, new RegExp(`^${inputId} {2}COMPLETE {2}source/inputs/talk\\.mp4\n`));
+  assert.match(stdout, /hls-720p {3}job_\S+ {2}COMPLETE +100% {2}destination\/720p\/inputs\/talk\.mp4\/p720/);
+  assert.match(
+    stdout,
+    /hls-1080p {2}job_\S+ {2}COMPLETE +100% {2}destination\/1080p\/inputs\/talk\.mp4\/p1080/,
+  );
 
   // The inputs list shows it; unknown and malformed ids are INPUT_NOT_FOUND.
   const list = (await (await fetch(`${server.url}/v1/inputs`)).json()) as { inputs: InputView[] };
