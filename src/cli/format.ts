@@ -28,7 +28,8 @@ export function jobsTable(jobs: JobView[]): string {
 export function jobDetails(j: JobView): string {
   const lines = [
     `${j.id}  ${j.status}${j.phase ? ` (${j.phase})` : ''}  ${j.progress.percent.toFixed(1)}%`,
-    `input:     ${j.input.bucket}/${j.input.key}`,
+    `input:     ${j.input.bucket}/${j.input.key}   (${j.inputId}: \`sluice input ${j.inputId}\`)`,
+    `pipeline:  ${j.pipeline}   priority: ${j.priority}`,
     `template:  ${j.templateName}   attempts: ${j.attempts}/${j.maxAttempts}`,
     ...(j.pool || j.preemptions > 0 || (j.offeredTo && j.offeredTo.length > 0)
       ? [
