@@ -132,7 +132,7 @@ export const PG_MIGRATIONS: readonly string[] = [
      ADD COLUMN offered_at TEXT COLLATE "C" NOT NULL DEFAULT ''`,
   `UPDATE jobs SET offered_at = run_after WHERE offered_at = ''`,
   // Object-store notifications (issue 10): the highest S3 sequencer seen per key (kysely-object-sequencers.ts).
-  `CREATE TABLE object_sequencers (
+  `CREATE TABLE IF NOT EXISTS object_sequencers (
      bucket TEXT COLLATE "C" NOT NULL,
      key TEXT COLLATE "C" NOT NULL,
      sequencer TEXT COLLATE "C" NOT NULL,

@@ -118,7 +118,7 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE jobs ADD COLUMN offered_at TEXT NOT NULL DEFAULT ''`,
   'UPDATE jobs SET offered_at = run_after',
   // Object-store notifications (issue 10): the highest S3 sequencer seen per key (kysely-object-sequencers.ts).
-  `CREATE TABLE object_sequencers (
+  `CREATE TABLE IF NOT EXISTS object_sequencers (
      bucket TEXT NOT NULL,
      key TEXT NOT NULL,
      sequencer TEXT NOT NULL,
