@@ -262,3 +262,45 @@ test('SNS (real HTTPS cert server): subscription confirmed, signed Notification 
   assert.equal(unsigned.json().code, 'EVENT_MALFORMED');
   assert.equal(await f.count(), 1);
 });
+
+test('over HTTP: CloudEvents binary mode (ce-* headers), a structured batch, and S3 test events', async (t) => {
+  const f = await fixture(t);
+  const v = await f.put('inputs/bin.mp4');
+  const binary = await f.post(
+    { bucket: 'source', key: 'inputs/bin.mp4', etag: v.etag },
+    {
+      ...bearer,
+      'ce-specversion': '1.0',
+      'ce-type': 'io.sluice.object.created',
+      'ce-id': '1',
+      'ce-source': 'test',
+    },
+  );
+  assert.equal(binary.statusCode, 200, binary.body);
+  assert.deepEqual([binary.json().format, binary.json().created], ['cloudevents-binary', 1]);
+  const w = await f.put('inputs/batch.mp4');
+  const event = (key: string, etag?: string) => ({
+    specversion: '1.0',
+    id: key,
+    source: 'test',
+    type: 'io.sluice.object.created',
+    data: { bucket: 'source', key, ...(etag ? { etag } : {}) },
+  });
+  const batch = await f.post([event('inputs/batch.mp4', w.etag), event('inputs/bin.mp4')], {
+    ...bearer,
+    'content-type': 'application/cloudevents-batch+json',
+  });
+  assert.deepEqual([batch.json().created, batch.json().duplicates], [1, 1]);
+  const testEvent = await f.post({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'source' }, bearer);
+  assert.equal(testEvent.statusCode, 200);
+  assert.deepEqual([testEvent.json().received, testEvent.json().ignored], [0, 1]);
+  assert.equal(await f.count(), 2);
+});
+
+test('with no ingest token, HMAC secret or API token (a loopback server), the route is open like the rest of the API', async (t) => {
+  const f = await fixture(t, { open: true });
+  const v = await f.put('open.mp4');
+  const r = await f.post(s3('open.mp4', v.etag));
+  assert.equal(r.statusCode, 200, r.body);
+  assert.equal(r.json().created, 1);
+});
