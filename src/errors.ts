@@ -84,6 +84,18 @@ export const ERROR_CATALOGUE = {
   NOT_SLUICE: { status: 502, title: 'The server answering is not Sluice', retryable: false },
   SERVER_UNREACHABLE: { status: 503, title: 'Sluice server is not reachable', retryable: true },
   SERVER_BUSY: { status: 503, title: 'Server is at its limit; retry later', retryable: true },
+  // Object-store notifications (POST /v1/ingest/events, JetStream): docs/ingest-events.md.
+  EVENT_MALFORMED: { status: 400, title: 'Event notification is not valid', retryable: false },
+  EVENT_FORMAT_UNSUPPORTED: {
+    status: 415,
+    title: 'Event notification format is not known',
+    retryable: false,
+  },
+  INGEST_UNAUTHORIZED: { status: 401, title: 'Event sender is not authenticated', retryable: false },
+  INGEST_SIGNATURE_INVALID: { status: 401, title: 'Event signature is not valid', retryable: false },
+  SNS_TOPIC_NOT_ALLOWED: { status: 403, title: 'SNS topic is not allowed', retryable: false },
+  SNS_UNREACHABLE: { status: 503, title: 'SNS could not be reached', retryable: true },
+  NATS_UNREACHABLE: { status: 503, title: 'NATS JetStream does not answer', retryable: true },
   INTERNAL: { status: 500, title: 'Internal error', retryable: true },
 } as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
 

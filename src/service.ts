@@ -7,7 +7,10 @@ import { type Config, ceilingsOf, localPoolsOf, poolSettingsOf } from './config/
 import { destinationBucketsOf, loadPipelineFile, sourceBucketsOf } from './config/pipeline-file.ts';
 import { SluiceError } from './errors.ts';
 import { BucketWatcher } from './ingest/bucket-watcher.ts';
+import { EventIntake } from './ingest/event-intake.ts';
 import { Ingest } from './ingest/ingest.ts';
+import { JetStreamSource } from './ingest/jetstream-source.ts';
+import { SnsVerifier } from './ingest/notifications/sns.ts';
 import { defaultPipeline, type Pipeline } from './ingest/pipeline.ts';
 import { SkipLog } from './ingest/skip-log.ts';
 import { instanceId, type Leadership, SoleLeader } from './jobs/leadership.ts';
@@ -153,7 +156,18 @@ async function startLocked(
       process.stdout.write(`API token (also in ${path.join(config.dataDir, TOKEN_FILE)}): ${t.token}\n`);
     }
   }
+  // Object-store notifications (POST /v1/ingest/events) and the JetStream consumer share one intake.
+  const intake = new EventIntake(ingest, objects, store, log.child({ component: 'ingest-events' }), (n) =>
+    skips.report(n),
+  );
   const api = buildApi({
+    ingestEvents: {
+      intake,
+      sns: new SnsVerifier(),
+      ingestToken: config.ingestToken ?? null,
+      hmacSecret: config.ingestHmacSecret ?? null,
+      snsTopics: config.ingestSnsTopicArns ?? [],
+    },
     apiToken,
     maxUploadBytes: config.maxUploadBytes,
     clientLimits: {
@@ -230,6 +244,29 @@ async function startLocked(
         (notice) => skips.report(notice),
       ),
   );
+  const jetstream = config.natsUrl
+    ? new JetStreamSource(
+        {
+          url: config.natsUrl,
+          stream: config.natsStream,
+          subject: config.natsSubject,
+          consumer: config.natsConsumer,
+          ackWaitMs: config.natsAckWaitSeconds * 1000,
+          retryDelayMs: 5000,
+        },
+        intake,
+        log.child({ component: 'jetstream' }),
+      )
+    : null;
+  try {
+    await jetstream?.start();
+  } catch (err) {
+    await api.close().catch(() => {});
+    await leadership.close();
+    await store.close();
+    await serverFile.remove();
+    throw err;
+  }
   for (const w of watchers) w.start();
   scheduler.start();
   log.info(
@@ -244,6 +281,7 @@ async function startLocked(
     ingest,
     scheduler,
     async stop(graceMs = config.shutdownGraceSeconds * 1000) {
+      await jetstream?.stop();
       await Promise.all(watchers.map((w) => w.stop()));
       await scheduler.drain(graceMs);
       await api.close();

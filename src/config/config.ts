@@ -118,6 +118,36 @@ export const Config = z.object({
   localPools: localPoolList.optional(),
   /** A YAML or JSON file of pipelines (config/pipeline-file.ts); unset: the default pipeline. */
   configFile: z.string().min(1).optional(),
+  // Object-store notifications and JetStream (docs/ingest-events.md).
+  /** Bearer token of POST /v1/ingest/events (MinIO's auth_token; Basic auth's password). */
+  ingestToken: z.string().min(16, 'use at least 16 characters').optional(),
+  /** Secret of X-Sluice-Signature (HMAC-SHA256 of "t.body") on POST /v1/ingest/events. */
+  ingestHmacSecret: z.string().min(16, 'use at least 16 characters').optional(),
+  /** SNS topic ARNs whose deliveries are taken (comma-separated; `*` any); none: SNS is refused. */
+  ingestSnsTopicArns: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    )
+    .optional(),
+  /** nats://host:port: consume object events from JetStream (unset: no stream is read). */
+  natsUrl: z
+    .string()
+    .regex(/^(nats|tls|wss?):\/\//, 'must be a nats:// (or tls://, ws://, wss://) URL')
+    .optional(),
+  natsStream: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -')
+    .default('SLUICE_OBJECTS'),
+  natsSubject: z.string().min(1).default('sluice.objects'),
+  natsConsumer: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -')
+    .default('sluice-ingest'),
+  natsAckWaitSeconds: z.coerce.number().min(1).max(3600).default(30),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -166,6 +196,14 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   localPools: 'SLUICE_LOCAL_POOLS',
   databaseUrl: 'SLUICE_DATABASE_URL',
   configFile: 'SLUICE_CONFIG',
+  ingestToken: 'SLUICE_INGEST_TOKEN',
+  ingestHmacSecret: 'SLUICE_INGEST_HMAC_SECRET',
+  ingestSnsTopicArns: 'SLUICE_INGEST_SNS_TOPIC_ARNS',
+  natsUrl: 'SLUICE_NATS_URL',
+  natsStream: 'SLUICE_NATS_STREAM',
+  natsSubject: 'SLUICE_NATS_SUBJECT',
+  natsConsumer: 'SLUICE_NATS_CONSUMER',
+  natsAckWaitSeconds: 'SLUICE_NATS_ACK_WAIT_SECONDS',
 };
 
 /** SLUICE_* variables read elsewhere than the configuration (binaries, CLI, the worker's token). */

@@ -10,6 +10,7 @@ import { type Generated, Kysely, PostgresDialect, type Selectable, sql } from 'k
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { SluiceError } from '../errors.ts';
+import type { ObjectSequencerStore } from '../ingest/sequencer.ts';
 import {
   type SkipNotice,
   type SkipRecord,
@@ -29,6 +30,7 @@ import {
 } from './job-rows.ts';
 import type { ClaimOptions, CreateResult, JobStore } from './job-store.ts';
 import { KyselyJobQueries } from './kysely-job-queries.ts';
+import { KyselyObjectSequencers, type ObjectSequencersTable } from './kysely-object-sequencers.ts';
 import { KyselyWorkerTokens } from './kysely-worker-tokens.ts';
 import { hashLeaseToken } from './lease-token.ts';
 import { DEFAULT_POOLS, type PoolSettings, requireKnownPool } from './pool-offer.ts';
@@ -52,6 +54,7 @@ interface Schema extends JobTables {
   ingest_skipped: IngestSkippedTable;
   worker_tokens: WorkerTokensTable & { seq: Generated<string> };
   sluice_migrations: { id: number; applied_at: Generated<Date> };
+  object_sequencers: ObjectSequencersTable;
 }
 
 /**
@@ -139,6 +142,14 @@ export const PG_MIGRATIONS: readonly string[] = [
      (input::json->>'key') || E'\\n' || COALESCE(input::json->>'etag', ''), 'UTF8')), 'hex'), 1, 16)`,
   `CREATE INDEX jobs_claim ON jobs (priority DESC, created_at, seq) WHERE status = 'SUBMITTED'`,
   'CREATE INDEX jobs_input ON jobs (input_id, created_at, seq)',
+  // Object-store notifications (issue 10): the highest S3 sequencer seen per key (kysely-object-sequencers.ts).
+  `CREATE TABLE IF NOT EXISTS object_sequencers (
+     bucket TEXT COLLATE "C" NOT NULL,
+     key TEXT COLLATE "C" NOT NULL,
+     sequencer TEXT COLLATE "C" NOT NULL,
+     updated_at TEXT COLLATE "C" NOT NULL,
+     PRIMARY KEY (bucket, key)
+   )`,
 ];
 
 /** A claim's row: the job after the claim, the row before it (JSON) and the job:claimed event's data. */
@@ -185,12 +196,13 @@ export function parsePostgresUrl(url: string): { connectionString: string; schem
   return { connectionString: u.toString(), schema };
 }
 
-export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenStore {
+export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenStore, ObjectSequencerStore {
   readonly schema: string;
   private readonly pool: pg.Pool;
   private readonly db: Kysely<Schema>;
   private readonly tokens: KyselyWorkerTokens;
   private readonly queries: KyselyJobQueries;
+  private readonly sequencers: KyselyObjectSequencers;
   private readonly work = new EventEmitter();
   private readonly channel: string;
   private listener: pg.Client | null = null;
@@ -217,6 +229,11 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     this.queries = new KyselyJobQueries(this.db as never, sql`seq`, (id, t, now) =>
       this.transition(id, t, now),
     );
+    this.sequencers = new KyselyObjectSequencers(this.db as never);
+  }
+
+  advanceSequencer(bucket: string, key: string, sequencer: string, now: Date) {
+    return this.sequencers.advanceSequencer(bucket, key, sequencer, now);
   }
 
   /**

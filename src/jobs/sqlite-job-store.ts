@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { SluiceError } from '../errors.ts';
+import type { ObjectSequencerStore } from '../ingest/sequencer.ts';
 import {
   type SkipNotice,
   type SkipRecord,
@@ -27,6 +28,7 @@ import {
 } from './job-rows.ts';
 import type { ClaimOptions, CreateResult, JobStore } from './job-store.ts';
 import { KyselyJobQueries } from './kysely-job-queries.ts';
+import { KyselyObjectSequencers, type ObjectSequencersTable } from './kysely-object-sequencers.ts';
 import { KyselyWorkerTokens } from './kysely-worker-tokens.ts';
 import { hashLeaseToken } from './lease-token.ts';
 import { DEFAULT_POOLS, type PoolSettings, poolMayClaim, requireKnownPool } from './pool-offer.ts';
@@ -35,6 +37,7 @@ import type { WorkerTokenStore, WorkerTokensTable } from './worker-token-store.t
 
 interface Schema extends JobTables {
   worker_tokens: WorkerTokensTable;
+  object_sequencers: ObjectSequencersTable;
 }
 
 /** Numbered by position; `user_version` counts how many ran. Append only. */
@@ -124,6 +127,14 @@ export const MIGRATIONS: readonly string[] = [
      json_extract(input, '$.key') || char(10) || COALESCE(json_extract(input, '$.etag'), '')), 1, 16)`,
   `CREATE INDEX jobs_claim ON jobs (priority DESC, created_at) WHERE status = 'SUBMITTED'`,
   'CREATE INDEX jobs_input ON jobs (input_id, created_at)',
+  // Object-store notifications (issue 10): the highest S3 sequencer seen per key (kysely-object-sequencers.ts).
+  `CREATE TABLE IF NOT EXISTS object_sequencers (
+     bucket TEXT NOT NULL,
+     key TEXT NOT NULL,
+     sequencer TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     PRIMARY KEY (bucket, key)
+   )`,
 ];
 
 /** Skip records kept at most; the oldest go first (a folder of unrelated files cannot grow the database). */
@@ -132,10 +143,11 @@ const MAX_SKIP_RECORDS = 10_000;
 /** The database holds other people's jobs (and lease hashes): the owner's only, like the data dir. */
 const DB_FILE_MODE = 0o600;
 
-export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenStore {
+export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenStore, ObjectSequencerStore {
   private readonly db: Kysely<Schema>;
   private readonly tokens: KyselyWorkerTokens;
   private readonly queries: KyselyJobQueries;
+  private readonly sequencers: KyselyObjectSequencers;
   /** In-process wake-ups: one control plane opens the file, so its own writes are all there are. */
   private readonly work = new EventEmitter();
   private readonly sqlite: Database.Database;
@@ -171,6 +183,7 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     this.queries = new KyselyJobQueries(this.db as never, sql`rowid`, (id, t, now) =>
       this.transition(id, t, now),
     );
+    this.sequencers = new KyselyObjectSequencers(this.db as never);
   }
 
   async migrate(): Promise<void> {
@@ -379,6 +392,10 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
 
   touchWorkerToken(id: string, now: Date) {
     return this.tokens.touchWorkerToken(id, now);
+  }
+
+  advanceSequencer(bucket: string, key: string, sequencer: string, now: Date) {
+    return this.sequencers.advanceSequencer(bucket, key, sequencer, now);
   }
 
   async close(): Promise<void> {

@@ -14,6 +14,7 @@ import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
 import { waitFor } from '../helpers.ts';
 import { admin, freshSchema, requirePostgres, TEST_DATABASE_URL } from '../pg-test-db.ts';
 import { jobStoreContract, type StoreFactory } from './job-store.contract.ts';
+import { objectSequencerContract } from './object-sequencers.contract.ts';
 import { priorityContract } from './priority.contract.ts';
 
 before(requirePostgres);
@@ -66,6 +67,7 @@ const factory: StoreFactory = {
 };
 jobStoreContract('PostgresJobStore', factory);
 priorityContract('PostgresJobStore', factory);
+objectSequencerContract('PostgresJobStore', factory);
 
 test('PostgreSQL that does not answer is DATABASE_UNREACHABLE at migrate(), naming where without the password', async () => {
   const store = new PostgresJobStore({ connectionString: 'postgres://postgres:s3cret@127.0.0.1:1/test' });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
 import { jobStoreContract, type StoreFactory } from './job-store.contract.ts';
+import { objectSequencerContract } from './object-sequencers.contract.ts';
 import { priorityContract } from './priority.contract.ts';
 
 const factory: StoreFactory = {
@@ -56,3 +57,4 @@ const factory: StoreFactory = {
 };
 jobStoreContract('SqliteJobStore', factory);
 priorityContract('SqliteJobStore', factory);
+objectSequencerContract('SqliteJobStore', factory);
