@@ -10,6 +10,7 @@ import { type Generated, Kysely, PostgresDialect, type Selectable, sql } from 'k
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { SluiceError } from '../errors.ts';
+import type { IngestSeenTable } from '../ingest/seen-objects.ts';
 import {
   type SkipNotice,
   type SkipRecord,
@@ -29,6 +30,7 @@ import {
 } from './job-rows.ts';
 import type { ClaimOptions, CreateResult, JobStore } from './job-store.ts';
 import { KyselyJobQueries } from './kysely-job-queries.ts';
+import { KyselySeenObjects } from './kysely-seen-objects.ts';
 import { KyselyWorkerTokens } from './kysely-worker-tokens.ts';
 import { hashLeaseToken } from './lease-token.ts';
 import { DEFAULT_POOLS, type PoolSettings, requireKnownPool } from './pool-offer.ts';
@@ -52,6 +54,7 @@ interface Schema extends JobTables {
   ingest_skipped: IngestSkippedTable;
   worker_tokens: WorkerTokensTable & { seq: Generated<string> };
   sluice_migrations: { id: number; applied_at: Generated<Date> };
+  ingest_seen: IngestSeenTable;
 }
 
 /**
@@ -128,6 +131,14 @@ export const PG_MIGRATIONS: readonly string[] = [
      ADD COLUMN preemptions INTEGER NOT NULL DEFAULT 0,
      ADD COLUMN offered_at TEXT COLLATE "C" NOT NULL DEFAULT ''`,
   `UPDATE jobs SET offered_at = run_after WHERE offered_at = ''`,
+  // (issue 10) the source watch's ledger of seen object versions (ingest/seen-objects.ts).
+  `CREATE TABLE ingest_seen (
+     bucket TEXT COLLATE "C" NOT NULL,
+     key TEXT COLLATE "C" NOT NULL,
+     etag TEXT NOT NULL,
+     seen_at TEXT COLLATE "C" NOT NULL,
+     PRIMARY KEY (bucket, key)
+   )`,
 ];
 
 /** A claim's row: the job after the claim, the row before it (JSON) and the job:claimed event's data. */
@@ -180,6 +191,7 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
   private readonly db: Kysely<Schema>;
   private readonly tokens: KyselyWorkerTokens;
   private readonly queries: KyselyJobQueries;
+  private readonly seen: KyselySeenObjects;
   private readonly work = new EventEmitter();
   private readonly channel: string;
   private listener: pg.Client | null = null;
@@ -206,6 +218,7 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     this.queries = new KyselyJobQueries(this.db as never, sql`seq`, (id, t, now) =>
       this.transition(id, t, now),
     );
+    this.seen = new KyselySeenObjects(this.db as never);
   }
 
   /**
@@ -282,6 +295,22 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
 
   ingested(idempotencyKey: string) {
     return this.queries.ingested(idempotencyKey);
+  }
+
+  seenObjects(bucket: string) {
+    return this.seen.seenObjects(bucket);
+  }
+
+  seenVersion(bucket: string, key: string) {
+    return this.seen.seenVersion(bucket, key);
+  }
+
+  markSeen(bucket: string, key: string, etag: string, now: Date) {
+    return this.seen.markSeen(bucket, key, etag, now);
+  }
+
+  forgetSeen(bucket: string, keys: readonly string[]) {
+    return this.seen.forgetSeen(bucket, keys);
   }
 
   supersede(versionGroup: string, byJobId: string, now: Date) {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { SluiceError } from '../errors.ts';
+import type { IngestSeenTable } from '../ingest/seen-objects.ts';
 import {
   type SkipNotice,
   type SkipRecord,
@@ -27,6 +28,7 @@ import {
 } from './job-rows.ts';
 import type { ClaimOptions, CreateResult, JobStore } from './job-store.ts';
 import { KyselyJobQueries } from './kysely-job-queries.ts';
+import { KyselySeenObjects } from './kysely-seen-objects.ts';
 import { KyselyWorkerTokens } from './kysely-worker-tokens.ts';
 import { hashLeaseToken } from './lease-token.ts';
 import { DEFAULT_POOLS, type PoolSettings, poolMayClaim, requireKnownPool } from './pool-offer.ts';
@@ -35,6 +37,7 @@ import type { WorkerTokenStore, WorkerTokensTable } from './worker-token-store.t
 
 interface Schema extends JobTables {
   worker_tokens: WorkerTokensTable;
+  ingest_seen: IngestSeenTable;
 }
 
 /** Numbered by position; `user_version` counts how many ran. Append only. */
@@ -114,6 +117,14 @@ export const MIGRATIONS: readonly string[] = [
   'ALTER TABLE jobs ADD COLUMN preemptions INTEGER NOT NULL DEFAULT 0',
   `ALTER TABLE jobs ADD COLUMN offered_at TEXT NOT NULL DEFAULT ''`,
   'UPDATE jobs SET offered_at = run_after',
+  // (issue 10) the source watch's ledger of seen object versions (ingest/seen-objects.ts).
+  `CREATE TABLE ingest_seen (
+     bucket TEXT NOT NULL,
+     key TEXT NOT NULL,
+     etag TEXT NOT NULL,
+     seen_at TEXT NOT NULL,
+     PRIMARY KEY (bucket, key)
+   )`,
 ];
 
 /** Skip records kept at most; the oldest go first (a folder of unrelated files cannot grow the database). */
@@ -126,6 +137,7 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
   private readonly db: Kysely<Schema>;
   private readonly tokens: KyselyWorkerTokens;
   private readonly queries: KyselyJobQueries;
+  private readonly seen: KyselySeenObjects;
   /** In-process wake-ups: one control plane opens the file, so its own writes are all there are. */
   private readonly work = new EventEmitter();
   private readonly sqlite: Database.Database;
@@ -161,6 +173,7 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     this.queries = new KyselyJobQueries(this.db as never, sql`rowid`, (id, t, now) =>
       this.transition(id, t, now),
     );
+    this.seen = new KyselySeenObjects(this.db as never);
   }
 
   async migrate(): Promise<void> {
@@ -208,6 +221,22 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
 
   ingested(idempotencyKey: string) {
     return this.queries.ingested(idempotencyKey);
+  }
+
+  seenObjects(bucket: string) {
+    return this.seen.seenObjects(bucket);
+  }
+
+  seenVersion(bucket: string, key: string) {
+    return this.seen.seenVersion(bucket, key);
+  }
+
+  markSeen(bucket: string, key: string, etag: string, now: Date) {
+    return this.seen.markSeen(bucket, key, etag, now);
+  }
+
+  forgetSeen(bucket: string, keys: readonly string[]) {
+    return this.seen.forgetSeen(bucket, keys);
   }
 
   supersede(versionGroup: string, byJobId: string, now: Date) {

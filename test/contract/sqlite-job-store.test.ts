@@ -5,9 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
-import { jobStoreContract } from './job-store.contract.ts';
+import { jobStoreContract, type StoreFactory } from './job-store.contract.ts';
+import { seenObjectsContract } from './seen-objects.contract.ts';
 
-jobStoreContract('SqliteJobStore', {
+const factory: StoreFactory = {
   peersAreConnections: false,
   async open(t) {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-contract-'));
@@ -52,4 +53,7 @@ jobStoreContract('SqliteJobStore', {
       },
     };
   },
-});
+};
+
+jobStoreContract('SqliteJobStore', factory);
+seenObjectsContract('SqliteJobStore', factory);
