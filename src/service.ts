@@ -5,10 +5,10 @@ import { isLoopback, loadOrCreateToken, TOKEN_FILE } from './api/api-token.ts';
 import { buildApi } from './api/server.ts';
 import { type Config, ceilingsOf, localPoolsOf, poolSettingsOf } from './config/config.ts';
 import { SluiceError } from './errors.ts';
-import { BucketWatcher } from './ingest/bucket-watcher.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { defaultPipeline } from './ingest/pipeline.ts';
 import { SkipLog } from './ingest/skip-log.ts';
+import { SourceWatch } from './ingest/source-watch.ts';
 import { instanceId, type Leadership, SoleLeader } from './jobs/leadership.ts';
 import { openJobStore, type ServiceJobStore } from './jobs/open-job-store.ts';
 import { parsePostgresUrl } from './jobs/postgres-job-store.ts';
@@ -216,16 +216,17 @@ async function startLocked(
   // Control planes sharing the data directory (PostgreSQL) each write it: the CLI finds the last one.
   const serverFile = await writeServerFile(config.dataDir, { url, pid: process.pid, instance });
 
-  const watcher = new BucketWatcher(
+  const watcher = new SourceWatch(
     objects,
-    { bucket: 'source', pollMs: config.pollMs, settleMs: config.settleMs },
+    store,
+    { bucket: 'source', settleMs: config.settleMs, reconcileMs: config.reconcileSeconds * 1000 },
     async (event) => {
       await ingest.handle(event);
     },
     log.child({ component: 'watcher' }),
     (notice) => skips.report(notice),
   );
-  watcher.start();
+  await watcher.start();
   scheduler.start();
   log.info(
     { url, dataDir: config.dataDir, concurrency: localWorkers ? config.concurrency : 0, localWorkers },

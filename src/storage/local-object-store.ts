@@ -322,6 +322,12 @@ export class LocalObjectStore implements ObjectStore {
     );
   }
 
+  /** Reports a link met outside a listing (a watcher's event), once while it stays, as `list` does. */
+  async reportLink(bucket: string, key: string): Promise<void> {
+    const bucketDir = path.join(this.root, validateBucketName(bucket));
+    await this.reportSkipped(bucket, bucketDir, [key], false);
+  }
+
   /** Logs the links a listing skipped, each once while it stays there (a full listing forgets the gone). */
   private async reportSkipped(bucket: string, bucketDir: string, links: string[], full: boolean) {
     const known = this.reported.get(bucket) ?? new Set<string>();
