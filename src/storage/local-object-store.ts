@@ -22,7 +22,7 @@ import { checkPutSize, type ObjectInfo, type ObjectStore, type PutOptions } from
 const OPEN_OBJECT = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 /** Files the store makes are the owner's only (finding 8): the data directory holds other people's media. */
 const FILE_MODE = 0o600;
-/** Links reported per bucket by `list` are remembered so a watcher polling twice a second logs each once. */
+/** Links reported per bucket (by `list`, `reportLink`) are remembered so each is logged once while it stays. */
 const MAX_REPORTED = 10_000;
 
 export class LocalObjectStore implements ObjectStore {
