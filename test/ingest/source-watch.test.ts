@@ -14,7 +14,7 @@ import type { SkipNotice } from '../../src/ingest/skip-log.ts';
 import { SourceWatch, type SourceWatchOptions } from '../../src/ingest/source-watch.ts';
 import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
 import { LocalObjectStore } from '../../src/storage/local-object-store.ts';
-import type { ObjectInfo } from '../../src/storage/object-store.ts';
+import type { ObjectInfo, ObjectStore } from '../../src/storage/object-store.ts';
 import { silentLog, tempDir, waitFor } from '../helpers.ts';
 
 const BUCKET = 'source';
@@ -85,7 +85,7 @@ interface Seen {
 
 async function watch(
   t: T,
-  store: LocalObjectStore,
+  store: ObjectStore,
   ledger: SeenObjectStore,
   o: Partial<SourceWatchOptions> & { handler?: (e: ObjectEvent) => Promise<void> } = {},
 ) {
@@ -350,4 +350,34 @@ test('a failing ingest (plain Error, retryable SluiceError) is offered again; a 
     info?.etag,
     'in the ledger: not offered after a restart',
   );
+});
+
+/** A real LocalObjectStore behind the ObjectStore interface only: a store the watch cannot get notifications from. */
+function opaque(store: LocalObjectStore): ObjectStore {
+  return {
+    stat: (b, k) => store.stat(b, k),
+    list: (b, p) => store.list(b, p),
+    download: (b, k, f) => store.download(b, k, f),
+    openRead: (b, k, r) => store.openRead(b, k, r),
+    read: (b, k, m) => store.read(b, k, m),
+    upload: (b, k, f, o) => store.upload(b, k, f, o),
+    move: (b, f, t) => store.move(b, f, t),
+    remove: (b, k) => store.remove(b, k),
+    removePrefix: (b, p) => store.removePrefix(b, p),
+    workDir: (p) => store.workDir(p),
+    put: (b, k, body, o) => store.put(b, k, body, o),
+  };
+}
+
+test('a store that sends no notifications (any ObjectStore but a local folder) is polled by the reconcile alone, the ledger its cursor', async (t) => {
+  const f = await fixture(t);
+  const store = opaque(f.store);
+  const { w, quiet, keys } = await watch(t, store, f.db, { reconcileMs: 200 });
+  assert.equal(w.folder, null, 'no filesystem watcher for a store that is not a local folder');
+  await f.land('a.mp4', 'data');
+  await waitFor('a.mp4 by the poller', async () => keys().includes('a.mp4'), 10_000);
+  const lists = f.store.lists;
+  await waitFor('three more polls', async () => f.store.lists >= lists + 3, 10_000);
+  await quiet();
+  assert.deepEqual(keys(), ['a.mp4'], 'polled again and again, handed on once');
 });
