@@ -155,7 +155,8 @@ test('real inotify: a file in a new sub-folder, and a folder moved in whole, are
 
 test('real inotify: a growing file waits until it has stopped changing for settleMs, then is emitted once at its final size', async (t) => {
   const f = await fixture(t);
-  const { events, quiet } = await watch(t, f.store, f.db);
+  // A settle window well above the writer's pace, so a loaded machine cannot stretch a pause past it.
+  const { events, quiet } = await watch(t, f.store, f.db, { settleMs: 1000 });
   const file = path.join(f.source, 'upload.mp4');
   const chunk = Buffer.alloc(1000, 7);
   const handle = await fs.open(file, 'w');
@@ -163,7 +164,7 @@ test('real inotify: a growing file waits until it has stopped changing for settl
   try {
     for (let i = 0; i < 10; i++) {
       await handle.appendFile(chunk);
-      await sleep(SETTLE / 2); // the writer's pace (a slow copy), shorter than the settle window
+      await sleep(150); // the writer's pace (a slow copy), well under the settle window
     }
   } finally {
     await handle.close();
