@@ -132,7 +132,7 @@ export const PG_MIGRATIONS: readonly string[] = [
      ADD COLUMN offered_at TEXT COLLATE "C" NOT NULL DEFAULT ''`,
   `UPDATE jobs SET offered_at = run_after WHERE offered_at = ''`,
   // (issue 10) the source watch's ledger of seen object versions (ingest/seen-objects.ts).
-  `CREATE TABLE ingest_seen (
+  `CREATE TABLE IF NOT EXISTS ingest_seen (
      bucket TEXT COLLATE "C" NOT NULL,
      key TEXT COLLATE "C" NOT NULL,
      etag TEXT NOT NULL,

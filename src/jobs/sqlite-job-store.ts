@@ -118,7 +118,7 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE jobs ADD COLUMN offered_at TEXT NOT NULL DEFAULT ''`,
   'UPDATE jobs SET offered_at = run_after',
   // (issue 10) the source watch's ledger of seen object versions (ingest/seen-objects.ts).
-  `CREATE TABLE ingest_seen (
+  `CREATE TABLE IF NOT EXISTS ingest_seen (
      bucket TEXT NOT NULL,
      key TEXT NOT NULL,
      etag TEXT NOT NULL,
