@@ -141,11 +141,11 @@ async function startServe(bin: string, dataDir: string, extraEnv: NodeJS.Process
   };
 }
 
-/** Waits until the server's start-up work (a first pass over the files) has calmed down, at most capMs. */
+/** Waits until the server's start-up work (a first pass over the files) has been calm for 10 s, at most capMs. */
 async function settleDown(pid: number, capMs: number): Promise<void> {
   const end = Date.now() + capMs;
   let calm = 0;
-  while (Date.now() < end && calm < 3) {
+  while (Date.now() < end && calm < 10) {
     const a = await cpuSeconds(pid);
     await sleep(1000);
     calm = (await cpuSeconds(pid)) - a < 0.03 ? calm + 1 : 0;
