@@ -58,7 +58,6 @@ async function startServer(): Promise<void> {
         SLUICE_LEASE_SECONDS: String(LEASE_SECONDS),
         SLUICE_HEARTBEAT_SECONDS: '0.5',
         SLUICE_SCHEDULER_INTERVAL_MS: '200',
-        SLUICE_POLL_MS: '200',
         SLUICE_SETTLE_MS: '300',
       },
     },

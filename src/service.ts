@@ -6,13 +6,13 @@ import { buildApi } from './api/server.ts';
 import { type Config, ceilingsOf, localPoolsOf, poolSettingsOf } from './config/config.ts';
 import { destinationBucketsOf, loadPipelineFile, sourceBucketsOf } from './config/pipeline-file.ts';
 import { SluiceError } from './errors.ts';
-import { BucketWatcher } from './ingest/bucket-watcher.ts';
 import { EventIntake } from './ingest/event-intake.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { JetStreamSource } from './ingest/jetstream-source.ts';
 import { SnsVerifier } from './ingest/notifications/sns.ts';
 import { defaultPipeline, type Pipeline } from './ingest/pipeline.ts';
 import { SkipLog } from './ingest/skip-log.ts';
+import { SourceWatch } from './ingest/source-watch.ts';
 import { instanceId, type Leadership, SoleLeader } from './jobs/leadership.ts';
 import { openJobStore, type ServiceJobStore } from './jobs/open-job-store.ts';
 import { parsePostgresUrl } from './jobs/postgres-job-store.ts';
@@ -231,12 +231,13 @@ async function startLocked(
   // Control planes sharing the data directory (PostgreSQL) each write it: the CLI finds the last one.
   const serverFile = await writeServerFile(config.dataDir, { url, pid: process.pid, instance });
 
-  // One watcher per source bucket the pipelines watch.
+  // One source watch per source bucket the pipelines watch.
   const watchers = sourceBuckets.map(
     (bucket) =>
-      new BucketWatcher(
+      new SourceWatch(
         objects,
-        { bucket, pollMs: config.pollMs, settleMs: config.settleMs },
+        store,
+        { bucket, settleMs: config.settleMs, reconcileMs: config.reconcileSeconds * 1000 },
         async (event) => {
           await ingest.handle(event);
         },
@@ -267,7 +268,7 @@ async function startLocked(
     await serverFile.remove();
     throw err;
   }
-  for (const w of watchers) w.start();
+  for (const w of watchers) await w.start();
   scheduler.start();
   log.info(
     { url, dataDir: config.dataDir, concurrency: localWorkers ? config.concurrency : 0, localWorkers },

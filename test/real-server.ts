@@ -87,7 +87,6 @@ export async function startRealServer(
         SLUICE_LOG_LEVEL: 'info',
         SLUICE_LEASE_SECONDS: '10',
         SLUICE_HEARTBEAT_SECONDS: '0.5',
-        SLUICE_POLL_MS: '100',
         SLUICE_SETTLE_MS: '300',
         SLUICE_SCHEDULER_INTERVAL_MS: '100',
         SLUICE_DEFAULT_TEMPLATE: 'tiny',

@@ -56,9 +56,10 @@ export const Config = z.object({
   /** A worker that misses heartbeats this long is presumed gone and its job is retried. */
   leaseSeconds: z.coerce.number().min(2).max(3600).default(30),
   heartbeatSeconds: z.coerce.number().min(0.2).max(600).default(2),
-  pollMs: z.coerce.number().int().min(50).max(60_000).default(500),
   /** How long a file in the source bucket must stay unchanged before it is taken as fully written. */
   settleMs: z.coerce.number().int().min(0).max(600_000).default(5000),
+  /** The source bucket's full reconcile (and, on a store without notifications, its polling) interval. */
+  reconcileSeconds: z.coerce.number().min(0.05).max(86_400).default(300),
   schedulerIntervalMs: z.coerce.number().int().min(50).max(60_000).default(500),
   /** Largest upload PUT /v1/uploads accepts. */
   maxUploadBytes: z.coerce
@@ -162,8 +163,8 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   defaultTemplate: 'SLUICE_DEFAULT_TEMPLATE',
   leaseSeconds: 'SLUICE_LEASE_SECONDS',
   heartbeatSeconds: 'SLUICE_HEARTBEAT_SECONDS',
-  pollMs: 'SLUICE_POLL_MS',
   settleMs: 'SLUICE_SETTLE_MS',
+  reconcileSeconds: 'SLUICE_RECONCILE_SECONDS',
   schedulerIntervalMs: 'SLUICE_SCHEDULER_INTERVAL_MS',
   maxUploadBytes: 'SLUICE_MAX_UPLOAD_BYTES',
   headersTimeoutMs: 'SLUICE_HEADERS_TIMEOUT_MS',

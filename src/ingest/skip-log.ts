@@ -1,7 +1,7 @@
 // Objects the watcher does not turn into jobs, made visible: each skip is logged at info with its reason
-// and kept as an ingest record the API lists (GET /v1/ingest/skipped). The watcher polls twice a second,
-// so a skip is reported once per (bucket, key, reason, version) in this process, and the store counts
-// versions, not polls.
+// and kept as an ingest record the API lists (GET /v1/ingest/skipped). The watcher reports an object on
+// every event and reconcile, so a skip is reported once per (bucket, key, reason, version) in this process,
+// and the store counts versions, not reports.
 import type { Logger } from 'pino';
 
 export const SKIP_REASONS = [

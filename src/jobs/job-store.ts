@@ -1,5 +1,6 @@
 // The JobStore seam: every operation the control plane needs from job storage, with no connection or
 // transaction type leaking out. SQLite is the embedded default; PostgreSQL implements the same contract.
+import type { SeenObjectStore } from '../ingest/seen-objects.ts';
 import type { Job, JobEvent, JobStatus, NewJob } from './job.ts';
 import type { Transition } from './state-machine.ts';
 
@@ -21,7 +22,8 @@ export interface ClaimOptions {
   pool?: string;
 }
 
-export interface JobStore {
+/** Also the source watch's ledger of seen object versions (ingest/seen-objects.ts). */
+export interface JobStore extends SeenObjectStore {
   migrate(): Promise<void>;
   /** Creates the job, or returns the live job of its idempotency key; records the version in the ledger. */
   create(input: NewJob, now: Date): Promise<CreateResult>;

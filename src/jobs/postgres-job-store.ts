@@ -10,6 +10,7 @@ import { type Generated, Kysely, PostgresDialect, type Selectable, sql } from 'k
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { SluiceError } from '../errors.ts';
+import type { IngestSeenTable } from '../ingest/seen-objects.ts';
 import type { ObjectSequencerStore } from '../ingest/sequencer.ts';
 import {
   type SkipNotice,
@@ -31,6 +32,7 @@ import {
 import type { ClaimOptions, CreateResult, JobStore } from './job-store.ts';
 import { KyselyJobQueries } from './kysely-job-queries.ts';
 import { KyselyObjectSequencers, type ObjectSequencersTable } from './kysely-object-sequencers.ts';
+import { KyselySeenObjects } from './kysely-seen-objects.ts';
 import { KyselyWorkerTokens } from './kysely-worker-tokens.ts';
 import { hashLeaseToken } from './lease-token.ts';
 import { DEFAULT_POOLS, type PoolSettings, requireKnownPool } from './pool-offer.ts';
@@ -55,6 +57,7 @@ interface Schema extends JobTables {
   worker_tokens: WorkerTokensTable & { seq: Generated<string> };
   sluice_migrations: { id: number; applied_at: Generated<Date> };
   object_sequencers: ObjectSequencersTable;
+  ingest_seen: IngestSeenTable;
 }
 
 /**
@@ -150,6 +153,14 @@ export const PG_MIGRATIONS: readonly string[] = [
      updated_at TEXT COLLATE "C" NOT NULL,
      PRIMARY KEY (bucket, key)
    )`,
+  // (issue 10) the source watch's ledger of seen object versions (ingest/seen-objects.ts).
+  `CREATE TABLE IF NOT EXISTS ingest_seen (
+     bucket TEXT COLLATE "C" NOT NULL,
+     key TEXT COLLATE "C" NOT NULL,
+     etag TEXT NOT NULL,
+     seen_at TEXT COLLATE "C" NOT NULL,
+     PRIMARY KEY (bucket, key)
+   )`,
 ];
 
 /** A claim's row: the job after the claim, the row before it (JSON) and the job:claimed event's data. */
@@ -203,6 +214,7 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
   private readonly tokens: KyselyWorkerTokens;
   private readonly queries: KyselyJobQueries;
   private readonly sequencers: KyselyObjectSequencers;
+  private readonly seen: KyselySeenObjects;
   private readonly work = new EventEmitter();
   private readonly channel: string;
   private listener: pg.Client | null = null;
@@ -230,6 +242,7 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
       this.transition(id, t, now),
     );
     this.sequencers = new KyselyObjectSequencers(this.db as never);
+    this.seen = new KyselySeenObjects(this.db as never);
   }
 
   advanceSequencer(bucket: string, key: string, sequencer: string, now: Date) {
@@ -310,6 +323,22 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
 
   ingested(idempotencyKey: string) {
     return this.queries.ingested(idempotencyKey);
+  }
+
+  seenObjects(bucket: string) {
+    return this.seen.seenObjects(bucket);
+  }
+
+  seenVersion(bucket: string, key: string) {
+    return this.seen.seenVersion(bucket, key);
+  }
+
+  markSeen(bucket: string, key: string, etag: string, now: Date) {
+    return this.seen.markSeen(bucket, key, etag, now);
+  }
+
+  forgetSeen(bucket: string, keys: readonly string[]) {
+    return this.seen.forgetSeen(bucket, keys);
   }
 
   supersede(versionGroup: string, byJobId: string, now: Date) {

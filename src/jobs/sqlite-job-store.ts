@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { SluiceError } from '../errors.ts';
+import type { IngestSeenTable } from '../ingest/seen-objects.ts';
 import type { ObjectSequencerStore } from '../ingest/sequencer.ts';
 import {
   type SkipNotice,
@@ -29,6 +30,7 @@ import {
 import type { ClaimOptions, CreateResult, JobStore } from './job-store.ts';
 import { KyselyJobQueries } from './kysely-job-queries.ts';
 import { KyselyObjectSequencers, type ObjectSequencersTable } from './kysely-object-sequencers.ts';
+import { KyselySeenObjects } from './kysely-seen-objects.ts';
 import { KyselyWorkerTokens } from './kysely-worker-tokens.ts';
 import { hashLeaseToken } from './lease-token.ts';
 import { DEFAULT_POOLS, type PoolSettings, poolMayClaim, requireKnownPool } from './pool-offer.ts';
@@ -38,6 +40,7 @@ import type { WorkerTokenStore, WorkerTokensTable } from './worker-token-store.t
 interface Schema extends JobTables {
   worker_tokens: WorkerTokensTable;
   object_sequencers: ObjectSequencersTable;
+  ingest_seen: IngestSeenTable;
 }
 
 /** Numbered by position; `user_version` counts how many ran. Append only. */
@@ -135,6 +138,14 @@ export const MIGRATIONS: readonly string[] = [
      updated_at TEXT NOT NULL,
      PRIMARY KEY (bucket, key)
    )`,
+  // (issue 10) the source watch's ledger of seen object versions (ingest/seen-objects.ts).
+  `CREATE TABLE IF NOT EXISTS ingest_seen (
+     bucket TEXT NOT NULL,
+     key TEXT NOT NULL,
+     etag TEXT NOT NULL,
+     seen_at TEXT NOT NULL,
+     PRIMARY KEY (bucket, key)
+   )`,
 ];
 
 /** Skip records kept at most; the oldest go first (a folder of unrelated files cannot grow the database). */
@@ -148,6 +159,7 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
   private readonly tokens: KyselyWorkerTokens;
   private readonly queries: KyselyJobQueries;
   private readonly sequencers: KyselyObjectSequencers;
+  private readonly seen: KyselySeenObjects;
   /** In-process wake-ups: one control plane opens the file, so its own writes are all there are. */
   private readonly work = new EventEmitter();
   private readonly sqlite: Database.Database;
@@ -184,6 +196,7 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
       this.transition(id, t, now),
     );
     this.sequencers = new KyselyObjectSequencers(this.db as never);
+    this.seen = new KyselySeenObjects(this.db as never);
   }
 
   async migrate(): Promise<void> {
@@ -231,6 +244,22 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
 
   ingested(idempotencyKey: string) {
     return this.queries.ingested(idempotencyKey);
+  }
+
+  seenObjects(bucket: string) {
+    return this.seen.seenObjects(bucket);
+  }
+
+  seenVersion(bucket: string, key: string) {
+    return this.seen.seenVersion(bucket, key);
+  }
+
+  markSeen(bucket: string, key: string, etag: string, now: Date) {
+    return this.seen.markSeen(bucket, key, etag, now);
+  }
+
+  forgetSeen(bucket: string, keys: readonly string[]) {
+    return this.seen.forgetSeen(bucket, keys);
   }
 
   supersede(versionGroup: string, byJobId: string, now: Date) {

@@ -22,7 +22,7 @@ import { checkPutSize, type ObjectInfo, type ObjectStore, type PutOptions } from
 const OPEN_OBJECT = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 /** Files the store makes are the owner's only (finding 8): the data directory holds other people's media. */
 const FILE_MODE = 0o600;
-/** Links reported per bucket by `list` are remembered so a watcher polling twice a second logs each once. */
+/** Links reported per bucket (by `list`, `reportLink`) are remembered so each is logged once while it stays. */
 const MAX_REPORTED = 10_000;
 
 export class LocalObjectStore implements ObjectStore {
@@ -320,6 +320,12 @@ export class LocalObjectStore implements ObjectStore {
       `${op} of ${bucket}/${key} refused: ${through}, and Sluice never follows symbolic links in buckets; copy or move the real file into the bucket instead`,
       { bucket, key, ...(link ? { link } : {}) },
     );
+  }
+
+  /** Reports a link met outside a listing (a watcher's event), once while it stays, as `list` does. */
+  async reportLink(bucket: string, key: string): Promise<void> {
+    const bucketDir = path.join(this.root, validateBucketName(bucket));
+    await this.reportSkipped(bucket, bucketDir, [key], false);
   }
 
   /** Logs the links a listing skipped, each once while it stays there (a full listing forgets the gone). */

@@ -16,6 +16,7 @@ import { admin, freshSchema, requirePostgres, TEST_DATABASE_URL } from '../pg-te
 import { jobStoreContract, type StoreFactory } from './job-store.contract.ts';
 import { objectSequencerContract } from './object-sequencers.contract.ts';
 import { priorityContract } from './priority.contract.ts';
+import { seenObjectsContract } from './seen-objects.contract.ts';
 
 before(requirePostgres);
 
@@ -68,6 +69,7 @@ const factory: StoreFactory = {
 jobStoreContract('PostgresJobStore', factory);
 priorityContract('PostgresJobStore', factory);
 objectSequencerContract('PostgresJobStore', factory);
+seenObjectsContract('PostgresJobStore', factory);
 
 test('PostgreSQL that does not answer is DATABASE_UNREACHABLE at migrate(), naming where without the password', async () => {
   const store = new PostgresJobStore({ connectionString: 'postgres://postgres:s3cret@127.0.0.1:1/test' });

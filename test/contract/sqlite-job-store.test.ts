@@ -8,6 +8,7 @@ import { MIGRATIONS, SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
 import { jobStoreContract, type StoreFactory } from './job-store.contract.ts';
 import { objectSequencerContract } from './object-sequencers.contract.ts';
 import { priorityContract } from './priority.contract.ts';
+import { seenObjectsContract } from './seen-objects.contract.ts';
 
 const factory: StoreFactory = {
   peersAreConnections: false,
@@ -58,3 +59,4 @@ const factory: StoreFactory = {
 jobStoreContract('SqliteJobStore', factory);
 priorityContract('SqliteJobStore', factory);
 objectSequencerContract('SqliteJobStore', factory);
+seenObjectsContract('SqliteJobStore', factory);

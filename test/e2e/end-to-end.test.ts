@@ -26,7 +26,6 @@ async function serve(t: Parameters<typeof tempDir>[0], template?: object) {
     {
       dataDir,
       port: 0,
-      pollMs: 100,
       settleMs: 300,
       schedulerIntervalMs: 100,
       heartbeatSeconds: 0.3,

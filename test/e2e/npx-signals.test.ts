@@ -62,7 +62,6 @@ async function npxServe(t: Parameters<typeof tempDir>[0]) {
       env: {
         ...process.env,
         SLUICE_LOG_LEVEL: 'silent',
-        SLUICE_POLL_MS: '100',
         SLUICE_SETTLE_MS: '300',
         SLUICE_SCHEDULER_INTERVAL_MS: '100',
         SLUICE_HEARTBEAT_SECONDS: '0.5',

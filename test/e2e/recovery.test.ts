@@ -32,7 +32,6 @@ function startServer(dataDir: string, port: number, env: Record<string, string> 
         SLUICE_LOG_LEVEL: 'silent',
         SLUICE_LEASE_SECONDS: '3',
         SLUICE_HEARTBEAT_SECONDS: '0.5',
-        SLUICE_POLL_MS: '100',
         SLUICE_SETTLE_MS: '300',
         SLUICE_SCHEDULER_INTERVAL_MS: '200',
         SLUICE_DEFAULT_TEMPLATE: 'recovery',

@@ -142,7 +142,6 @@ test('separate hosts: 2 workers in network namespaces, 2 control planes on Postg
     SLUICE_LOG_LEVEL: 'info',
     SLUICE_LEASE_SECONDS: '3',
     SLUICE_HEARTBEAT_SECONDS: '0.5',
-    SLUICE_POLL_MS: '100',
     SLUICE_SETTLE_MS: '300',
     SLUICE_SCHEDULER_INTERVAL_MS: '100',
     SLUICE_DEFAULT_TEMPLATE: 'tiny',

@@ -43,7 +43,6 @@ async function setup(t: Parameters<typeof tempDir>[0]) {
           SLUICE_LOG_LEVEL: 'warn',
           SLUICE_LEASE_SECONDS: String(LEASE_SECONDS),
           SLUICE_HEARTBEAT_SECONDS: '0.5',
-          SLUICE_POLL_MS: '100',
           SLUICE_SETTLE_MS: '300',
           SLUICE_SCHEDULER_INTERVAL_MS: '200',
           SLUICE_DEFAULT_TEMPLATE: 'restart',

@@ -11,7 +11,7 @@ import { startRealServer } from '../real-server.ts';
 
 test('real sluice serve: a file copied in chunks with pauses longer than the settle window ends as one COMPLETE job; the partial ones are SUPERSEDED', async (t) => {
   // Settle 300 ms, pauses of 700 ms: every pause looks like a finished file to the watcher.
-  const server = await startRealServer(t, { env: { SLUICE_SETTLE_MS: '300', SLUICE_POLL_MS: '100' } });
+  const server = await startRealServer(t, { env: { SLUICE_SETTLE_MS: '300' } });
   // An MPEG-TS stream: a truncated one still decodes, so partial versions really get encoded.
   const source = await clip({ width: 320, height: 180, seconds: 4, noise: true });
   const ts = path.join(path.dirname(source), 'slow-source.ts');

@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { BucketWatcher } from '../../src/ingest/bucket-watcher.ts';
 import { Ingest } from '../../src/ingest/ingest.ts';
 import { defaultPipeline } from '../../src/ingest/pipeline.ts';
+import { SourceWatch } from '../../src/ingest/source-watch.ts';
 import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
 import { LocalObjectStore } from '../../src/storage/local-object-store.ts';
 import { TemplateRegistry } from '../../src/templates/template-registry.ts';
-import { silentLog, tempDir } from '../helpers.ts';
+import { silentLog, tempDir, waitFor } from '../helpers.ts';
 
 /** One "server lifetime": a store opened on the data dir, ingest, and a fresh watcher (no memory). */
 async function boot(dir: string) {
@@ -26,19 +26,24 @@ async function boot(dir: string) {
     new TemplateRegistry(null),
     silentLog,
   );
-  const watcher = new BucketWatcher(
+  const watcher = new SourceWatch(
     objects,
-    { bucket: 'source', pollMs: 50, settleMs: 1000 },
+    store,
+    { bucket: 'source', settleMs: 50, reconcileMs: 60_000, notifications: false },
     async (e) => {
       await ingest.handle(e);
     },
     silentLog,
   );
-  /** Two scans a settle window apart: every settled object is delivered. */
+  /**
+   * A full rescan handing every settled object to ingest. The watcher's own ledger of seen versions
+   * would stop a version it handed on before ingest sees it: it is cleared, so this tests the ingest ledger.
+   */
   const rescan = async () => {
-    const now = Date.now();
-    await watcher.scan(now);
-    await watcher.scan(now + 2000);
+    await store.forgetSeen('source', [...(await store.seenObjects('source')).keys()]);
+    await watcher.reconciler.runOnce();
+    await waitFor('the settle queue to empty', async () => watcher.settle.size === 0);
+    await watcher.settle.drained();
   };
   return { store, objects, ingest, rescan };
 }

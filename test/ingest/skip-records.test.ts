@@ -1,15 +1,15 @@
-// Ingest records of skipped objects on real SQLite and a real LocalObjectStore: the watcher polling many
-// times writes one record per key + reason + version; a new version counts, the same one does not; a
+// Ingest records of skipped objects on real SQLite and a real LocalObjectStore: the watcher reconciling
+// many times writes one record per key + reason + version; a new version counts, the same one does not; a
 // symlink is reported once while it stays; the store keeps newest first.
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { BucketWatcher } from '../../src/ingest/bucket-watcher.ts';
 import { SkipLog, type SkipNotice } from '../../src/ingest/skip-log.ts';
+import { SourceWatch } from '../../src/ingest/source-watch.ts';
 import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
 import { LocalObjectStore } from '../../src/storage/local-object-store.ts';
-import { silentLog, tempDir } from '../helpers.ts';
+import { silentLog, tempDir, waitFor } from '../helpers.ts';
 
 const T0 = 1_700_000_000_000;
 
@@ -24,9 +24,10 @@ async function fixture(t: { after: (fn: () => Promise<void>) => void }) {
   const notices: SkipNotice[] = [];
   objects.onLinkSkipped = (bucket, key, target) =>
     void skips.report({ bucket, key, reason: 'SYMLINK', version: target, message: 'a link' });
-  const watcher = new BucketWatcher(
+  const watcher = new SourceWatch(
     objects,
-    { bucket: 'source', pollMs: 1000, settleMs: 100 },
+    store,
+    { bucket: 'source', settleMs: 100, reconcileMs: 60_000, notifications: false },
     async () => {},
     silentLog,
     async (n) => {
@@ -34,20 +35,22 @@ async function fixture(t: { after: (fn: () => Promise<void>) => void }) {
       await skips.report(n);
     },
   );
+  t.after(() => watcher.stop());
   return { dir, store, objects, skips, watcher, notices, source: path.join(dir, 'buckets', 'source') };
 }
 
-test('a temp name polled ten times is one record of count 1; a symlink is one record', async (t) => {
+test('a temp name reconciled ten times is one record of count 1; a symlink is one record', async (t) => {
   const f = await fixture(t);
   const outside = await tempDir(t, 'sluice-skips-out-');
   await fs.writeFile(path.join(outside, 'x.mp4'), 'x');
   await fs.writeFile(path.join(f.source, 'movie.mp4.part'), 'half');
   await fs.symlink(path.join(outside, 'x.mp4'), path.join(f.source, 'link.mp4'));
-  for (let i = 0; i < 10; i++) await f.watcher.scan(T0 + i * 500);
+  for (let i = 0; i < 10; i++) await f.watcher.reconciler.runOnce();
+  await waitFor('the skip records', async () => (await f.store.listSkipped(100)).length === 2);
   assert.equal(
     f.notices.filter((n) => n.key === 'movie.mp4.part').length,
     10,
-    'the watcher tells every pass',
+    'the watcher tells every reconcile',
   );
   const recs = await f.store.listSkipped(100);
   assert.deepEqual(recs.map((r) => [r.key, r.reason, r.count]).sort(), [

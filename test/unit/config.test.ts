@@ -128,3 +128,18 @@ test('SLUICE_DATABASE_URL: unset keeps SQLite; a postgres:// URL is taken; anoth
       /SLUICE_DATABASE_URL/.test(err.message),
   );
 });
+
+test('the source watch: SLUICE_RECONCILE_SECONDS defaults to 5 minutes; SLUICE_POLL_MS is gone and refused as unknown', () => {
+  assert.equal(loadConfig({}, {}).reconcileSeconds, 300);
+  assert.equal(loadConfig({}, { SLUICE_RECONCILE_SECONDS: '0.5' }).reconcileSeconds, 0.5);
+  assert.throws(
+    () => loadConfig({}, { SLUICE_RECONCILE_SECONDS: '0' }),
+    (err: Error & { code?: string }) =>
+      err.code === 'VALIDATION_FAILED' && /SLUICE_RECONCILE_SECONDS/.test(err.message),
+  );
+  assert.throws(
+    () => loadConfig({}, { SLUICE_POLL_MS: '500' }),
+    (err: Error & { code?: string }) =>
+      err.code === 'VALIDATION_FAILED' && /SLUICE_POLL_MS/.test(err.message),
+  );
+});
