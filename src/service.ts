@@ -20,7 +20,8 @@ import { NoLauncher } from './launchers/no-launcher.ts';
 import { type FfmpegBinaries, findFfmpeg } from './media/ffmpeg-binaries.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { lockDataDir } from './storage/data-dir-lock.ts';
-import { LocalObjectStore } from './storage/local-object-store.ts';
+import type { ObjectStore } from './storage/object-store.ts';
+import { checkObjectStore, openObjectStore, storageEnvOf } from './storage/open-object-store.ts';
 import { securePrivateDataDir } from './storage/private-data-dir.ts';
 import { writeServerFile } from './storage/server-file.ts';
 import { TemplateRegistry } from './templates/template-registry.ts';
@@ -29,7 +30,7 @@ import { VERSION } from './version.ts';
 export interface Service {
   url: string;
   store: ServiceJobStore;
-  objects: LocalObjectStore;
+  objects: ObjectStore;
   ingest: Ingest;
   scheduler: Scheduler;
   /** Stops taking work; running jobs get `graceMs` (default: the configured grace) to finish, else are released. */
@@ -65,20 +66,22 @@ async function startLocked(
   localWorkers: boolean,
   instance: string,
 ): Promise<Service> {
-  const objects = new LocalObjectStore(config.dataDir, log.child({ component: 'objects' }));
-  await objects.ensureBucket('source');
-  await objects.ensureBucket('destination');
+  const opened = await openObjectStore(config, log.child({ component: 'objects' }));
+  const objects = opened.objects;
+  await checkObjectStore(opened, config);
+  log.info({ storage: opened.kind, where: opened.where }, 'object store open');
+  const buckets = { source: config.sourceBucket, destination: config.destinationBucket };
 
   const pools = poolSettingsOf(config);
-  const opened = openJobStore(config, log.child({ component: 'store' }), pools);
-  const store = opened.store;
+  const openedJobs = openJobStore(config, log.child({ component: 'store' }), pools);
+  const store = openedJobs.store;
   try {
     await store.migrate();
   } catch (err) {
     await store.close().catch(() => {});
     throw err;
   }
-  log.info({ store: opened.kind, where: opened.where }, 'job store open');
+  log.info({ store: openedJobs.kind, where: openedJobs.where }, 'job store open');
 
   let url = '';
   const launcher: Launcher = localWorkers
@@ -88,6 +91,7 @@ async function startLocked(
         logLevel: config.logLevel,
         ffmpeg,
         pools: localPoolsOf(config),
+        env: storageEnvOf(config), // local workers open the same object store
         forwardLog: (line) => {
           if (config.logLevel !== 'silent') process.stderr.write(line);
         },
@@ -116,24 +120,26 @@ async function startLocked(
       stopGraceMs: 1000,
       retentionMs: config.retentionDays * 86_400_000,
       leadership,
-      sharedStore: opened.kind === 'postgres',
+      sharedStore: openedJobs.kind === 'postgres',
     },
     log.child({ component: 'scheduler' }),
   );
   const templates = new TemplateRegistry(path.join(config.dataDir, 'templates'));
   const skips = new SkipLog(store, log.child({ component: 'ingest' }));
-  objects.onLinkSkipped = (bucket, key, target) =>
-    void skips.report({
-      bucket,
-      key,
-      reason: 'SYMLINK',
-      version: target,
-      message: `a symbolic link${target ? ` to ${target}` : ''}: Sluice does not follow links in buckets; copy the real file in instead`,
-    });
+  if (opened.kind === 'local') {
+    opened.objects.onLinkSkipped = (bucket, key, target) =>
+      void skips.report({
+        bucket,
+        key,
+        reason: 'SYMLINK',
+        version: target,
+        message: `a symbolic link${target ? ` to ${target}` : ''}: Sluice does not follow links in buckets; copy the real file in instead`,
+      });
+  }
   const ingest = new Ingest(
     store,
     objects,
-    [defaultPipeline(config.defaultTemplate)],
+    [defaultPipeline(config.defaultTemplate, buckets)],
     templates,
     log.child({ component: 'ingest' }),
     {
@@ -182,6 +188,7 @@ async function startLocked(
     retryDelay: (attempt) => retryDelayMs(attempt, Math.random()),
     version: VERSION,
     leadership: { instance, isLeader: () => scheduler.isLeader() },
+    buckets,
   });
   try {
     await api.listen({ host: config.host, port: config.port });
@@ -218,7 +225,7 @@ async function startLocked(
 
   const watcher = new BucketWatcher(
     objects,
-    { bucket: 'source', pollMs: config.pollMs, settleMs: config.settleMs },
+    { bucket: config.sourceBucket, pollMs: config.pollMs, settleMs: config.settleMs },
     async (event) => {
       await ingest.handle(event);
     },

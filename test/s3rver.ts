@@ -21,8 +21,8 @@ export interface S3Server {
   directEndpoint: string;
   /** Every request the proxy forwarded or refused, in order. */
   requests: { method: string; path: string; status: number }[];
-  /** The next `n` requests are answered 503 SlowDown without reaching s3rver. */
-  failNext(n: number): void;
+  /** The next `n` requests are answered with this error (503 SlowDown by default) without reaching s3rver. */
+  failNext(n: number, error?: { status: number; code: string }): void;
   credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
@@ -46,16 +46,17 @@ export async function startS3rver(t: T, buckets: string[] = ['source', 'destinat
   const direct = `http://127.0.0.1:${addr.port}`;
   const requests: S3Server['requests'] = [];
   let failing = 0;
+  let failure = { status: 503, code: 'SlowDown' };
   const proxy = http.createServer((req, res) => {
     const entry = { method: req.method ?? '', path: req.url ?? '', status: 0 };
     requests.push(entry);
     if (failing > 0) {
       failing--;
-      entry.status = 503;
+      entry.status = failure.status;
       req.resume();
-      res.writeHead(503, { 'content-type': 'application/xml' });
+      res.writeHead(failure.status, { 'content-type': 'application/xml' });
       res.end(
-        '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>',
+        `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${failure.code}</Code><Message>injected by the test proxy</Message></Error>`,
       );
       return;
     }
@@ -83,8 +84,9 @@ export async function startS3rver(t: T, buckets: string[] = ['source', 'destinat
     endpoint: `http://127.0.0.1:${port}`,
     directEndpoint: direct,
     requests,
-    failNext(n) {
+    failNext(n, error = { status: 503, code: 'SlowDown' }) {
       failing = n;
+      failure = error;
     },
     credentials: S3RVER_CREDENTIALS,
   };

@@ -75,5 +75,10 @@ export interface ObjectStore {
    * its bytes need not pass through the control plane. Stores without it (local folders) are served
    * through the Worker API.
    */
-  presign?(bucket: string, key: string, method: 'GET' | 'PUT', expiresSeconds: number): Promise<PresignedRequest>;
+  presign?(
+    bucket: string,
+    key: string,
+    method: 'GET' | 'PUT',
+    expiresSeconds: number,
+  ): Promise<PresignedRequest>;
 }

@@ -79,7 +79,7 @@ export class S3ObjectStore implements ObjectStore {
       maxAttempts: o.maxAttempts ?? 5,
       // Standard retries with client-side rate limiting: backs off on throttling (503 SlowDown, 429) and
       // retries 5xx and connection errors with jittered exponential delays.
-      retryMode: 'adaptive',
+      retryMode: 'standard',
       // Checksums only where an operation requires one: several S3-compatible stores (and s3rver) do
       // not know the newer x-amz-checksum-* headers. Integrity is still the TLS stream's and the sizes'.
       requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -170,7 +170,10 @@ export class S3ObjectStore implements ObjectStore {
   async read(bucket: string, key: string, maxBytes: number): Promise<Buffer> {
     const { info, stream } = await this.openRead(bucket, key);
     const tooBig = (size: number) =>
-      new SluiceError('VALIDATION_FAILED', `object ${bucket}/${key} is ${size} bytes; at most ${maxBytes} are read`);
+      new SluiceError(
+        'VALIDATION_FAILED',
+        `object ${bucket}/${key} is ${size} bytes; at most ${maxBytes} are read`,
+      );
     if (info.size > maxBytes) {
       stream.destroy();
       throw tooBig(info.size);
@@ -210,7 +213,7 @@ export class S3ObjectStore implements ObjectStore {
   async put(bucket: string, key: string, body: Readable, o: PutOptions = {}): Promise<ObjectInfo> {
     checkKey(bucket, key);
     let size = 0;
-    let bodyError: Error | null = null;
+    let bodyError = null as Error | null;
     // Counts the bytes; a body longer than declared fails at once, a short or empty one at its end,
     // before the upload's last request, so the object never appears.
     const counter = new Transform({
@@ -258,18 +261,21 @@ export class S3ObjectStore implements ObjectStore {
     } catch (err) {
       body.unpipe(counter);
       body.destroy();
-      if (bodyError && bodyError !== err) {
-        // The body failed and aborting the multipart upload failed too: the store removes the parts it
-        // keeps of an upload never completed (a lifecycle rule should; docs/storage.md).
-        this.log?.warn({ bucket, key, err: (err as Error).message }, 'aborting a failed multipart upload failed');
-        err = bodyError;
+      if (bodyError === null) throw mapError(err, bucket, key, 'write', this.where);
+      if (bodyError !== err) {
+        // The body failed, and aborting the multipart upload failed too: the store keeps the parts of
+        // an upload never completed until a lifecycle rule removes them (docs/storage.md).
+        this.log?.warn(
+          { bucket, key, err: (err as Error).message },
+          'aborting a failed multipart upload failed',
+        );
       }
-      if (err instanceof SluiceError) throw err;
-      if (!(err instanceof S3ServiceException) && !isNetwork(err)) {
-        // The body failed (the client went away): the upload was aborted.
-        throw new SluiceError('STORAGE_FAILED', `could not write ${bucket}/${key}: ${(err as Error).message}`);
-      }
-      throw mapError(err, bucket, key, 'write', this.where);
+      // The body failed (short, too long, or the client went away): nothing was completed.
+      if (bodyError instanceof SluiceError) throw bodyError;
+      throw new SluiceError(
+        'STORAGE_FAILED',
+        `could not write ${bucket}/${key}: ${(bodyError as Error).message}`,
+      );
     }
     const info = await this.stat(bucket, key);
     if (!info) throw new SluiceError('STORAGE_FAILED', `${bucket}/${key} was written but is not there`);
@@ -354,7 +360,12 @@ export class S3ObjectStore implements ObjectStore {
     const { contentType, cacheControl } = objectHeadersOf(key);
     const url = await getSignedUrl(
       this.client,
-      new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType, CacheControl: cacheControl }),
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        ContentType: contentType,
+        CacheControl: cacheControl,
+      }),
       { expiresIn: expiresSeconds, signableHeaders: new Set(['content-type', 'cache-control']) },
     );
     return { url, method, headers: { 'content-type': contentType, 'cache-control': cacheControl } };
@@ -370,7 +381,10 @@ export class S3ObjectStore implements ObjectStore {
     } catch (err) {
       const mapped = mapError(err, bucket, key, op, this.where);
       if (mapped.code !== 'OBJECT_NOT_FOUND') {
-        this.log?.warn({ bucket, key, op, code: mapped.code, err: (err as Error).message }, 'storage request failed');
+        this.log?.warn(
+          { bucket, key, op, code: mapped.code, err: (err as Error).message },
+          'storage request failed',
+        );
       }
       throw mapped;
     }
@@ -422,7 +436,12 @@ function isNetwork(err: unknown): boolean {
 /** An SDK failure as a SluiceError of the catalogue, with what to check. */
 export function mapError(err: unknown, bucket: string, key: string, op: string, where: string): SluiceError {
   if (err instanceof SluiceError) return err;
-  const e = err as { name?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const e = err as {
+    name?: string;
+    Code?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
   const status = e.$metadata?.httpStatusCode;
   const name = e.Code ?? e.name ?? '';
   const what = key ? `${bucket}/${key}` : bucket;

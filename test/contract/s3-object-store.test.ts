@@ -41,7 +41,9 @@ test(`${NAME}: each object is stored with the Content-Type and Cache-Control of 
   // A move takes the headers of its new name (a staged manifest becomes a manifest).
   await store.put('destination', '.staging/j1/1/master.m3u8', body('#EXTM3U'));
   await store.move('destination', '.staging/j1/1/master.m3u8', 'other/master.m3u8');
-  const moved = await store.client.send(new HeadObjectCommand({ Bucket: 'destination', Key: 'other/master.m3u8' }));
+  const moved = await store.client.send(
+    new HeadObjectCommand({ Bucket: 'destination', Key: 'other/master.m3u8' }),
+  );
   assert.equal(moved.ContentType, 'application/vnd.apple.mpegurl');
   assert.equal(moved.CacheControl, 'no-cache');
 });
@@ -64,8 +66,15 @@ test(`${NAME}: a 12 MiB put goes multipart (5 MiB parts) and reads back whole; a
   );
   assert.equal(await store.stat('source', 'short.mp4'), null);
   // Aborted, not completed (s3rver answers the abort 405: it keeps no parts to free).
-  assert.ok(s3.requests.some((r) => r.method === 'DELETE' && /uploadId=/.test(r.path)), 'the upload was aborted');
-  assert.equal(s3.requests.filter((r) => r.method === 'POST' && /uploadId=/.test(r.path)).length, 1, 'only the first upload completed');
+  assert.ok(
+    s3.requests.some((r) => r.method === 'DELETE' && /uploadId=/.test(r.path)),
+    'the upload was aborted',
+  );
+  assert.equal(
+    s3.requests.filter((r) => r.method === 'POST' && /uploadId=/.test(r.path)).length,
+    1,
+    'only the first upload completed',
+  );
 });
 
 test(`${NAME}: list follows continuation tokens over three pages; removePrefix deletes them all`, async (t) => {
@@ -85,22 +94,22 @@ test(`${NAME}: list follows continuation tokens over three pages; removePrefix d
   );
 });
 
-test(`${NAME}: throttling (503 SlowDown) is retried: a put, a stat and a list still succeed`, async (t) => {
+test(`${NAME}: throttling (503 SlowDown) and 5xx are retried: a put, a stat and a list still succeed`, async (t) => {
   const s3 = await startS3rver(t);
   const store = s3StoreOn(t, s3, { maxAttempts: 4 });
   s3.failNext(3);
   const info = await store.put('source', 'retry.mp4', body('after three 503s'));
   assert.equal(info.size, 16);
   assert.equal(s3.requests.filter((r) => r.status === 503).length, 3, 'three requests were refused');
-  s3.failNext(2);
+  s3.failNext(2, { status: 500, code: 'InternalError' });
   assert.equal((await store.stat('source', 'retry.mp4'))?.size, 16);
-  s3.failNext(2);
+  s3.failNext(2, { status: 503, code: 'ServiceUnavailable' });
   assert.deepEqual(
     (await store.list('source')).map((o) => o.key),
     ['retry.mp4'],
   );
   // More failures than attempts: a retryable STORAGE_FAILED, and nothing stored.
-  s3.failNext(50);
+  s3.failNext(50, { status: 500, code: 'InternalError' });
   const once = s3StoreOn(t, s3, { maxAttempts: 2 });
   await assert.rejects(once.put('source', 'never.mp4', body('x')), (e: unknown) => {
     assert.ok(e instanceof SluiceError && e.code === 'STORAGE_FAILED' && e.retryable, String(e));
