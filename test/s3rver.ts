@@ -20,7 +20,7 @@ export interface S3Server {
   /** s3rver's own URL, past the proxy. */
   directEndpoint: string;
   /** Every request the proxy forwarded or refused, in order. */
-  requests: { method: string; path: string; status: number }[];
+  requests: { method: string; path: string; status: number; presigned: boolean }[];
   /** The next `n` requests are answered with this error (503 SlowDown by default) without reaching s3rver. */
   failNext(n: number, error?: { status: number; code: string }): void;
   credentials: { accessKeyId: string; secretAccessKey: string };
@@ -48,7 +48,13 @@ export async function startS3rver(t: T, buckets: string[] = ['source', 'destinat
   let failing = 0;
   let failure = { status: 503, code: 'SlowDown' };
   const proxy = http.createServer((req, res) => {
-    const entry = { method: req.method ?? '', path: req.url ?? '', status: 0 };
+    // Presigned requests carry their signature in the query; the SDK's own, in the Authorization header.
+    const entry = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      status: 0,
+      presigned: /[?&]X-Amz-Signature=/.test(req.url ?? ''),
+    };
     requests.push(entry);
     if (failing > 0) {
       failing--;
