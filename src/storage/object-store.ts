@@ -71,6 +71,11 @@ export interface ObjectStore {
    */
   put(bucket: string, key: string, body: Readable, o?: PutOptions): Promise<ObjectInfo>;
   /**
+   * True where every put and upload replaces its object atomically (a reader gets the old bytes or the
+   * new, never a mix: S3): publishing then writes entry points straight over their stable names.
+   */
+  readonly replacesAtomically?: boolean;
+  /**
    * Optional: a URL through which a remote worker reads (GET) or writes (PUT) one object directly, so
    * its bytes need not pass through the control plane. Stores without it (local folders) are served
    * through the Worker API.

@@ -64,6 +64,8 @@ const DELETE_BATCH = 1000;
 
 export class S3ObjectStore implements ObjectStore {
   readonly client: S3Client;
+  /** A PUT (or a completed multipart upload) replaces its object at once, as a whole. */
+  readonly replacesAtomically: boolean = true;
   private readonly partSize: number;
   private readonly pageSize: number;
   private readonly scratchDir: string;
