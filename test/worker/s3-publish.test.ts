@@ -46,22 +46,28 @@ async function attempt(t: T, version: string, segments: number): Promise<Publish
 
 const keys = async (s: ObjectStore) => (await s.list('destination')).map((o) => o.key).sort();
 
-/** Follows master -> media playlist -> segments until told to stop; returns what it checked. */
+/**
+ * Follows master -> media playlist -> segments until told to stop. A file found missing counts only if
+ * the master playlist still names its version afterwards: a reader that holds an old manifest while the
+ * next publish removes the old version is not a manifest naming missing files.
+ */
 function reader(s: ObjectStore) {
   let stop = false;
   const missing: string[] = [];
   let reads = 0;
+  const masterNames = async (): Promise<string[]> => {
+    const master = await s.read('destination', `${SET}/master.m3u8`, 10_000).catch(() => null);
+    return (master?.toString() ?? '').split('\n').filter((l) => l && !l.startsWith('#'));
+  };
+  const miss = async (media: string, file: string) => {
+    if ((await masterNames()).includes(media)) missing.push(file);
+  };
   const done = (async () => {
     while (!stop) {
-      const master = await s.read('destination', `${SET}/master.m3u8`, 10_000).catch(() => null);
-      if (!master) continue;
-      for (const media of master
-        .toString()
-        .split('\n')
-        .filter((l) => l && !l.startsWith('#'))) {
+      for (const media of await masterNames()) {
         const playlist = await s.read('destination', `${SET}/${media}`, 10_000).catch(() => null);
         if (!playlist) {
-          missing.push(media);
+          await miss(media, media);
           continue;
         }
         const dir = media.slice(0, media.lastIndexOf('/'));
@@ -69,7 +75,7 @@ function reader(s: ObjectStore) {
           .toString()
           .split('\n')
           .filter((l) => l && !l.startsWith('#'))) {
-          if (!(await s.stat('destination', `${SET}/${dir}/${seg}`))) missing.push(`${dir}/${seg}`);
+          if (!(await s.stat('destination', `${SET}/${dir}/${seg}`))) await miss(media, `${dir}/${seg}`);
         }
       }
       reads++;
