@@ -4,7 +4,7 @@
 // right Content-Type; once with the server's local workers, once with a remote pull worker that has no
 // bucket credentials and reads and writes the bytes through presigned URLs, straight at the store.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { test } from 'node:test';
 import {
@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { JobView } from '../../src/api/job-view.ts';
 import { SLUICE_BIN } from '../../src/launchers/local-process-launcher.ts';
+import type { Assignment } from '../../src/worker/worker-api-client.ts';
 import { clip, tempDir, waitFor } from '../helpers.ts';
 import { type RealServer, startRealServer } from '../real-server.ts';
 import { type S3Server, startS3rver } from '../s3rver.ts';
@@ -215,3 +216,83 @@ async function startWorker(t: T, server: RealServer, token: string) {
   });
   return { stderr: () => text };
 }
+
+test('sluice serve on s3rver: a missing bucket or an unknown key id stops the start with its code and the setting to fix', async (t) => {
+  const s3 = await startS3rver(t);
+  const run = (env: Record<string, string>) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [SLUICE_BIN, 'serve', '--port', '0'],
+        { env: { ...process.env, ...s3Env(s3), SLUICE_LOG_LEVEL: 'info', ...env }, timeout: 60_000 },
+        (err, _out, stderr) =>
+          resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stderr }),
+      );
+    });
+  const dataDir = await tempDir(t);
+  const missing = await run({ SLUICE_DATA_DIR: dataDir, SLUICE_DESTINATION_BUCKET: 'not-there' });
+  assert.equal(missing.code, 1, missing.stderr);
+  assert.match(missing.stderr, /sluice: BUCKET_NOT_FOUND: bucket not-there does not exist/);
+  assert.match(missing.stderr, /SLUICE_DESTINATION_BUCKET/);
+  const denied = await run({ SLUICE_DATA_DIR: dataDir, SLUICE_S3_ACCESS_KEY_ID: 'NOT-A-KEY' });
+  assert.equal(denied.code, 1, denied.stderr);
+  assert.match(denied.stderr, /sluice: STORAGE_ACCESS_DENIED: .*SLUICE_S3_ACCESS_KEY_ID/);
+});
+
+test('sluice serve on s3rver: presigned URLs are given only to the attempt holding the lease, only for its own keys', async (t) => {
+  const s3 = await startS3rver(t);
+  const client = sdk(s3);
+  t.after(() => client.destroy());
+  const server = await startRealServer(t, { env: s3Env(s3), args: ['--no-local-workers'] });
+  const input = await clip({ width: 160, height: 90, seconds: 1 });
+  await client.send(
+    new PutObjectCommand({ Bucket: 'source', Key: 'lease.mp4', Body: await fs.readFile(input) }),
+  );
+  const created = await fetch(`${server.url}/v1/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ key: 'lease.mp4', template: 'tiny' }),
+  });
+  assert.equal(created.status, 201);
+  const { token } = await server.api.createWorkerToken();
+  const claim = await fetch(`${server.url}/v1/worker/claim`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ waitSeconds: 5 }),
+  });
+  const a = (await claim.json()) as Assignment & { leaseToken: string; storage: { presign?: string } };
+  assert.ok(a.storage.presign, 'an S3 server offers presigning');
+  const presign = (leaseToken: string, body: object) =>
+    fetch(`${server.url}${a.storage.presign}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${leaseToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const version = `v/${a.job.id}-${a.job.attempt}`;
+  const ok = await presign(a.leaseToken, { input: true, outputs: [`${version}/seg-1.m4s`, 'master.m3u8'] });
+  assert.equal(ok.status, 200, await ok.clone().text());
+  const urls = (await ok.json()) as {
+    input: { url: string };
+    outputs: Record<string, { url: string; key: string }>;
+  };
+  assert.match(urls.input.url, /X-Amz-Signature=/);
+  const got = await fetch(urls.input.url);
+  assert.equal(
+    Buffer.from(await got.arrayBuffer()).length,
+    (await fs.stat(input)).size,
+    'the presigned GET reads the input',
+  );
+  assert.match(urls.outputs['master.m3u8']?.url ?? '', new RegExp(`/destination/\\.staging/${a.job.id}/`));
+  // Another version's folder, a hostile key, another token: refused.
+  const other = await presign(a.leaseToken, { outputs: ['v/someone-else-1/seg.m4s'] });
+  assert.equal(((await other.json()) as { code: string }).code, 'OUTPUT_OUTSIDE_DESTINATION');
+  const hostile = await presign(a.leaseToken, { outputs: ['../../source/lease.mp4'] });
+  assert.equal(((await hostile.json()) as { code: string }).code, 'INVALID_OBJECT_KEY');
+  const wrong = await presign('not-the-lease', { input: true });
+  assert.equal(((await wrong.json()) as { code: string }).code, 'LEASE_LOST');
+  // Canceled: the attempt lost its lease, and no more URLs are given.
+  await fetch(`${server.url}/v1/jobs/${a.job.id}/cancel`, { method: 'POST' });
+  const after = await presign(a.leaseToken, { input: true });
+  assert.equal(after.status, 409);
+  assert.equal(((await after.json()) as { code: string }).code, 'LEASE_LOST');
+});
