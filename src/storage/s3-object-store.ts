@@ -55,6 +55,8 @@ export interface S3ObjectStoreOptions {
   scratchDir?: string;
   /** Per-request timeout for connecting (ms). */
   connectionTimeoutMs?: number;
+  /** A request whose socket stays silent this long fails (and is retried): a stuck store never hangs a job. */
+  requestTimeoutMs?: number;
 }
 
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
@@ -86,7 +88,10 @@ export class S3ObjectStore implements ObjectStore {
       // not know the newer x-amz-checksum-* headers. Integrity is still the TLS stream's and the sizes'.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { connectionTimeout: o.connectionTimeoutMs ?? 5000 },
+      requestHandler: {
+        connectionTimeout: o.connectionTimeoutMs ?? 5000,
+        requestTimeout: o.requestTimeoutMs ?? 30_000,
+      },
     };
     if (o.endpoint) config.endpoint = o.endpoint;
     if (o.credentials) config.credentials = o.credentials;

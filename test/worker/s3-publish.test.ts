@@ -79,6 +79,7 @@ function reader(s: ObjectStore) {
         }
       }
       reads++;
+      await new Promise((r) => setTimeout(r, 5)); // a reader, not a load test
     }
   })();
   return {
