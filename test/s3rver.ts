@@ -98,13 +98,18 @@ export async function startS3rver(t: T, buckets: string[] = ['source', 'destinat
   };
 }
 
-/** An S3ObjectStore on the server (path style, its credentials); closed after the test. */
+/**
+ * An S3ObjectStore on the server (path style, its credentials); closed after the test. s3rver writes an
+ * object in place (truncate, then write; metadata apart), unlike S3, so a GET racing a PUT of the same key
+ * can get fewer bytes than it announced and stall: a short request timeout makes the SDK retry it.
+ */
 export function s3StoreOn(t: T, s: S3Server, o: Partial<S3ObjectStoreOptions> = {}): S3ObjectStore {
   const store = new S3ObjectStore({
     endpoint: s.endpoint,
     region: 'us-east-1',
     forcePathStyle: true,
     credentials: s.credentials,
+    requestTimeoutMs: 5000,
     ...o,
   });
   t.after(async () => store.close());

@@ -141,6 +141,7 @@ test('S3 publish (s3rver, a real S3-protocol server on loopback): staged entry p
     region: 'us-east-1',
     forcePathStyle: true,
     credentials: s3.credentials,
+    requestTimeoutMs: 5000, // see s3StoreOn
   });
   t.after(() => store.close());
   const requests = await republishWhileReading(t, s3, store);
