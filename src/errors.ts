@@ -31,6 +31,8 @@ export const ERROR_CATALOGUE = {
     retryable: false,
   },
   NO_MATCHING_PIPELINE: { status: 422, title: 'No pipeline matches the object', retryable: false },
+  CONFIG_INVALID: { status: 400, title: 'Configuration file is not valid', retryable: false },
+  INPUT_NOT_FOUND: { status: 404, title: 'Input not found', retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large', retryable: false },
   REQUEST_TOO_SLOW: { status: 408, title: 'Request arrived too slowly', retryable: false },
   INPUT_EMPTY: { status: 422, title: 'Input is empty', retryable: false },
@@ -85,6 +87,18 @@ export const ERROR_CATALOGUE = {
   NOT_SLUICE: { status: 502, title: 'The server answering is not Sluice', retryable: false },
   SERVER_UNREACHABLE: { status: 503, title: 'Sluice server is not reachable', retryable: true },
   SERVER_BUSY: { status: 503, title: 'Server is at its limit; retry later', retryable: true },
+  // Object-store notifications (POST /v1/ingest/events, JetStream): docs/ingest-events.md.
+  EVENT_MALFORMED: { status: 400, title: 'Event notification is not valid', retryable: false },
+  EVENT_FORMAT_UNSUPPORTED: {
+    status: 415,
+    title: 'Event notification format is not known',
+    retryable: false,
+  },
+  INGEST_UNAUTHORIZED: { status: 401, title: 'Event sender is not authenticated', retryable: false },
+  INGEST_SIGNATURE_INVALID: { status: 401, title: 'Event signature is not valid', retryable: false },
+  SNS_TOPIC_NOT_ALLOWED: { status: 403, title: 'SNS topic is not allowed', retryable: false },
+  SNS_UNREACHABLE: { status: 503, title: 'SNS could not be reached', retryable: true },
+  NATS_UNREACHABLE: { status: 503, title: 'NATS JetStream does not answer', retryable: true },
   INTERNAL: { status: 500, title: 'Internal error', retryable: true },
 } as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
 

@@ -4,10 +4,14 @@ import type { Logger } from 'pino';
 import { isLoopback, loadOrCreateToken, TOKEN_FILE } from './api/api-token.ts';
 import { buildApi } from './api/server.ts';
 import { type Config, ceilingsOf, localPoolsOf, poolSettingsOf } from './config/config.ts';
+import { destinationBucketsOf, loadPipelineFile, sourceBucketsOf } from './config/pipeline-file.ts';
 import { SluiceError } from './errors.ts';
 import { BucketWatcher } from './ingest/bucket-watcher.ts';
+import { EventIntake } from './ingest/event-intake.ts';
 import { Ingest } from './ingest/ingest.ts';
-import { defaultPipeline } from './ingest/pipeline.ts';
+import { JetStreamSource } from './ingest/jetstream-source.ts';
+import { SnsVerifier } from './ingest/notifications/sns.ts';
+import { defaultPipeline, type Pipeline } from './ingest/pipeline.ts';
 import { SkipLog } from './ingest/skip-log.ts';
 import { instanceId, type Leadership, SoleLeader } from './jobs/leadership.ts';
 import { openJobStore, type ServiceJobStore } from './jobs/open-job-store.ts';
@@ -68,9 +72,20 @@ async function startLocked(
 ): Promise<Service> {
   const opened = await openObjectStore(config, log.child({ component: 'objects' }));
   const objects = opened.objects;
-  await checkObjectStore(opened, config);
-  log.info({ storage: opened.kind, where: opened.where }, 'object store open');
   const buckets = { source: config.sourceBucket, destination: config.destinationBucket };
+  // Pipelines: the configuration file's (--config, SLUICE_CONFIG), else the default one (zero config).
+  const templates = new TemplateRegistry(path.join(config.dataDir, 'templates'));
+  const pipelines: Pipeline[] = config.configFile
+    ? await loadPipelineFile(config.configFile, templates)
+    : [defaultPipeline(config.defaultTemplate, buckets)];
+  if (config.configFile)
+    log.info({ file: config.configFile, pipelines: pipelines.map((p) => p.name) }, 'pipelines read');
+  const sourceBuckets = sourceBucketsOf(pipelines);
+  // Local: the bucket folders are made; S3: each must exist and answer (BUCKET_NOT_FOUND, …).
+  await checkObjectStore(opened, [
+    ...new Set([buckets.source, buckets.destination, ...sourceBuckets, ...destinationBucketsOf(pipelines)]),
+  ]);
+  log.info({ storage: opened.kind, where: opened.where }, 'object store open');
 
   const pools = poolSettingsOf(config);
   const openedJobs = openJobStore(config, log.child({ component: 'store' }), pools);
@@ -124,7 +139,6 @@ async function startLocked(
     },
     log.child({ component: 'scheduler' }),
   );
-  const templates = new TemplateRegistry(path.join(config.dataDir, 'templates'));
   const skips = new SkipLog(store, log.child({ component: 'ingest' }));
   if (opened.kind === 'local') {
     opened.objects.onLinkSkipped = (bucket, key, target) =>
@@ -136,19 +150,12 @@ async function startLocked(
         message: `a symbolic link${target ? ` to ${target}` : ''}: Sluice does not follow links in buckets; copy the real file in instead`,
       });
   }
-  const ingest = new Ingest(
-    store,
-    objects,
-    [defaultPipeline(config.defaultTemplate, buckets)],
-    templates,
-    log.child({ component: 'ingest' }),
-    {
-      onJobCreated: () => scheduler.poke(),
-      onSuperseded: (jobs) => scheduler.stopWorkers(jobs.map((j) => j.id)),
-      ceilings: ceilingsOf(config),
-      onSkipped: (notice) => skips.report(notice),
-    },
-  );
+  const ingest = new Ingest(store, objects, pipelines, templates, log.child({ component: 'ingest' }), {
+    onJobCreated: () => scheduler.poke(),
+    onSuperseded: (jobs) => scheduler.stopWorkers(jobs.map((j) => j.id)),
+    ceilings: ceilingsOf(config),
+    onSkipped: (notice) => skips.report(notice),
+  });
   let apiToken: string | null = null;
   if (!isLoopback(config.host)) {
     const t = await loadOrCreateToken(config.dataDir);
@@ -158,7 +165,18 @@ async function startLocked(
       process.stdout.write(`API token (also in ${path.join(config.dataDir, TOKEN_FILE)}): ${t.token}\n`);
     }
   }
+  // Object-store notifications (POST /v1/ingest/events) and the JetStream consumer share one intake.
+  const intake = new EventIntake(ingest, objects, store, log.child({ component: 'ingest-events' }), (n) =>
+    skips.report(n),
+  );
   const api = buildApi({
+    ingestEvents: {
+      intake,
+      sns: new SnsVerifier(),
+      ingestToken: config.ingestToken ?? null,
+      hmacSecret: config.ingestHmacSecret ?? null,
+      snsTopics: config.ingestSnsTopicArns ?? [],
+    },
     apiToken,
     maxUploadBytes: config.maxUploadBytes,
     clientLimits: {
@@ -223,16 +241,43 @@ async function startLocked(
   // Control planes sharing the data directory (PostgreSQL) each write it: the CLI finds the last one.
   const serverFile = await writeServerFile(config.dataDir, { url, pid: process.pid, instance });
 
-  const watcher = new BucketWatcher(
-    objects,
-    { bucket: config.sourceBucket, pollMs: config.pollMs, settleMs: config.settleMs },
-    async (event) => {
-      await ingest.handle(event);
-    },
-    log.child({ component: 'watcher' }),
-    (notice) => skips.report(notice),
+  // One watcher per source bucket the pipelines watch.
+  const watchers = sourceBuckets.map(
+    (bucket) =>
+      new BucketWatcher(
+        objects,
+        { bucket, pollMs: config.pollMs, settleMs: config.settleMs },
+        async (event) => {
+          await ingest.handle(event);
+        },
+        log.child({ component: 'watcher', bucket }),
+        (notice) => skips.report(notice),
+      ),
   );
-  watcher.start();
+  const jetstream = config.natsUrl
+    ? new JetStreamSource(
+        {
+          url: config.natsUrl,
+          stream: config.natsStream,
+          subject: config.natsSubject,
+          consumer: config.natsConsumer,
+          ackWaitMs: config.natsAckWaitSeconds * 1000,
+          retryDelayMs: 5000,
+        },
+        intake,
+        log.child({ component: 'jetstream' }),
+      )
+    : null;
+  try {
+    await jetstream?.start();
+  } catch (err) {
+    await api.close().catch(() => {});
+    await leadership.close();
+    await store.close();
+    await serverFile.remove();
+    throw err;
+  }
+  for (const w of watchers) w.start();
   scheduler.start();
   log.info(
     { url, dataDir: config.dataDir, concurrency: localWorkers ? config.concurrency : 0, localWorkers },
@@ -246,7 +291,8 @@ async function startLocked(
     ingest,
     scheduler,
     async stop(graceMs = config.shutdownGraceSeconds * 1000) {
-      await watcher.stop();
+      await jetstream?.stop();
+      await Promise.all(watchers.map((w) => w.stop()));
       await scheduler.drain(graceMs);
       await api.close();
       await leadership.close();

@@ -22,6 +22,12 @@ import { parseTemplate } from '../templates/template.ts';
 import type { TemplateRegistry } from '../templates/template-registry.ts';
 import { tokenMatches } from './api-token.ts';
 import type { ClientLimits } from './client-limits.ts';
+import {
+  INGEST_EVENTS_ROUTE,
+  type IngestEventDeps,
+  registerIngestEventRoutes,
+} from './ingest-event-routes.ts';
+import { registerInputRoutes } from './input-routes.ts';
 import { jobView } from './job-view.ts';
 import { registerPoolRoutes } from './pool-routes.ts';
 import { sendProblem } from './problem.ts';
@@ -62,6 +68,8 @@ export interface ApiDeps {
   buckets?: { source: string; destination: string };
   /** The probe POST /v1/plan runs (a seam, so a test can count the probes running at once). */
   probe?: (file: string) => Promise<MediaInfo>;
+  /** POST /v1/ingest/events (object-store notifications): served when given; it authenticates itself. */
+  ingestEvents?: Omit<IngestEventDeps, 'log' | 'apiToken'>;
 }
 
 const CreateJob = z.strictObject({
@@ -125,6 +133,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   if (apiToken) {
     app.addHook('onRequest', async (req, reply) => {
       if (req.url === '/v1/health' || req.url.startsWith('/v1/worker/')) return;
+      if (deps.ingestEvents && req.routeOptions.url === INGEST_EVENTS_ROUTE) return;
       if (!tokenMatches(req.headers.authorization, apiToken)) {
         return sendProblem(
           reply,
@@ -169,6 +178,14 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   registerPoolRoutes(app, store, deps.pools);
+  registerInputRoutes(app, store);
+  if (deps.ingestEvents) {
+    registerIngestEventRoutes(app, {
+      ...deps.ingestEvents,
+      apiToken,
+      log: deps.log.child({ component: 'ingest-events' }),
+    });
+  }
 
   app.get('/v1/jobs', async (req) => {
     const q = parseBody(ListQuery, req.query, 'query');

@@ -6,6 +6,7 @@ import { ERROR_CATALOGUE, type ErrorCode, isErrorCode, SluiceError } from '../er
 import { JOB_PHASES, type Job, outputSetOf } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
 import { requireOutputsInDestination } from '../jobs/output-scope.ts';
+import { jobRetryDelayMs } from '../jobs/retry-policy.ts';
 import { requireLease } from '../jobs/state-machine.ts';
 import type { Assignment } from '../worker/worker-api-client.ts';
 import { parseBody } from './validate.ts';
@@ -192,7 +193,8 @@ export function registerWorkerRoutes(app: FastifyInstance, o: WorkerRouteOptions
         leaseToken: tokenOf(req),
         error: { code, message: body.message },
         retryable: ERROR_CATALOGUE[code].retryable,
-        retryDelayMs: o.retryDelay(current?.attempts ?? 1),
+        // The job's own backoff (its pipeline's) when it has one, else the server's.
+        retryDelayMs: jobRetryDelayMs(current, current?.attempts ?? 1, o.retryDelay),
         ...(body.stderrTail ? { stderrTail: body.stderrTail } : {}),
       },
       new Date(),

@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { TOKEN_FILE } from '../api/api-token.ts';
+import type { InputView } from '../api/input-routes.ts';
 import type { JobView } from '../api/job-view.ts';
 import { DEFAULT_PORT, SERVER_FILE } from '../config/defaults.ts';
 import { isErrorCode, SluiceError } from '../errors.ts';
@@ -51,6 +52,11 @@ export class ApiClient {
     if (limit !== undefined) q.set('limit', String(limit));
     const query = q.size > 0 ? `?${q}` : '';
     return this.request('GET', `/v1/jobs${query}`, undefined, {}, hasJobs);
+  }
+
+  /** An input (object version) and its jobs, one per pipeline (GET /v1/inputs/:id). */
+  getInput(id: string): Promise<InputView> {
+    return this.request('GET', `/v1/inputs/${encodeURIComponent(id)}`, undefined, {}, hasJobs);
   }
 
   getJob(id: string): Promise<JobView> {

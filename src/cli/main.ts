@@ -33,17 +33,35 @@ program
   .option('--port <port>', 'port to listen on (default 8787; 0 picks a free one)')
   .option('--concurrency <n>', 'jobs run at once (default: CPU cores / 2)')
   .option(
+    '--config <file>',
+    'pipelines from a YAML or JSON file (default: SLUICE_CONFIG, else the default pipeline)',
+  )
+  .option(
     '--no-local-workers',
     'a pure control plane: start no workers; remote `sluice worker`s pull the work',
   )
-  .action(async (o: { host?: string; port?: string; concurrency?: string; localWorkers: boolean }) => {
-    const { runServe } = await import('./serve.ts');
-    const { loadConfig } = await import('../config/config.ts');
-    await runServe(
-      loadConfig({ dataDir: dataDir(), host: o.host, port: o.port, concurrency: o.concurrency }),
-      { localWorkers: o.localWorkers },
-    );
-  });
+  .action(
+    async (o: {
+      host?: string;
+      port?: string;
+      concurrency?: string;
+      config?: string;
+      localWorkers: boolean;
+    }) => {
+      const { runServe } = await import('./serve.ts');
+      const { loadConfig } = await import('../config/config.ts');
+      await runServe(
+        loadConfig({
+          dataDir: dataDir(),
+          host: o.host,
+          port: o.port,
+          concurrency: o.concurrency,
+          configFile: o.config,
+        }),
+        { localWorkers: o.localWorkers },
+      );
+    },
+  );
 
 program
   .command('worker')
@@ -267,6 +285,26 @@ templates
   .action(async (file: string) => {
     const { validateTemplateFile } = await import('./template-commands.ts');
     console.log(await validateTemplateFile(file));
+  });
+
+const config = program.command('config').description('the configuration file (pipelines)');
+config
+  .command('validate')
+  .description('check a configuration file: print its pipelines, or every error (exit 1)')
+  .argument('[file]', 'YAML or JSON file (default: SLUICE_CONFIG)')
+  .option('--json', 'print JSON')
+  .action(async (file: string | undefined, o: { json?: boolean }) => {
+    const { validateConfigFile } = await import('./config-command.ts');
+    console.log(await validateConfigFile(dataDir(), file, Boolean(o.json)));
+  });
+
+program
+  .command('input')
+  .description("one input's jobs (one per matching pipeline) and their aggregate status")
+  .argument('<id>', "input id (a job's inputId)")
+  .action(async (id: string) => {
+    const { inputDetails } = await import('./format.ts');
+    console.log(inputDetails(await (await api()).getInput(id)));
   });
 
 program

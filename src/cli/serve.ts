@@ -8,7 +8,9 @@ export async function runServe(config: Config, o: ServiceOptions = {}): Promise<
   const log = createLogger(config.logLevel);
   const service = await startService(config, log, o);
   console.log(
-    `sluice serving ${service.url} (data: ${config.dataDir}); drop videos into ${config.dataDir}/buckets/source/`,
+    config.configFile
+      ? `sluice serving ${service.url} (data: ${config.dataDir}); pipelines from ${config.configFile}`
+      : `sluice serving ${service.url} (data: ${config.dataDir}); drop videos into ${config.dataDir}/buckets/source/`,
   );
   let stopping = false;
   const stop = async (signal: string) => {

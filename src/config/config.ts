@@ -141,6 +141,38 @@ export const Config = z.object({
     .min(5 * 1024 * 1024)
     .max(5 * 1024 ** 3)
     .default(8 * 1024 * 1024),
+  /** A YAML or JSON file of pipelines (config/pipeline-file.ts); unset: the default pipeline. */
+  configFile: z.string().min(1).optional(),
+  // Object-store notifications and JetStream (docs/ingest-events.md).
+  /** Bearer token of POST /v1/ingest/events (MinIO's auth_token; Basic auth's password). */
+  ingestToken: z.string().min(16, 'use at least 16 characters').optional(),
+  /** Secret of X-Sluice-Signature (HMAC-SHA256 of "t.body") on POST /v1/ingest/events. */
+  ingestHmacSecret: z.string().min(16, 'use at least 16 characters').optional(),
+  /** SNS topic ARNs whose deliveries are taken (comma-separated; `*` any); none: SNS is refused. */
+  ingestSnsTopicArns: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    )
+    .optional(),
+  /** nats://host:port: consume object events from JetStream (unset: no stream is read). */
+  natsUrl: z
+    .string()
+    .regex(/^(nats|tls|wss?):\/\//, 'must be a nats:// (or tls://, ws://, wss://) URL')
+    .optional(),
+  natsStream: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -')
+    .default('SLUICE_OBJECTS'),
+  natsSubject: z.string().min(1).default('sluice.objects'),
+  natsConsumer: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -')
+    .default('sluice-ingest'),
+  natsAckWaitSeconds: z.coerce.number().min(1).max(3600).default(30),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -198,6 +230,15 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   s3SecretAccessKey: 'SLUICE_S3_SECRET_ACCESS_KEY',
   s3MaxAttempts: 'SLUICE_S3_MAX_ATTEMPTS',
   s3PartSize: 'SLUICE_S3_PART_SIZE',
+  configFile: 'SLUICE_CONFIG',
+  ingestToken: 'SLUICE_INGEST_TOKEN',
+  ingestHmacSecret: 'SLUICE_INGEST_HMAC_SECRET',
+  ingestSnsTopicArns: 'SLUICE_INGEST_SNS_TOPIC_ARNS',
+  natsUrl: 'SLUICE_NATS_URL',
+  natsStream: 'SLUICE_NATS_STREAM',
+  natsSubject: 'SLUICE_NATS_SUBJECT',
+  natsConsumer: 'SLUICE_NATS_CONSUMER',
+  natsAckWaitSeconds: 'SLUICE_NATS_ACK_WAIT_SECONDS',
 };
 
 /** SLUICE_* variables read elsewhere than the configuration (binaries, CLI, the worker's token). */
@@ -227,6 +268,7 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     if (value !== undefined && value !== '') merged[field] = value;
   }
   merged.dataDir = path.resolve(String(merged.dataDir ?? 'sluice-data'));
+  if (merged.configFile !== undefined) merged.configFile = path.resolve(String(merged.configFile));
   const parsed = Config.safeParse(merged);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => {

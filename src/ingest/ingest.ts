@@ -43,7 +43,12 @@ export interface JobRequest {
   etag: string;
   template: string | Template;
   destinationBucket?: string;
+  /** Put before the job's own output prefix (`<key>/<template>`) in the destination. */
+  destinationPrefix?: string;
   userMetadata?: Record<string, string>;
+  /** The pipeline's priority, attempts and backoff (pipeline.ts); absent: 0, the template's, the server's. */
+  priority?: number;
+  retry?: Pipeline['retry'];
   /**
    * An object event (watcher, upload): a version whose job was purged is a replay and makes nothing. An
    * explicit API request instead makes a new job, and is told (409) when it differs from the live one.
@@ -124,6 +129,9 @@ export class Ingest {
           size,
           etag,
           destinationBucket: p.destinationBucket,
+          ...(p.destinationPrefix ? { destinationPrefix: p.destinationPrefix } : {}),
+          ...(p.priority !== undefined ? { priority: p.priority } : {}),
+          ...(p.retry ? { retry: p.retry } : {}),
           source: 'event',
           ...req,
         });
@@ -164,9 +172,20 @@ export class Ingest {
       }
       return;
     }
-    const suffixes = [
-      ...new Set(this.pipelines.filter((p) => p.bucket === bucket).flatMap((p) => p.suffixes)),
-    ];
+    const watching = this.pipelines.filter((p) => p.bucket === bucket);
+    const under = watching.filter((p) => key.startsWith(p.prefix));
+    if (under.length === 0 && watching.length > 0) {
+      const prefixes = [...new Set(watching.map((p) => p.prefix))];
+      await skipped({
+        bucket,
+        key,
+        reason: 'OUTSIDE_PREFIX',
+        version: null,
+        message: `no pipeline watches this folder; the pipelines of bucket ${bucket} take keys under ${prefixes.join(', ')}`,
+      });
+      return;
+    }
+    const suffixes = [...new Set(under.flatMap((p) => p.suffixes))];
     await skipped({
       bucket,
       key,
@@ -235,17 +254,29 @@ export class Ingest {
       }
     }
     const userMetadata = req.userMetadata ?? {};
+    // A pipeline's attempts stay under the server's ceiling, as a template's do.
+    const askedAttempts = req.retry?.maxAttempts;
+    const maxAttempts =
+      askedAttempts === undefined
+        ? undefined
+        : Math.min(askedAttempts, this.hooks.ceilings?.maxAttempts ?? askedAttempts);
     const result = await this.store.create(
       {
         pipeline: req.pipeline,
         input: { bucket: req.bucket, key: req.key, size: req.size, etag: req.etag },
         templateName: template.name,
         template,
-        destination: { bucket: destinationBucket, prefix: outputPrefixFor(req.key, template.name) },
+        destination: {
+          bucket: destinationBucket,
+          prefix: `${req.destinationPrefix ?? ''}${outputPrefixFor(req.key, template.name)}`,
+        },
         userMetadata,
         idempotencyKey: idem,
         versionGroup: versionGroup(scope, req.bucket, req.key),
         ...(lowered.length > 0 ? { limitsLowered: lowered } : {}),
+        ...(maxAttempts !== undefined ? { maxAttempts } : {}),
+        ...(req.priority !== undefined ? { priority: req.priority } : {}),
+        ...(req.retry?.backoff ? { retryBackoff: req.retry.backoff } : {}),
       },
       new Date(),
     );

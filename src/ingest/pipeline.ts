@@ -1,4 +1,8 @@
-// Pipelines, pure: which object events make jobs, with which template, into which destination.
+// Pipelines, pure: which object events make jobs, with which template, into which destination, at which
+// priority and with which retry policy. Built in code (the default pipeline) or read from a configuration
+// file (config/pipeline-file.ts).
+import type { RetryBackoff } from '../jobs/retry-policy.ts';
+
 export interface Pipeline {
   name: string;
   bucket: string;
@@ -12,6 +16,12 @@ export interface Pipeline {
    * every upload (the template when there are none). Objects under it are never inputs themselves.
    */
   settingsPrefix?: string;
+  /** Prepended to each job's output prefix in the destination bucket (default none). */
+  destinationPrefix?: string;
+  /** Claims take higher first, then older (default 0). */
+  priority?: number;
+  /** Attempts per job (default: the template's) and backoff between them (default: the server's). */
+  retry?: { maxAttempts?: number; backoff?: RetryBackoff };
 }
 
 export const SETTINGS_PREFIX = 'jobs/';

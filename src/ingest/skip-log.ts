@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 export const SKIP_REASONS = [
   /** No pipeline takes the key's suffix (not a media file Sluice knows). */
   'UNKNOWN_SUFFIX',
+  /** No pipeline watches the key's folder (configured pipelines take keys under their prefixes only). */
+  'OUTSIDE_PREFIX',
   /** A name tools give files still being written (.part, .tmp, ~, a leading dot). */
   'TEMP_NAME',
   /** A symbolic link: Sluice never follows links in buckets. */

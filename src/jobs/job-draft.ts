@@ -1,4 +1,6 @@
 // A new job as both stores insert it: SUBMITTED, runnable now, no attempt yet.
+
+import { inputIdOf } from './input-group.ts';
 import type { Job, NewJob } from './job.ts';
 import { newJobId } from './job-id.ts';
 
@@ -34,5 +36,8 @@ export function newJobDraft(input: NewJob, now: Date): Job {
     pool: null,
     preemptions: 0,
     offeredAt: at,
+    priority: input.priority ?? 0,
+    retryBackoff: input.retryBackoff ?? null,
+    inputId: inputIdOf(input.input),
   };
 }

@@ -42,6 +42,10 @@ export interface JobsTable {
   pool: string | null;
   preemptions: number;
   offered_at: string;
+  /** The pipeline's priority (claims: highest first), its retry backoff (JSON, null: the server's), the input. */
+  priority: number;
+  retry_backoff: string | null;
+  input_id: string;
   /** Bumped by every write: an update lands only on the version it read (optimistic concurrency). */
   version: Generated<number>;
 }
@@ -106,6 +110,9 @@ export function toRow(job: Job): Omit<JobsTable, 'version'> {
     pool: job.pool,
     preemptions: job.preemptions,
     offered_at: job.offeredAt,
+    priority: job.priority,
+    retry_backoff: job.retryBackoff ? JSON.stringify(job.retryBackoff) : null,
+    input_id: job.inputId,
   };
 }
 
@@ -140,6 +147,9 @@ export function fromRow(r: Selectable<JobsTable>): Job {
     pool: r.pool,
     preemptions: Number(r.preemptions),
     offeredAt: r.offered_at || r.run_after,
+    priority: Number(r.priority ?? 0),
+    retryBackoff: r.retry_backoff ? JSON.parse(r.retry_backoff) : null,
+    inputId: r.input_id,
   };
 }
 

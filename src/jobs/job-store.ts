@@ -42,10 +42,13 @@ export interface JobStore {
   findByIdPrefix(prefix: string, limit: number): Promise<Job[]>;
   list(filter: { status?: JobStatus; limit?: number }): Promise<Job[]>;
   events(jobId: string): Promise<JobEvent[]>;
+  /** The jobs of one input (object version; input-group.ts), oldest first: its fan-out, one per pipeline. */
+  listByInput(inputId: string): Promise<Job[]>;
   /** Applies a state-machine transition and records its event in one transaction. */
   transition(id: string, t: Transition, now: Date): Promise<Job>;
   /**
-   * Atomically claims the oldest runnable SUBMITTED job, setting its lease (only the token's hash is kept).
+   * Atomically claims the runnable SUBMITTED job of highest priority, oldest first among equals, setting
+   * its lease (only the token's hash is kept).
    * With `pool`, only a job that pool may take now (pool-offer.ts) and the pool is recorded on the attempt;
    * an unknown pool is POOL_UNKNOWN. Without it, any runnable job, as before pools.
    */

@@ -2,6 +2,7 @@
 import type { ErrorCode } from '../errors.ts';
 import type { MediaInfo } from '../media/media-info.ts';
 import type { Template } from '../templates/template.ts';
+import type { RetryBackoff } from './retry-policy.ts';
 
 export const JOB_STATUSES = ['SUBMITTED', 'PROGRESSING', 'COMPLETE', 'ERROR', 'CANCELED'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -85,6 +86,12 @@ export interface Job {
   preemptions: number;
   /** When the job's current offer to the pools began (see pool-offer.ts). */
   offeredAt: string;
+  /** Its pipeline's priority: claims take the highest first, then the oldest (default 0). */
+  priority: number;
+  /** Its pipeline's retry backoff; null: the server's (retry-policy.ts). */
+  retryBackoff: RetryBackoff | null;
+  /** The input (object version) the job was made for; its fan-out siblings share it (input-group.ts). */
+  inputId: string;
 }
 
 export interface JobEvent {
@@ -109,6 +116,9 @@ export type NewJob = Pick<
    * running jobs of the older ones. Defaults to the idempotency key (nothing is superseded).
    */
   versionGroup?: string;
+  /** The pipeline's priority (default 0) and retry backoff (default: the server's). */
+  priority?: number;
+  retryBackoff?: RetryBackoff | null;
 };
 
 /** `bucket/prefix`: the output set a job publishes; one input through one template owns one set. */

@@ -85,6 +85,18 @@ export class KyselyJobQueries {
     return rows.map(fromRow);
   }
 
+  async listByInput(inputId: string): Promise<Job[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('input_id', '=', inputId)
+      .orderBy('created_at')
+      .orderBy(this.insertionOrder)
+      .limit(1000)
+      .execute();
+    return rows.map(fromRow);
+  }
+
   async events(jobId: string): Promise<JobEvent[]> {
     const rows = await this.db
       .selectFrom('job_events')

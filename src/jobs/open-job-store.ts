@@ -2,6 +2,7 @@
 // PostgreSQL when SLUICE_DATABASE_URL names one (postgres://…; `?schema=NAME` picks the schema).
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { ObjectSequencerStore } from '../ingest/sequencer.ts';
 import type { SkipRecordStore } from '../ingest/skip-log.ts';
 import type { JobStore } from './job-store.ts';
 import { DEFAULT_POOLS, type PoolSettings } from './pool-offer.ts';
@@ -9,7 +10,7 @@ import { PostgresJobStore, parsePostgresUrl } from './postgres-job-store.ts';
 import { SqliteJobStore } from './sqlite-job-store.ts';
 import type { WorkerTokenStore } from './worker-token-store.ts';
 
-export type ServiceJobStore = JobStore & SkipRecordStore & WorkerTokenStore;
+export type ServiceJobStore = JobStore & SkipRecordStore & WorkerTokenStore & ObjectSequencerStore;
 
 export function openJobStore(
   o: { dataDir: string; databaseUrl?: string | undefined },

@@ -1,7 +1,7 @@
 // JobStore on PostgreSQL through Kysely and `pg`: the same semantics as the SQLite store (its reference),
-// for several control planes on one database. A claim takes the oldest runnable row FOR UPDATE SKIP
-// LOCKED, so concurrent claimers never wait on nor get the same job; a transition locks its row, and a
-// version column fences every write. Jobs that become claimable NOTIFY a channel of the schema; a
+// for several control planes on one database. A claim takes the first runnable row (highest priority,
+// then oldest) FOR UPDATE SKIP LOCKED, so concurrent claimers never wait on nor get the same job; a
+// transition locks its row, and a version column fences every write. Jobs that become claimable NOTIFY a channel of the schema; a
 // dedicated listening connection (reconnecting when dropped) wakes this process's onWork listeners.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -10,6 +10,7 @@ import { type Generated, Kysely, PostgresDialect, type Selectable, sql } from 'k
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { SluiceError } from '../errors.ts';
+import type { ObjectSequencerStore } from '../ingest/sequencer.ts';
 import {
   type SkipNotice,
   type SkipRecord,
@@ -29,6 +30,7 @@ import {
 } from './job-rows.ts';
 import type { ClaimOptions, CreateResult, JobStore } from './job-store.ts';
 import { KyselyJobQueries } from './kysely-job-queries.ts';
+import { KyselyObjectSequencers, type ObjectSequencersTable } from './kysely-object-sequencers.ts';
 import { KyselyWorkerTokens } from './kysely-worker-tokens.ts';
 import { hashLeaseToken } from './lease-token.ts';
 import { DEFAULT_POOLS, type PoolSettings, requireKnownPool } from './pool-offer.ts';
@@ -52,6 +54,7 @@ interface Schema extends JobTables {
   ingest_skipped: IngestSkippedTable;
   worker_tokens: WorkerTokensTable & { seq: Generated<string> };
   sluice_migrations: { id: number; applied_at: Generated<Date> };
+  object_sequencers: ObjectSequencersTable;
 }
 
 /**
@@ -128,6 +131,25 @@ export const PG_MIGRATIONS: readonly string[] = [
      ADD COLUMN preemptions INTEGER NOT NULL DEFAULT 0,
      ADD COLUMN offered_at TEXT COLLATE "C" NOT NULL DEFAULT ''`,
   `UPDATE jobs SET offered_at = run_after WHERE offered_at = ''`,
+  // Pipelines (issue 10): the pipeline's priority and retry backoff on the job, and the input (object
+  // version) its fan-out siblings share, computed as input-group.ts inputIdOf does. The claim walks the
+  // partial index of SUBMITTED jobs in claim order (priority, then age) and stops at the first runnable
+  // row it can lock: no sort of the backlog.
+  `ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0,
+     ADD COLUMN retry_backoff TEXT,
+     ADD COLUMN input_id TEXT COLLATE "C" NOT NULL DEFAULT ''`,
+  `UPDATE jobs SET input_id = 'in_' || substr(encode(sha256(convert_to((input::json->>'bucket') || E'\\n' ||
+     (input::json->>'key') || E'\\n' || COALESCE(input::json->>'etag', ''), 'UTF8')), 'hex'), 1, 16)`,
+  `CREATE INDEX jobs_claim ON jobs (priority DESC, created_at, seq) WHERE status = 'SUBMITTED'`,
+  'CREATE INDEX jobs_input ON jobs (input_id, created_at, seq)',
+  // Object-store notifications (issue 10): the highest S3 sequencer seen per key (kysely-object-sequencers.ts).
+  `CREATE TABLE IF NOT EXISTS object_sequencers (
+     bucket TEXT COLLATE "C" NOT NULL,
+     key TEXT COLLATE "C" NOT NULL,
+     sequencer TEXT COLLATE "C" NOT NULL,
+     updated_at TEXT COLLATE "C" NOT NULL,
+     PRIMARY KEY (bucket, key)
+   )`,
 ];
 
 /** A claim's row: the job after the claim, the row before it (JSON) and the job:claimed event's data. */
@@ -174,12 +196,13 @@ export function parsePostgresUrl(url: string): { connectionString: string; schem
   return { connectionString: u.toString(), schema };
 }
 
-export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenStore {
+export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenStore, ObjectSequencerStore {
   readonly schema: string;
   private readonly pool: pg.Pool;
   private readonly db: Kysely<Schema>;
   private readonly tokens: KyselyWorkerTokens;
   private readonly queries: KyselyJobQueries;
+  private readonly sequencers: KyselyObjectSequencers;
   private readonly work = new EventEmitter();
   private readonly channel: string;
   private listener: pg.Client | null = null;
@@ -206,6 +229,11 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     this.queries = new KyselyJobQueries(this.db as never, sql`seq`, (id, t, now) =>
       this.transition(id, t, now),
     );
+    this.sequencers = new KyselyObjectSequencers(this.db as never);
+  }
+
+  advanceSequencer(bucket: string, key: string, sequencer: string, now: Date) {
+    return this.sequencers.advanceSequencer(bucket, key, sequencer, now);
   }
 
   /**
@@ -308,6 +336,10 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     return this.queries.events(jobId);
   }
 
+  listByInput(inputId: string) {
+    return this.queries.listByInput(inputId);
+  }
+
   async transition(id: string, t: Transition, now: Date): Promise<Job> {
     // Two round trips in the common case: read the row, then one fenced statement writes it, its event and
     // the wake-up. A write that lost to a concurrent one, and any refusal (so that none is decided on a
@@ -376,6 +408,13 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     opts: ClaimOptions = {},
   ): Promise<Job | null> {
     const { pool } = opts;
+    const next = this.nextClaimable(now, pool);
+    const t: Transition = { type: 'claim', leaseToken, leaseMs, ...(pool !== undefined ? { pool } : {}) };
+    return this.claimWith(next, t, leaseToken, leaseMs, now, pool);
+  }
+
+  /** The claim's row pick: the first runnable SUBMITTED job the pool may take, locked, others skipped. */
+  private nextClaimable(now: Date, pool: string | undefined) {
     const pools = this.o.pools ?? DEFAULT_POOLS;
     requireKnownPool(pools, pool);
     // Rows other claimers hold are skipped, not waited on: each concurrent claim takes another job.
@@ -398,10 +437,33 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
           : sql<number>`LEAST(${top}, ${first} + FLOOR(${elapsedMs} / ${pools.fallbackMs}))`;
       q = q.where(sql<boolean>`${first} <= ${i} AND ${i} <= ${last}`);
     }
-    const next = q.orderBy('created_at').orderBy('seq').limit(1).forUpdate().skipLocked();
-    const t: Transition = { type: 'claim', leaseToken, leaseMs, ...(pool !== undefined ? { pool } : {}) };
+    // Priority first, then age: the order of the partial index jobs_claim, so no sort of the backlog.
+    return q
+      .orderBy('priority', 'desc')
+      .orderBy('created_at')
+      .orderBy('seq')
+      .limit(1)
+      .forUpdate()
+      .skipLocked();
+  }
+
+  /** The plan PostgreSQL makes for the claim's row pick (EXPLAIN text): the claim index, not a sort. */
+  async explainClaim(now: Date, pool?: string): Promise<string> {
+    const q = this.nextClaimable(now, pool).compile();
+    const r = await this.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${q.sql}`, [...q.parameters]);
+    return r.rows.map((row) => row['QUERY PLAN']).join('\n');
+  }
+
+  private async claimWith(
+    next: ReturnType<PostgresJobStore['nextClaimable']>,
+    t: Transition,
+    leaseToken: string,
+    leaseMs: number,
+    now: Date,
+    pool: string | undefined,
+  ): Promise<Job | null> {
     const at = now.toISOString();
-    // One statement, one round trip (pick-up latency is round trips): lock the oldest runnable row, write
+    // One statement, one round trip (pick-up latency is round trips): lock the first runnable row, write
     // the claim and its job:claimed event, return the row before and after. The SET is the state
     // machine's claim transition in SQL; every claim checks it against applyTransition below.
     const claim = sql<ClaimedRow>`

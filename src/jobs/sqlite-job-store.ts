@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { SluiceError } from '../errors.ts';
+import type { ObjectSequencerStore } from '../ingest/sequencer.ts';
 import {
   type SkipNotice,
   type SkipRecord,
@@ -27,6 +28,7 @@ import {
 } from './job-rows.ts';
 import type { ClaimOptions, CreateResult, JobStore } from './job-store.ts';
 import { KyselyJobQueries } from './kysely-job-queries.ts';
+import { KyselyObjectSequencers, type ObjectSequencersTable } from './kysely-object-sequencers.ts';
 import { KyselyWorkerTokens } from './kysely-worker-tokens.ts';
 import { hashLeaseToken } from './lease-token.ts';
 import { DEFAULT_POOLS, type PoolSettings, poolMayClaim, requireKnownPool } from './pool-offer.ts';
@@ -35,6 +37,7 @@ import type { WorkerTokenStore, WorkerTokensTable } from './worker-token-store.t
 
 interface Schema extends JobTables {
   worker_tokens: WorkerTokensTable;
+  object_sequencers: ObjectSequencersTable;
 }
 
 /** Numbered by position; `user_version` counts how many ran. Append only. */
@@ -114,6 +117,24 @@ export const MIGRATIONS: readonly string[] = [
   'ALTER TABLE jobs ADD COLUMN preemptions INTEGER NOT NULL DEFAULT 0',
   `ALTER TABLE jobs ADD COLUMN offered_at TEXT NOT NULL DEFAULT ''`,
   'UPDATE jobs SET offered_at = run_after',
+  // Pipelines (issue 10): the pipeline's priority and retry backoff on the job, and the input (object
+  // version) its fan-out siblings share, computed as input-group.ts inputIdOf does. Claims walk the
+  // SUBMITTED jobs by priority, then age (jobs_claim); an input's jobs are read by jobs_input.
+  'ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0',
+  'ALTER TABLE jobs ADD COLUMN retry_backoff TEXT',
+  `ALTER TABLE jobs ADD COLUMN input_id TEXT NOT NULL DEFAULT ''`,
+  `UPDATE jobs SET input_id = 'in_' || substr(sluice_sha256(json_extract(input, '$.bucket') || char(10) ||
+     json_extract(input, '$.key') || char(10) || COALESCE(json_extract(input, '$.etag'), '')), 1, 16)`,
+  `CREATE INDEX jobs_claim ON jobs (priority DESC, created_at) WHERE status = 'SUBMITTED'`,
+  'CREATE INDEX jobs_input ON jobs (input_id, created_at)',
+  // Object-store notifications (issue 10): the highest S3 sequencer seen per key (kysely-object-sequencers.ts).
+  `CREATE TABLE IF NOT EXISTS object_sequencers (
+     bucket TEXT NOT NULL,
+     key TEXT NOT NULL,
+     sequencer TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     PRIMARY KEY (bucket, key)
+   )`,
 ];
 
 /** Skip records kept at most; the oldest go first (a folder of unrelated files cannot grow the database). */
@@ -122,10 +143,11 @@ const MAX_SKIP_RECORDS = 10_000;
 /** The database holds other people's jobs (and lease hashes): the owner's only, like the data dir. */
 const DB_FILE_MODE = 0o600;
 
-export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenStore {
+export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenStore, ObjectSequencerStore {
   private readonly db: Kysely<Schema>;
   private readonly tokens: KyselyWorkerTokens;
   private readonly queries: KyselyJobQueries;
+  private readonly sequencers: KyselyObjectSequencers;
   /** In-process wake-ups: one control plane opens the file, so its own writes are all there are. */
   private readonly work = new EventEmitter();
   private readonly sqlite: Database.Database;
@@ -161,6 +183,7 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     this.queries = new KyselyJobQueries(this.db as never, sql`rowid`, (id, t, now) =>
       this.transition(id, t, now),
     );
+    this.sequencers = new KyselyObjectSequencers(this.db as never);
   }
 
   async migrate(): Promise<void> {
@@ -234,6 +257,10 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     return this.queries.events(jobId);
   }
 
+  listByInput(inputId: string) {
+    return this.queries.listByInput(inputId);
+  }
+
   async transition(id: string, t: Transition, now: Date): Promise<Job> {
     const saved = await retryOnConflict(() =>
       this.db.transaction().execute(async (trx) => {
@@ -260,7 +287,7 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     const { pool } = opts;
     requireKnownPool(this.pools, pool);
     // The pool rule (pool-offer.ts) is arithmetic on preemptions and offered_at: SQLite applies it in
-    // code over the runnable rows, oldest first, inside the one write transaction; PostgreSQL puts the
+    // code over the runnable rows in claim order (priority, then age), inside the one write transaction; PostgreSQL puts the
     // same arithmetic in the WHERE of its FOR UPDATE SKIP LOCKED select.
     return this.db.transaction().execute(async (trx) => {
       const BATCH = 200;
@@ -270,6 +297,8 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
           .selectAll()
           .where('status', '=', 'SUBMITTED')
           .where('run_after', '<=', now.toISOString())
+          // Priority first, then age (the jobs_claim index).
+          .orderBy('priority', 'desc')
           .orderBy('created_at')
           // Insertion order breaks ties: ids are random within a millisecond, rowids only grow.
           .orderBy(sql`rowid`)
@@ -363,6 +392,10 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
 
   touchWorkerToken(id: string, now: Date) {
     return this.tokens.touchWorkerToken(id, now);
+  }
+
+  advanceSequencer(bucket: string, key: string, sequencer: string, now: Date) {
+    return this.sequencers.advanceSequencer(bucket, key, sequencer, now);
   }
 
   async close(): Promise<void> {

@@ -8,10 +8,12 @@
 // it gains leadership: the attempts of a replica that died are then released without charge.
 import type { Logger } from 'pino';
 import { SluiceError } from '../errors.ts';
+import type { Job } from '../jobs/job.ts';
 import { newToken } from '../jobs/job-id.ts';
 import type { JobStore } from '../jobs/job-store.ts';
 import { type Leadership, SoleLeader } from '../jobs/leadership.ts';
 import { leaseTokenMatches } from '../jobs/lease-token.ts';
+import { jobRetryDelayMs } from '../jobs/retry-policy.ts';
 import { retryDelayMs } from '../jobs/state-machine.ts';
 import type { Launcher, WorkerExit } from '../launchers/launcher.ts';
 
@@ -185,13 +187,7 @@ export class Scheduler {
         await this.releaseUnclaimed(job.id, job.attempts);
         continue;
       }
-      await this.failLost(
-        job.id,
-        { hash: job.leaseHash },
-        job.attempts,
-        'its lease lapsed: no heartbeat',
-        null,
-      );
+      await this.failLost(job.id, { hash: job.leaseHash }, job, 'its lease lapsed: no heartbeat', null);
     }
   }
 
@@ -332,7 +328,7 @@ export class Scheduler {
       await this.failLost(
         job.id,
         { token: exit.leaseToken },
-        job.attempts,
+        job,
         `the worker exited (${how}) without reporting`,
         exit.stderrTail,
       );
@@ -343,10 +339,11 @@ export class Scheduler {
   private async failLost(
     jobId: string,
     lease: { token: string } | { hash: string | null },
-    attempt: number,
+    of: Pick<Job, 'attempts' | 'retryBackoff'>,
     why: string,
     tail: string | null,
   ) {
+    const attempt = of.attempts;
     try {
       const job = await this.store.transition(
         jobId,
@@ -355,7 +352,8 @@ export class Scheduler {
           ...('token' in lease ? { leaseToken: lease.token } : { leaseToken: null, leaseHash: lease.hash }),
           error: { code: 'WORKER_LOST', message: `attempt ${attempt} failed: ${why}` },
           retryable: true,
-          retryDelayMs: retryDelayMs(attempt, Math.random()),
+          // The job's own backoff (its pipeline's) when it has one, else the server's.
+          retryDelayMs: jobRetryDelayMs(of, attempt, (a) => retryDelayMs(a, Math.random())),
           ...(tail ? { stderrTail: tail } : {}),
         },
         new Date(),

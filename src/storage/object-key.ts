@@ -3,7 +3,7 @@ import { SluiceError } from '../errors.ts';
 
 const MAX_KEY_BYTES = 1024;
 const MAX_SEGMENT_BYTES = 255;
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,62}$/;
+export const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,62}$/;
 
 function refuse(key: string, why: string): never {
   throw new SluiceError('INVALID_OBJECT_KEY', `object key ${JSON.stringify(key)} is refused: ${why}`);

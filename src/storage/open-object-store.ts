@@ -51,9 +51,8 @@ export async function openObjectStore(config: StorageConfig, log: Logger): Promi
   return { kind: 's3', objects, where: config.s3Endpoint ?? `AWS S3 (${region})` };
 }
 
-/** Start-up check: both role buckets exist (local: are made) and answer. */
-export async function checkObjectStore(opened: OpenedObjectStore, config: StorageConfig): Promise<void> {
-  const buckets = [config.sourceBucket, config.destinationBucket];
+/** Start-up check: the buckets Sluice uses exist (local: are made) and answer. */
+export async function checkObjectStore(opened: OpenedObjectStore, buckets: string[]): Promise<void> {
   if (opened.kind === 'local') {
     for (const b of buckets) await opened.objects.ensureBucket(b);
   } else {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { type ApiDeps, buildApi } from '../../src/api/server.ts';
 import { Ingest } from '../../src/ingest/ingest.ts';
-import { defaultPipeline } from '../../src/ingest/pipeline.ts';
+import { defaultPipeline, type Pipeline } from '../../src/ingest/pipeline.ts';
 import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { LocalObjectStore } from '../../src/storage/local-object-store.ts';
@@ -24,6 +24,8 @@ export interface TestApiOptions {
   probe?: ApiDeps['probe'];
   /** Capacity pools (SLUICE_POOLS); default one pool, `local`. */
   pools?: ApiDeps['pools'];
+  /** The pipelines ingest runs (default: the default pipeline, as with no configuration file). */
+  pipelines?: Pipeline[];
 }
 
 export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiOptions = {}) {
@@ -41,7 +43,8 @@ export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiO
   );
   if (o.userTemplates) await fs.mkdir(path.join(dir, 'templates'));
   const templates = new TemplateRegistry(o.userTemplates ? path.join(dir, 'templates') : null);
-  const ingest = new Ingest(store, objects, [defaultPipeline('abr-default')], templates, silentLog);
+  const pipelines = o.pipelines ?? [defaultPipeline('abr-default')];
+  const ingest = new Ingest(store, objects, pipelines, templates, silentLog);
   const app = buildApi({
     store,
     workerTokens: store,

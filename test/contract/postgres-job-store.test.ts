@@ -13,11 +13,13 @@ import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
 import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
 import { waitFor } from '../helpers.ts';
 import { admin, freshSchema, requirePostgres, TEST_DATABASE_URL } from '../pg-test-db.ts';
-import { jobStoreContract } from './job-store.contract.ts';
+import { jobStoreContract, type StoreFactory } from './job-store.contract.ts';
+import { objectSequencerContract } from './object-sequencers.contract.ts';
+import { priorityContract } from './priority.contract.ts';
 
 before(requirePostgres);
 
-jobStoreContract('PostgresJobStore', {
+const factory: StoreFactory = {
   peersAreConnections: true,
   async open(t) {
     const opened: PostgresJobStore[] = [];
@@ -62,7 +64,10 @@ jobStoreContract('PostgresJobStore', {
       },
     };
   },
-});
+};
+jobStoreContract('PostgresJobStore', factory);
+priorityContract('PostgresJobStore', factory);
+objectSequencerContract('PostgresJobStore', factory);
 
 test('PostgreSQL that does not answer is DATABASE_UNREACHABLE at migrate(), naming where without the password', async () => {
   const store = new PostgresJobStore({ connectionString: 'postgres://postgres:s3cret@127.0.0.1:1/test' });

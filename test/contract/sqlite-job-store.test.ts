@@ -5,9 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
-import { jobStoreContract } from './job-store.contract.ts';
+import { jobStoreContract, type StoreFactory } from './job-store.contract.ts';
+import { objectSequencerContract } from './object-sequencers.contract.ts';
+import { priorityContract } from './priority.contract.ts';
 
-jobStoreContract('SqliteJobStore', {
+const factory: StoreFactory = {
   peersAreConnections: false,
   async open(t) {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-contract-'));
@@ -52,4 +54,7 @@ jobStoreContract('SqliteJobStore', {
       },
     };
   },
-});
+};
+jobStoreContract('SqliteJobStore', factory);
+priorityContract('SqliteJobStore', factory);
+objectSequencerContract('SqliteJobStore', factory);

@@ -175,16 +175,22 @@ test('the pool migration is appended: a database of the previous version gets th
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-pools-mig-'));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'sluice.db');
-  const before = MIGRATIONS.length - 4;
+  // The pool migrations, wherever later ones append theirs.
+  const before = MIGRATIONS.indexOf('ALTER TABLE jobs ADD COLUMN pool TEXT');
+  assert.ok(before > 0);
   {
     const old = new SqliteJobStore(file);
     await old.migrate();
     await old.create(newJob('legacy.mp4'), T0);
     await old.close();
   }
-  // Roll the file back to the pre-pool schema: drop the new columns as a pre-pool server left it.
+  // Roll the file back to the pre-pool schema: drop what the pool migrations and every later one added
+  // (indexes first: a column an index uses cannot be dropped), as a pre-pool server left it.
   const db = new Database(file);
-  for (const c of ['offered_at', 'preemptions', 'pool']) db.exec(`ALTER TABLE jobs DROP COLUMN ${c}`);
+  const later = MIGRATIONS.slice(before);
+  for (const m of later) for (const [, i] of m.matchAll(/CREATE INDEX (\w+)/g)) db.exec(`DROP INDEX ${i}`);
+  for (const m of [...later].reverse())
+    for (const [, c] of m.matchAll(/ADD COLUMN (\w+)/g)) db.exec(`ALTER TABLE jobs DROP COLUMN ${c}`);
   db.pragma(`user_version = ${before}`);
   db.close();
   const store = new SqliteJobStore(file, POOLS);

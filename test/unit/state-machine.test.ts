@@ -51,6 +51,9 @@ function makeJob(over: Partial<Job> = {}): Job {
     pool: null,
     preemptions: 0,
     offeredAt: T0.toISOString(),
+    priority: 0,
+    retryBackoff: null,
+    inputId: 'in_0000000000000000',
     ...over,
   };
 }
