@@ -469,6 +469,9 @@ export function mapError(err: unknown, bucket: string, key: string, op: string, 
     }
     return new SluiceError('OBJECT_NOT_FOUND', `object ${what} does not exist`);
   }
+  if (status === 416 || name === 'InvalidRange') {
+    return new SluiceError('VALIDATION_FAILED', `the range asked of ${what} is beyond its end`);
+  }
   if (
     status === 403 ||
     name === 'AccessDenied' ||

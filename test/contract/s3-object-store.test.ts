@@ -124,6 +124,8 @@ test(`${NAME}: a missing bucket, wrong credentials and no server get their own c
   const store = s3StoreOn(t, s3);
   await assert.rejects(store.checkBuckets(['source', 'nope']), code('BUCKET_NOT_FOUND'));
   await assert.rejects(store.list('nope'), code('BUCKET_NOT_FOUND'));
+  await store.put('source', 'ten.bin', body('0123456789'));
+  await assert.rejects(store.openRead('source', 'ten.bin', { start: 50 }), code('VALIDATION_FAILED'));
   // s3rver checks the key id, not v4 signatures.
   const wrong = s3StoreOn(t, s3, { credentials: { accessKeyId: 'NOT-A-KEY', secretAccessKey: 'wrong' } });
   await assert.rejects(wrong.checkBuckets(['source']), code('STORAGE_ACCESS_DENIED'));
