@@ -24,7 +24,8 @@ import { NoLauncher } from './launchers/no-launcher.ts';
 import { type FfmpegBinaries, findFfmpeg } from './media/ffmpeg-binaries.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { lockDataDir } from './storage/data-dir-lock.ts';
-import { LocalObjectStore } from './storage/local-object-store.ts';
+import type { ObjectStore } from './storage/object-store.ts';
+import { checkObjectStore, openObjectStore, storageEnvOf } from './storage/open-object-store.ts';
 import { securePrivateDataDir } from './storage/private-data-dir.ts';
 import { writeServerFile } from './storage/server-file.ts';
 import { TemplateRegistry } from './templates/template-registry.ts';
@@ -33,7 +34,7 @@ import { VERSION } from './version.ts';
 export interface Service {
   url: string;
   store: ServiceJobStore;
-  objects: LocalObjectStore;
+  objects: ObjectStore;
   ingest: Ingest;
   scheduler: Scheduler;
   /** Stops taking work; running jobs get `graceMs` (default: the configured grace) to finish, else are released. */
@@ -69,28 +70,33 @@ async function startLocked(
   localWorkers: boolean,
   instance: string,
 ): Promise<Service> {
-  const objects = new LocalObjectStore(config.dataDir, log.child({ component: 'objects' }));
+  const opened = await openObjectStore(config, log.child({ component: 'objects' }));
+  const objects = opened.objects;
+  const buckets = { source: config.sourceBucket, destination: config.destinationBucket };
   // Pipelines: the configuration file's (--config, SLUICE_CONFIG), else the default one (zero config).
   const templates = new TemplateRegistry(path.join(config.dataDir, 'templates'));
   const pipelines: Pipeline[] = config.configFile
     ? await loadPipelineFile(config.configFile, templates)
-    : [defaultPipeline(config.defaultTemplate)];
+    : [defaultPipeline(config.defaultTemplate, buckets)];
   if (config.configFile)
     log.info({ file: config.configFile, pipelines: pipelines.map((p) => p.name) }, 'pipelines read');
   const sourceBuckets = sourceBucketsOf(pipelines);
-  for (const b of new Set(['source', 'destination', ...sourceBuckets, ...destinationBucketsOf(pipelines)]))
-    await objects.ensureBucket(b);
+  // Local: the bucket folders are made; S3: each must exist and answer (BUCKET_NOT_FOUND, …).
+  await checkObjectStore(opened, [
+    ...new Set([buckets.source, buckets.destination, ...sourceBuckets, ...destinationBucketsOf(pipelines)]),
+  ]);
+  log.info({ storage: opened.kind, where: opened.where }, 'object store open');
 
   const pools = poolSettingsOf(config);
-  const opened = openJobStore(config, log.child({ component: 'store' }), pools);
-  const store = opened.store;
+  const openedJobs = openJobStore(config, log.child({ component: 'store' }), pools);
+  const store = openedJobs.store;
   try {
     await store.migrate();
   } catch (err) {
     await store.close().catch(() => {});
     throw err;
   }
-  log.info({ store: opened.kind, where: opened.where }, 'job store open');
+  log.info({ store: openedJobs.kind, where: openedJobs.where }, 'job store open');
 
   let url = '';
   const launcher: Launcher = localWorkers
@@ -100,6 +106,7 @@ async function startLocked(
         logLevel: config.logLevel,
         ffmpeg,
         pools: localPoolsOf(config),
+        env: storageEnvOf(config), // local workers open the same object store
         forwardLog: (line) => {
           if (config.logLevel !== 'silent') process.stderr.write(line);
         },
@@ -128,19 +135,21 @@ async function startLocked(
       stopGraceMs: 1000,
       retentionMs: config.retentionDays * 86_400_000,
       leadership,
-      sharedStore: opened.kind === 'postgres',
+      sharedStore: openedJobs.kind === 'postgres',
     },
     log.child({ component: 'scheduler' }),
   );
   const skips = new SkipLog(store, log.child({ component: 'ingest' }));
-  objects.onLinkSkipped = (bucket, key, target) =>
-    void skips.report({
-      bucket,
-      key,
-      reason: 'SYMLINK',
-      version: target,
-      message: `a symbolic link${target ? ` to ${target}` : ''}: Sluice does not follow links in buckets; copy the real file in instead`,
-    });
+  if (opened.kind === 'local') {
+    opened.objects.onLinkSkipped = (bucket, key, target) =>
+      void skips.report({
+        bucket,
+        key,
+        reason: 'SYMLINK',
+        version: target,
+        message: `a symbolic link${target ? ` to ${target}` : ''}: Sluice does not follow links in buckets; copy the real file in instead`,
+      });
+  }
   const ingest = new Ingest(store, objects, pipelines, templates, log.child({ component: 'ingest' }), {
     onJobCreated: () => scheduler.poke(),
     onSuperseded: (jobs) => scheduler.stopWorkers(jobs.map((j) => j.id)),
@@ -197,6 +206,7 @@ async function startLocked(
     retryDelay: (attempt) => retryDelayMs(attempt, Math.random()),
     version: VERSION,
     leadership: { instance, isLeader: () => scheduler.isLeader() },
+    buckets,
   });
   try {
     await api.listen({ host: config.host, port: config.port });

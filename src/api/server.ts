@@ -64,6 +64,8 @@ export interface ApiDeps {
   workerTokens?: WorkerTokenStore;
   /** Which control plane this is among replicas sharing the store, and whether it leads (health). */
   leadership?: { instance: string; isLeader(): boolean };
+  /** The role buckets (SLUICE_SOURCE_BUCKET, SLUICE_DESTINATION_BUCKET); default `source`, `destination`. */
+  buckets?: { source: string; destination: string };
   /** The probe POST /v1/plan runs (a seam, so a test can count the probes running at once). */
   probe?: (file: string) => Promise<MediaInfo>;
   /** POST /v1/ingest/events (object-store notifications): served when given; it authenticates itself. */
@@ -71,7 +73,7 @@ export interface ApiDeps {
 }
 
 const CreateJob = z.strictObject({
-  bucket: z.string().default('source'),
+  bucket: z.string().optional(),
   key: z.string().min(1),
   template: z.string().optional(),
   destinationBucket: z.string().optional(),
@@ -79,7 +81,7 @@ const CreateJob = z.strictObject({
 });
 
 const PlanRequest = z.strictObject({
-  bucket: z.string().default('source'),
+  bucket: z.string().optional(),
   key: z.string().min(1),
   template: z.string().optional(),
   settings: z.record(z.string(), z.unknown()).optional(),
@@ -205,8 +207,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return { events: await store.events(job.id) };
   });
 
+  const sourceBucket = deps.buckets?.source ?? 'source';
   app.post('/v1/jobs', async (req, reply) => {
-    const body = parseBody(CreateJob, req.body);
+    const { bucket = sourceBucket, ...rest } = parseBody(CreateJob, req.body);
+    const body = { bucket, ...rest };
+    const destinationBucket = body.destinationBucket ?? deps.buckets?.destination;
     const object = await objects.stat(body.bucket, validateObjectKey(body.key));
     if (!object)
       throw new SluiceError('OBJECT_NOT_FOUND', `object ${body.bucket}/${body.key} does not exist`);
@@ -220,7 +225,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       size: object.size,
       etag: object.etag,
       template,
-      ...(body.destinationBucket ? { destinationBucket: body.destinationBucket } : {}),
+      ...(destinationBucket ? { destinationBucket } : {}),
       ...(body.userMetadata ? { userMetadata: body.userMetadata } : {}),
     });
     return reply.code(created ? 201 : 200).send(view(job));
@@ -243,6 +248,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ingest,
     templates,
     maxUploadBytes: deps.maxUploadBytes ?? Number.POSITIVE_INFINITY,
+    bucket: sourceBucket,
   });
 
   app.get('/v1/templates', async () => ({ templates: await templates.list() }));
@@ -250,7 +256,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   // Dry run: what a given object would get under a template, before anything runs.
   app.post('/v1/plan', async (req) => {
-    const body = parseBody(PlanRequest, req.body);
+    const { bucket = sourceBucket, ...rest } = parseBody(PlanRequest, req.body);
+    const body = { bucket, ...rest };
     const template = body.settings
       ? parseTemplate({ name: 'inline', ...body.settings }, 'settings')
       : await templates.get(body.template ?? deps.defaultTemplate);

@@ -18,13 +18,14 @@ export interface UploadRouteDeps {
   ingest: Ingest;
   templates: TemplateRegistry;
   maxUploadBytes: number;
+  /** Where uploads land: the source bucket (SLUICE_SOURCE_BUCKET). */
+  bucket?: string;
 }
-
-const UPLOAD_BUCKET = 'source';
 
 export function registerUploadRoute(app: FastifyInstance, deps: UploadRouteDeps): void {
   // Its own encapsulated context: here no body is parsed (text/plain and JSON parsers would consume it),
   // every content type, or none (curl -T), reaches the handler as the raw request stream.
+  const UPLOAD_BUCKET = deps.bucket ?? 'source';
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));

@@ -6,6 +6,9 @@
 //   the attempt lost its lease or ended: the input (stat, bytes with Range), output PUTs confined to the
 //   attempt's version folder or its staging folder, and publish / discard, which run publish.ts's swap on
 //   the server. So a worker on another host needs no database and no bucket credentials.
+// - on a store that presigns (S3), also POST presign: short-lived URLs for reading the input and writing
+//   the outputs straight at the store, issued under the same lease check and confined to the same keys,
+//   so the media bytes never pass through the control plane; publish and discard stay here.
 // Heartbeats and results go through the routes every worker uses (worker-routes.ts), with the lease token.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -17,7 +20,7 @@ import { hashLeaseToken } from '../jobs/lease-token.ts';
 import { requireLease } from '../jobs/state-machine.ts';
 import type { WorkerToken, WorkerTokenStore } from '../jobs/worker-token-store.ts';
 import { validateObjectKey } from '../storage/object-key.ts';
-import type { ObjectStore } from '../storage/object-store.ts';
+import type { ObjectStore, PresignedRequest } from '../storage/object-store.ts';
 import { versionFolder } from '../worker/outputs.ts';
 import { discardAttempt, stagingPrefix, swapEntries, versionName } from '../worker/publish.ts';
 import { type Assignment, MAX_CLAIM_WAIT_SECONDS } from '../worker/worker-api-client.ts';
@@ -31,12 +34,22 @@ const STOPPING_RETRY_AFTER_SECONDS = 5;
 
 export const OUTPUTS_ROUTE = '/v1/worker/jobs/:id/outputs/*';
 
+/** How long a presigned URL stays usable: long enough for one file, short enough that a worker that lost its lease soon cannot write. */
+export const PRESIGN_SECONDS = 600;
+/** Output URLs one presign call gives at most. */
+export const PRESIGN_BATCH = 200;
+
 const Claim = z.strictObject({
   pool: z.string().min(1).max(63).optional(),
   waitSeconds: z.number().min(0).max(MAX_CLAIM_WAIT_SECONDS).optional(),
 });
 
 const Publish = z.strictObject({ entries: z.array(z.string().min(1).max(1024)).max(10_000) });
+
+const Presign = z.strictObject({
+  input: z.boolean().optional(),
+  outputs: z.array(z.string().min(1).max(1024)).max(PRESIGN_BATCH).optional(),
+});
 
 export interface PullRouteOptions {
   store: JobStore;
@@ -76,7 +89,7 @@ export async function authenticateWorker(
   return token;
 }
 
-function attemptUrls(jobId: string): NonNullable<Assignment['storage']> {
+function attemptUrls(jobId: string, presign: boolean): NonNullable<Assignment['storage']> {
   const base = `/v1/worker/jobs/${encodeURIComponent(jobId)}`;
   return {
     inputStat: `${base}/input/stat`,
@@ -84,6 +97,7 @@ function attemptUrls(jobId: string): NonNullable<Assignment['storage']> {
     outputs: `${base}/outputs`,
     publish: `${base}/publish`,
     discard: `${base}/discard`,
+    ...(presign ? { presign: `${base}/presign` } : {}),
   };
 }
 
@@ -128,7 +142,7 @@ export function registerPullRoutes(app: FastifyInstance, o: PullRouteOptions): v
         const assignment: Assignment & { pool: string } = {
           ...assignmentOf(job, o.heartbeatSeconds, leaseMs),
           leaseToken,
-          storage: attemptUrls(job.id),
+          storage: attemptUrls(job.id, objects.presign !== undefined),
           pool: token.pool,
         };
         return assignment;
@@ -200,6 +214,30 @@ export function registerPullRoutes(app: FastifyInstance, o: PullRouteOptions): v
       });
       return reply.code(201).send({ ...info, key: `${job.destination.prefix}/${rel}` });
     });
+  });
+
+  app.post<P>('/v1/worker/jobs/:id/presign', async (req) => {
+    const job = await attemptOf(req, 'presign');
+    const presign = objects.presign?.bind(objects);
+    if (!presign)
+      throw new SluiceError('ROUTE_NOT_FOUND', 'the object store of this server gives no presigned URLs');
+    const body = parseBody(Presign, req.body ?? {});
+    const outputs: Record<string, PresignedRequest & { key: string }> = {};
+    for (const rel of body.outputs ?? []) {
+      const key = outputKey(job, validateObjectKey(rel));
+      outputs[rel] = {
+        ...(await presign(job.destination.bucket, key, 'PUT', PRESIGN_SECONDS)),
+        key: `${job.destination.prefix}/${rel}`,
+      };
+    }
+    const input = body.input
+      ? await presign(job.input.bucket, job.input.key, 'GET', PRESIGN_SECONDS)
+      : undefined;
+    req.log.debug(
+      { jobId: job.id, input: Boolean(input), outputs: Object.keys(outputs).length },
+      'presigned',
+    );
+    return { ...(input ? { input } : {}), outputs, expiresInSeconds: PRESIGN_SECONDS };
   });
 
   app.post<P>('/v1/worker/jobs/:id/publish', async (req) => {

@@ -1,6 +1,7 @@
+import { loadConfig } from '../config/config.ts';
 import { SluiceError } from '../errors.ts';
 import { createLogger } from '../log.ts';
-import { LocalObjectStore } from '../storage/local-object-store.ts';
+import { openObjectStore } from '../storage/open-object-store.ts';
 import { usePrivateUmask } from '../storage/private-data-dir.ts';
 import { ServerList } from '../worker/server-list.ts';
 import { runWorker } from '../worker/worker.ts';
@@ -20,7 +21,10 @@ export async function runWorkerCommand(
     serverUrl: server,
     jobId,
     token,
-    objects: new LocalObjectStore(config.dataDir, log.child({ component: 'objects' })),
+    // The server's object store: its settings come in the environment (SLUICE_STORAGE, SLUICE_S3_*).
+    objects: (
+      await openObjectStore(loadConfig({ dataDir: config.dataDir }), log.child({ component: 'objects' }))
+    ).objects,
     log,
   });
   return result === 'COMPLETE' ? 0 : result === 'FAILED' ? 1 : 2;

@@ -47,6 +47,13 @@ const localPoolList = z
       .min(1),
   );
 
+const bucketName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9.-]{1,62}$/, 'bucket names are 2-63 lowercase letters, digits, "." and "-"');
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
 export const Config = z.object({
   dataDir: z.string().min(1),
   host: z.string().min(1).default('127.0.0.1'),
@@ -117,6 +124,24 @@ export const Config = z.object({
   poolPreemptions: z.coerce.number().int().min(1).max(100).default(1),
   /** The pools this server's local workers serve (default: the first pool), `name=capacity` each. */
   localPools: localPoolList.optional(),
+  // Object storage (docs/storage.md): local folders under the data directory, or an S3-compatible store.
+  storage: z.enum(['local', 's3']).default('local'),
+  sourceBucket: bucketName.default('source'),
+  destinationBucket: bucketName.default('destination'),
+  s3Endpoint: z.url({ protocol: /^https?$/ }).optional(),
+  /** Absent: AWS_REGION / AWS_DEFAULT_REGION, else us-east-1. */
+  s3Region: z.string().min(1).optional(),
+  s3ForcePathStyle: flag.default(false),
+  s3AccessKeyId: z.string().min(1).optional(),
+  s3SecretAccessKey: z.string().min(1).optional(),
+  s3MaxAttempts: z.coerce.number().int().min(1).max(20).default(5),
+  /** Multipart part size for large uploads (bytes, at least 5 MiB). */
+  s3PartSize: z.coerce
+    .number()
+    .int()
+    .min(5 * 1024 * 1024)
+    .max(5 * 1024 ** 3)
+    .default(8 * 1024 * 1024),
   /** A YAML or JSON file of pipelines (config/pipeline-file.ts); unset: the default pipeline. */
   configFile: z.string().min(1).optional(),
   // Object-store notifications and JetStream (docs/ingest-events.md).
@@ -196,6 +221,16 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   poolPreemptions: 'SLUICE_POOL_PREEMPTIONS',
   localPools: 'SLUICE_LOCAL_POOLS',
   databaseUrl: 'SLUICE_DATABASE_URL',
+  storage: 'SLUICE_STORAGE',
+  sourceBucket: 'SLUICE_SOURCE_BUCKET',
+  destinationBucket: 'SLUICE_DESTINATION_BUCKET',
+  s3Endpoint: 'SLUICE_S3_ENDPOINT',
+  s3Region: 'SLUICE_S3_REGION',
+  s3ForcePathStyle: 'SLUICE_S3_FORCE_PATH_STYLE',
+  s3AccessKeyId: 'SLUICE_S3_ACCESS_KEY_ID',
+  s3SecretAccessKey: 'SLUICE_S3_SECRET_ACCESS_KEY',
+  s3MaxAttempts: 'SLUICE_S3_MAX_ATTEMPTS',
+  s3PartSize: 'SLUICE_S3_PART_SIZE',
   configFile: 'SLUICE_CONFIG',
   ingestToken: 'SLUICE_INGEST_TOKEN',
   ingestHmacSecret: 'SLUICE_INGEST_HMAC_SECRET',
@@ -252,7 +287,36 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
       `configuration is not valid: localPools (SLUICE_LOCAL_POOLS) names ${unknownPools.join(', ')}, not in pools (SLUICE_POOLS: ${parsed.data.pools.join(', ')})`,
     );
   }
+  checkStorage(parsed.data);
   return parsed.data;
+}
+
+/** S3 settings only with SLUICE_STORAGE=s3, so a typo'd setup never writes to local disk in silence. */
+function checkStorage(c: Config): void {
+  const bad = (why: string) => new SluiceError('VALIDATION_FAILED', `configuration is not valid: ${why}`);
+  const s3Set = (Object.keys(CONFIG_ENV) as (keyof Config)[]).filter(
+    (k) =>
+      k.startsWith('s3') &&
+      k !== 's3ForcePathStyle' &&
+      k !== 's3MaxAttempts' &&
+      k !== 's3PartSize' &&
+      c[k] !== undefined,
+  );
+  if (c.storage === 'local' && s3Set.length > 0) {
+    throw bad(
+      `${s3Set.map((k) => CONFIG_ENV[k]).join(', ')} set, but SLUICE_STORAGE is local; set SLUICE_STORAGE=s3 to use the S3-compatible store`,
+    );
+  }
+  if ((c.s3AccessKeyId === undefined) !== (c.s3SecretAccessKey === undefined)) {
+    throw bad(
+      'SLUICE_S3_ACCESS_KEY_ID and SLUICE_S3_SECRET_ACCESS_KEY go together (or set neither, for the AWS credential chain)',
+    );
+  }
+  if (c.sourceBucket === c.destinationBucket) {
+    throw bad(
+      `SLUICE_SOURCE_BUCKET and SLUICE_DESTINATION_BUCKET are both ${c.sourceBucket}: outputs would become new jobs; use two buckets`,
+    );
+  }
 }
 
 /** The pool settings the job store and the job view share (pool-offer.ts). */

@@ -234,7 +234,9 @@ export class Ingest {
   async createJob(req: JobRequest): Promise<{ job: Job; created: boolean } | null>;
   async createJob(req: JobRequest): Promise<{ job: Job; created: boolean } | null> {
     validateObjectKey(req.key);
-    const destinationBucket = this.checkDestination(req.destinationBucket ?? 'destination');
+    const destinationBucket = this.checkDestination(
+      req.destinationBucket ?? this.pipelines[0]?.destinationBucket ?? 'destination',
+    );
     const asked = typeof req.template === 'string' ? await this.templates.get(req.template) : req.template;
     const { template, lowered } = this.hooks.ceilings
       ? applyCeilings(asked, this.hooks.ceilings)

@@ -49,14 +49,18 @@ export const VIDEO_SUFFIXES = [
  */
 export const AUDIO_SUFFIXES = ['.m4a', '.mp3', '.wav', '.flac', '.aac', '.ogg', '.oga', '.opus', '.wma'];
 
-export function defaultPipeline(template: string): Pipeline {
+/** Every video and audio upload to the source bucket, into the destination bucket (names configurable). */
+export function defaultPipeline(
+  template: string,
+  buckets: { source: string; destination: string } = { source: 'source', destination: 'destination' },
+): Pipeline {
   return {
     name: 'default',
-    bucket: 'source',
+    bucket: buckets.source,
     prefix: '',
     suffixes: [...VIDEO_SUFFIXES, ...AUDIO_SUFFIXES],
     template,
-    destinationBucket: 'destination',
+    destinationBucket: buckets.destination,
     settingsPrefix: SETTINGS_PREFIX,
   };
 }

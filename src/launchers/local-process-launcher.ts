@@ -25,6 +25,8 @@ export interface LocalProcessLauncherOptions {
    * pool `local` with no limit of its own (the scheduler's concurrency caps it).
    */
   pools?: { name: string; capacity: number }[];
+  /** More environment for each worker (the object store's settings). */
+  env?: Record<string, string>;
 }
 
 const TAIL = 4096;
@@ -87,6 +89,7 @@ export class LocalProcessLauncher implements Launcher {
           stdio: ['ignore', 'ignore', 'pipe'],
           env: {
             ...process.env,
+            ...this.options.env,
             SLUICE_WORKER_TOKEN: req.leaseToken,
             SLUICE_DATA_DIR: this.options.dataDir,
             SLUICE_LOG_LEVEL: this.options.logLevel,

@@ -31,6 +31,14 @@ export function checkPutSize(size: number, o: PutOptions): void {
   }
 }
 
+/** A request its holder may make without credentials until it expires (an S3 presigned URL). */
+export interface PresignedRequest {
+  url: string;
+  method: 'GET' | 'PUT';
+  /** Headers the request must carry as given (they are part of the signature). */
+  headers: Record<string, string>;
+}
+
 export interface ObjectStore {
   stat(bucket: string, key: string): Promise<ObjectInfo | null>;
   /** Every object under a prefix, in no particular order. */
@@ -62,4 +70,20 @@ export interface ObjectStore {
    * existing object of that key untouched) when the stream fails or its size is not what `o` expects.
    */
   put(bucket: string, key: string, body: Readable, o?: PutOptions): Promise<ObjectInfo>;
+  /**
+   * True where every put and upload replaces its object atomically (a reader gets the old bytes or the
+   * new, never a mix: S3): publishing then writes entry points straight over their stable names.
+   */
+  readonly replacesAtomically?: boolean;
+  /**
+   * Optional: a URL through which a remote worker reads (GET) or writes (PUT) one object directly, so
+   * its bytes need not pass through the control plane. Stores without it (local folders) are served
+   * through the Worker API.
+   */
+  presign?(
+    bucket: string,
+    key: string,
+    method: 'GET' | 'PUT',
+    expiresSeconds: number,
+  ): Promise<PresignedRequest>;
 }

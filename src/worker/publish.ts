@@ -7,6 +7,10 @@
 //   3. what the old set had and the new one has not (its version folder, entry points it made and this
 //      one does not) is removed, so no file of the old set survives beside the new one.
 // A failed or stopped attempt leaves the old set as it was (its version folder is removed).
+// On a store whose every write replaces its object atomically (S3: `replacesAtomically`), step 2 writes
+// each entry point straight over its stable name, in the same order (manifests last) once the version
+// folder is complete: no staging and no copy + delete per file. The Worker API's publish route (remote
+// workers) keeps staging, so the entry points go in server-side, under the attempt's lease.
 import type { JobOutput } from '../jobs/job.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { type PublishItem, versionFolder } from './outputs.ts';
@@ -36,23 +40,25 @@ export async function publish(
   const outputs: JobOutput[] = [];
   let segmentBytes = 0;
   let swapped = false;
+  const direct = objects.replacesAtomically === true;
   try {
     for (const item of items) {
-      if (!stillWanted()) throw new Error('attempt stopped while uploading');
-      const key = item.stage === 'version' ? `${set}/${item.key}` : `${staging}/${item.key}`;
+      // Once the first entry point is written the set is being replaced: it is finished, not left mixed.
+      if (!swapped && !stillWanted()) throw new Error('attempt stopped while uploading');
+      if (direct && item.stage === 'entry') swapped = true;
+      const key = item.stage === 'version' || direct ? `${set}/${item.key}` : `${staging}/${item.key}`;
       const info = await objects.upload(bucket, key, item.file, { move: true });
       if (item.type) outputs.push({ type: item.type, bucket, key: `${set}/${item.key}`, size: info.size });
       else segmentBytes += info.size;
     }
+    const entries = items.filter((i) => i.stage === 'entry').map((i) => i.key);
+    if (direct) {
+      await removeStale(objects, bucket, set, entries, attempt);
+      return { outputs, segmentBytes };
+    }
     if (!stillWanted()) throw new Error('attempt stopped before publishing');
     swapped = true;
-    await swapEntries(
-      objects,
-      bucket,
-      set,
-      items.filter((i) => i.stage === 'entry').map((i) => i.key),
-      attempt,
-    );
+    await swapEntries(objects, bucket, set, entries, attempt);
     return { outputs, segmentBytes };
   } finally {
     if (!swapped) await discardAttempt(objects, bucket, set, attempt);
@@ -73,8 +79,19 @@ export async function swapEntries(
   attempt: { jobId: string; attempt: number },
 ): Promise<void> {
   const staging = stagingPrefix(attempt.jobId, attempt.attempt);
-  const version = `${set}/${versionFolder(versionName(attempt.jobId, attempt.attempt))}`;
   for (const key of entryKeys) await objects.move(bucket, `${staging}/${key}`, `${set}/${key}`);
+  await removeStale(objects, bucket, set, entryKeys, attempt);
+}
+
+/** Step 3: what the old set had and the new one has not goes, and the job's staging folder. */
+async function removeStale(
+  objects: ObjectStore,
+  bucket: string,
+  set: string,
+  entryKeys: string[],
+  attempt: { jobId: string; attempt: number },
+): Promise<void> {
+  const version = `${set}/${versionFolder(versionName(attempt.jobId, attempt.attempt))}`;
   const keep = new Set(entryKeys.map((k) => `${set}/${k}`));
   const stale = (await objects.list(bucket, `${set}/`)).filter(
     (o) => !keep.has(o.key) && !o.key.startsWith(`${version}/`),

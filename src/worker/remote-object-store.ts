@@ -3,8 +3,10 @@
 // read with GET (resumed with Range after a broken connection), outputs are PUT one file at a time, and
 // the server swaps the entry points in (publish) or drops what the attempt wrote (discard). Relative URLs
 // resolve against the server's (the current one of a worker's replicas: server-list.ts, so a call that
-// finds its server gone is sent to another); absolute ones (presigned object-store URLs, later) are used
-// as given.
+// finds its server gone is sent to another); absolute ones are used as given.
+// When the assignment has a `presign` URL (the server's store is S3), the input is read and the outputs
+// are written with presigned object-store URLs the server issues under the lease (a fresh one for each
+// try), so the bytes go straight between this worker and the store; publish and discard stay server-side.
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -30,7 +32,18 @@ export interface AttemptUrls {
   publish: string;
   /** POST: remove what this attempt wrote (its version folder, its staged entry points). */
   discard: string;
+  /** POST `{ input?, outputs? }`: presigned object-store requests for the input and output keys. */
+  presign?: string;
 }
+
+interface Presigned {
+  url: string;
+  method: 'GET' | 'PUT';
+  headers: Record<string, string>;
+}
+
+/** Output URLs asked for in one presign call. */
+const PRESIGN_BATCH = 100;
 
 const TRIES = 6;
 const FIRST_PAUSE_MS = 200;
@@ -68,10 +81,17 @@ export class RemoteObjectStore implements AttemptStorage {
     await this.retrying('input download', async () => {
       const have = (await fs.stat(toFile)).size;
       if (total !== null && have >= total) return;
-      const res = await this.fetch(this.urls.input, {
-        method: 'GET',
-        headers: have > 0 ? { range: `bytes=${have}-` } : {},
-      });
+      const from: Record<string, string> = have > 0 ? { range: `bytes=${have}-` } : {};
+      const direct = this.urls.presign ? (await this.presigned({ input: true })).input : undefined;
+      const res = direct
+        ? await this.direct(direct, { method: 'GET', headers: { ...direct.headers, ...from } })
+        : await this.fetch(this.urls.input, { method: 'GET', headers: from });
+      if (!res.ok && direct) {
+        const text = (await res.text().catch(() => '')).slice(0, 300);
+        const err = new SluiceError('STORAGE_FAILED', `the object store answered ${res.status}: ${text}`);
+        // A throttled or failing store is tried again (with a fresh URL), as the SDK would.
+        throw res.status >= 500 || res.status === 429 ? unreachable('input download', err) : err;
+      }
       if (!res.ok) throw problem('input download', res.status, await res.json().catch(() => ({})));
       if (have > 0 && res.status !== 206) await fs.truncate(toFile, 0); // no range support: start over
       const length = Number(res.headers.get('content-length'));
@@ -107,10 +127,15 @@ export class RemoteObjectStore implements AttemptStorage {
     const outputs: JobOutput[] = [];
     let segmentBytes = 0;
     let published = false;
+    let urls: Record<string, Presigned> = {};
     try {
-      for (const item of items) {
+      for (const [i, item] of items.entries()) {
         if (!stillWanted()) throw new Error('attempt stopped while uploading');
-        const info = await this.put(item);
+        if (this.urls.presign && !urls[item.key]) {
+          const batch = items.slice(i, i + PRESIGN_BATCH).map((x) => x.key);
+          urls = (await this.presigned({ outputs: batch })).outputs ?? {};
+        }
+        const info = await this.put(item, urls[item.key]);
         if (item.type) outputs.push({ type: item.type, bucket, key: `${set}/${item.key}`, size: info.size });
         else segmentBytes += info.size;
         await fs.rm(item.file, { force: true }); // given up, as a local upload with `move` does
@@ -140,7 +165,8 @@ export class RemoteObjectStore implements AttemptStorage {
     }
   }
 
-  private put(item: PublishItem): Promise<ObjectInfo> {
+  private put(item: PublishItem, presigned?: Presigned): Promise<ObjectInfo> {
+    if (presigned) return this.putDirect(item, presigned);
     const url = `${this.urls.outputs.replace(/\/$/, '')}/${item.key.split('/').map(encodeURIComponent).join('/')}`;
     return this.retrying(`upload of ${item.key}`, async () => {
       const size = (await fs.stat(item.file)).size;
@@ -156,6 +182,68 @@ export class RemoteObjectStore implements AttemptStorage {
           }) as RequestInit,
       );
       return (await this.json(res, `upload of ${item.key}`)) as ObjectInfo;
+    });
+  }
+
+  /** One output PUT straight to the store; a URL that expired meanwhile is asked for again. */
+  private async putDirect(item: PublishItem, first: Presigned): Promise<ObjectInfo> {
+    let presigned = first;
+    return this.retrying(`upload of ${item.key}`, async () => {
+      const size = (await fs.stat(item.file)).size;
+      let res = await this.sendFile(presigned, item.file, size);
+      if (res.status === 403) {
+        await res.body?.cancel();
+        const again = (await this.presigned({ outputs: [item.key] })).outputs?.[item.key];
+        if (!again) throw new SluiceError('STORAGE_FAILED', `no presigned URL for ${item.key}`);
+        presigned = again;
+        res = await this.sendFile(presigned, item.file, size);
+      }
+      const text = await res.text().catch(() => '');
+      if (!res.ok) {
+        const err = new SluiceError(
+          'STORAGE_FAILED',
+          `upload of ${item.key} to the object store answered ${res.status}: ${text.slice(0, 300)}`,
+        );
+        // A throttled or failing store is tried again, as the SDK would.
+        if (res.status >= 500 || res.status === 429) throw unreachable(`upload of ${item.key}`, err);
+        throw err;
+      }
+      const etag = (res.headers.get('etag') ?? '').replace(/^(W\/)?"|"$/g, '');
+      const key = (presigned as Presigned & { key?: string }).key ?? item.key;
+      return { bucket: '', key, size, etag, lastModified: new Date().toISOString() };
+    });
+  }
+
+  private sendFile(p: Presigned, file: string, size: number): Promise<Response> {
+    return this.direct(p, {
+      method: 'PUT',
+      headers: { ...p.headers, 'content-length': String(size) },
+      body: Readable.toWeb(createReadStream(file)) as ReadableStream,
+      duplex: 'half',
+    } as RequestInit);
+  }
+
+  /** A request to a presigned URL: no bearer token (the URL is the authorization). */
+  private async direct(p: Presigned, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(p.url, init);
+    } catch (err) {
+      throw unreachable(`${init.method ?? 'GET'} at the object store`, err);
+    }
+  }
+
+  private async presigned(body: {
+    input?: boolean;
+    outputs?: string[];
+  }): Promise<{ input?: Presigned; outputs?: Record<string, Presigned> }> {
+    const url = this.urls.presign as string;
+    return this.retrying('presign', async () => {
+      const res = await this.fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return (await this.json(res, 'presign')) as { input?: Presigned; outputs?: Record<string, Presigned> };
     });
   }
 

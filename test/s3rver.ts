@@ -1,0 +1,117 @@
+// A real S3-protocol server for tests: s3rver (in a child process: s3rver-process.mjs) on 127.0.0.1, port
+// 0, over a temp directory, with a small
+// loopback proxy in front that records each request (method, path) and can answer the next N requests
+// 503 SlowDown, as a throttling S3 would.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { S3ObjectStore, type S3ObjectStoreOptions } from '../src/storage/s3-object-store.ts';
+
+type T = { after: (fn: () => Promise<void>) => void };
+
+export interface S3Server {
+  /** The proxy's URL: what clients use. */
+  endpoint: string;
+  /** s3rver's own URL, past the proxy. */
+  directEndpoint: string;
+  /** Every request the proxy forwarded or refused, in order. */
+  requests: { method: string; path: string; status: number; presigned: boolean }[];
+  /** The next `n` requests are answered with this error (503 SlowDown by default) without reaching s3rver. */
+  failNext(n: number, error?: { status: number; code: string }): void;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** s3rver's fixed credentials (it checks signatures made with them). */
+export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+export async function startS3rver(t: T, buckets: string[] = ['source', 'destination']): Promise<S3Server> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-s3rver-'));
+  const child = spawn(
+    process.execPath,
+    ['--openssl-legacy-provider', path.join(import.meta.dirname, 's3rver-process.mjs'), dir, ...buckets],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const [line] = (await Promise.race([
+    once(createInterface({ input: child.stdout }), 'line'),
+    once(child, 'exit').then(([code]) => {
+      throw new Error(`s3rver exited (${code}) before listening`);
+    }),
+  ])) as [string];
+  const addr = JSON.parse(line) as { port: number };
+  const direct = `http://127.0.0.1:${addr.port}`;
+  const requests: S3Server['requests'] = [];
+  let failing = 0;
+  let failure = { status: 503, code: 'SlowDown' };
+  const proxy = http.createServer((req, res) => {
+    // Presigned requests carry their signature in the query; the SDK's own, in the Authorization header.
+    const entry = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      status: 0,
+      presigned: /[?&]X-Amz-Signature=/.test(req.url ?? ''),
+    };
+    requests.push(entry);
+    if (failing > 0) {
+      failing--;
+      entry.status = failure.status;
+      req.resume();
+      res.writeHead(failure.status, { 'content-type': 'application/xml' });
+      res.end(
+        `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${failure.code}</Code><Message>injected by the test proxy</Message></Error>`,
+      );
+      return;
+    }
+    const up = http.request(
+      { host: '127.0.0.1', port: addr.port, method: req.method, path: req.url, headers: req.headers },
+      (upRes) => {
+        entry.status = upRes.statusCode ?? 0;
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const port = (proxy.address() as AddressInfo).port;
+  t.after(async () => {
+    proxy.closeAllConnections();
+    await new Promise((r) => proxy.close(r));
+    child.kill('SIGTERM');
+    if (child.exitCode === null) await once(child, 'exit');
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    directEndpoint: direct,
+    requests,
+    failNext(n, error = { status: 503, code: 'SlowDown' }) {
+      failing = n;
+      failure = error;
+    },
+    credentials: S3RVER_CREDENTIALS,
+  };
+}
+
+/**
+ * An S3ObjectStore on the server (path style, its credentials); closed after the test. s3rver writes an
+ * object in place (truncate, then write; metadata apart), unlike S3, so a GET racing a PUT of the same key
+ * can get fewer bytes than it announced and stall: a short request timeout makes the SDK retry it.
+ */
+export function s3StoreOn(t: T, s: S3Server, o: Partial<S3ObjectStoreOptions> = {}): S3ObjectStore {
+  const store = new S3ObjectStore({
+    endpoint: s.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: s.credentials,
+    requestTimeoutMs: 5000,
+    ...o,
+  });
+  t.after(async () => store.close());
+  return store;
+}
