@@ -253,10 +253,23 @@ export const OTHER_ENV = [
   'SLUICE_WORKER_FFMPEG',
 ];
 
+/** Settings that existed once: each says what replaced it, so an upgrade is told rather than guessed at. */
+const RETIRED_ENV: Record<string, string> = {
+  SLUICE_POLL_MS:
+    'source folders are watched through filesystem notifications and object stores send events, so nothing polls twice a second any more; SLUICE_RECONCILE_SECONDS sets how often a full listing catches what was missed (default 300)',
+};
+
 export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
   // A misspelt variable (SLUICE_SETTL_MS) would otherwise be ignored and its default used in silence.
   const known = new Set([...Object.values(CONFIG_ENV), ...OTHER_ENV]);
   const unknown = Object.keys(env).filter((k) => k.startsWith('SLUICE_') && !known.has(k));
+  const retired = unknown.filter((k) => k in RETIRED_ENV);
+  if (retired.length > 0) {
+    throw new SluiceError(
+      'VALIDATION_FAILED',
+      retired.map((k) => `${k} was removed: ${RETIRED_ENV[k]}; unset it`).join('; '),
+    );
+  }
   if (unknown.length > 0) {
     throw new SluiceError(
       'VALIDATION_FAILED',

@@ -140,6 +140,8 @@ test('the source watch: SLUICE_RECONCILE_SECONDS defaults to 5 minutes; SLUICE_P
   assert.throws(
     () => loadConfig({}, { SLUICE_POLL_MS: '500' }),
     (err: Error & { code?: string }) =>
-      err.code === 'VALIDATION_FAILED' && /SLUICE_POLL_MS/.test(err.message),
+      err.code === 'VALIDATION_FAILED' &&
+      /SLUICE_POLL_MS was removed/.test(err.message) &&
+      /SLUICE_RECONCILE_SECONDS/.test(err.message),
   );
 });
