@@ -292,14 +292,26 @@ async function startLocked(
     ingest,
     scheduler,
     async stop(graceMs = config.shutdownGraceSeconds * 1000) {
-      await jetstream?.stop();
-      await Promise.all(watchers.map((w) => w.stop()));
-      await scheduler.drain(graceMs);
-      await api.close();
-      await leadership.close();
-      await store.close();
-      await serverFile.remove();
-      await lock.release();
+      // Every step runs even when one before it fails (a server must finish stopping: its workers, its
+      // port, its lock); the first failure is thrown once all have run.
+      const failures: unknown[] = [];
+      const step = async (what: string, fn: () => Promise<unknown> | undefined) => {
+        try {
+          await fn();
+        } catch (err) {
+          log.error({ err, step: what }, 'stopping: a step failed; the others go on');
+          failures.push(err);
+        }
+      };
+      await step('event stream', () => jetstream?.stop());
+      await step('source watch', () => Promise.all(watchers.map((w) => w.stop())));
+      await step('scheduler', () => scheduler.drain(graceMs));
+      await step('api', () => api.close());
+      await step('leadership', () => leadership.close());
+      await step('job store', () => store.close());
+      await step('server file', () => serverFile.remove());
+      await step('data-dir lock', () => lock.release());
+      if (failures.length > 0) throw failures[0];
     },
   };
 }

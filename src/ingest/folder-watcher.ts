@@ -51,10 +51,16 @@ export class FolderWatcher {
     );
   }
 
+  /**
+   * Never throws: folders removed under the watcher take their inotify watches with them, and parcel's
+   * unsubscribe then fails ("Unable to remove watcher: Invalid argument") on watches already gone.
+   */
   async stop(): Promise<void> {
     const s = this.subscription;
     this.subscription = null;
-    await s?.unsubscribe();
+    await s?.unsubscribe().catch((err: unknown) => {
+      this.log.debug({ err, bucket: this.bucket }, 'watcher already gone with its folder');
+    });
   }
 
   private async handle(events: Event[]): Promise<void> {
