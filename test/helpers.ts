@@ -104,3 +104,15 @@ export async function keyframeTimes(file: string): Promise<number[]> {
     .filter((l) => l.split(',')[1]?.includes('K'))
     .map((l) => Math.round(Number(l.split(',')[0]) * 100) / 100);
 }
+
+/** A fixed-seed shuffle: not the natural order, and the same every run (duplicate, out-of-order deliveries). */
+export function shuffled<T>(items: T[], seed = 7): T[] {
+  const out = [...items];
+  let x = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    const j = x % (i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}

@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { JobView } from '../src/api/job-view.ts';
 import { ApiClient } from '../src/cli/api-client.ts';
 import { SLUICE_BIN } from '../src/launchers/local-process-launcher.ts';
 import { type tempDir, waitFor } from './helpers.ts';
@@ -139,4 +140,18 @@ export async function startRealServer(
     logs: () => lines,
     stop,
   };
+}
+
+/** Waits until the server has at least `n` jobs and all are COMPLETE; a job ending otherwise fails at once. */
+export async function allComplete(server: RealServer, n: number, timeoutMs = 120_000): Promise<JobView[]> {
+  return waitFor(
+    `${n} jobs COMPLETE`,
+    async () => {
+      const { jobs } = await server.api.listJobs(undefined, 100);
+      const bad = jobs.find((j) => j.status === 'ERROR' || j.status === 'CANCELED');
+      if (bad) throw new Error(`job ${bad.id} ended ${bad.status}: ${bad.error?.code} ${bad.error?.message}`);
+      return jobs.length >= n && jobs.every((j) => j.status === 'COMPLETE') && jobs;
+    },
+    timeoutMs,
+  );
 }

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore, type S3ObjectStoreOptions } from '../src/storage/s3-object-store.ts';
 
 type T = { after: (fn: () => Promise<void>) => void };
@@ -114,4 +115,27 @@ export function s3StoreOn(t: T, s: S3Server, o: Partial<S3ObjectStoreOptions> = 
   });
   t.after(async () => store.close());
   return store;
+}
+
+/** `sluice serve`'s environment for the S3 store on this server (path style, its credentials). */
+export function s3ServeEnv(s: S3Server): Record<string, string> {
+  return {
+    SLUICE_STORAGE: 's3',
+    SLUICE_S3_ENDPOINT: s.endpoint,
+    SLUICE_S3_REGION: 'us-east-1',
+    SLUICE_S3_FORCE_PATH_STYLE: 'true',
+    SLUICE_S3_ACCESS_KEY_ID: s.credentials.accessKeyId,
+    SLUICE_S3_SECRET_ACCESS_KEY: s.credentials.secretAccessKey,
+  };
+}
+
+/** The AWS SDK's own client, straight at the server (not through the recording proxy): a user's uploads. */
+export function s3Client(s: S3Server): S3Client {
+  return new S3Client({
+    endpoint: s.directEndpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: s.credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
 }

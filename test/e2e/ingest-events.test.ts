@@ -11,28 +11,15 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import type { JobView } from '../../src/api/job-view.ts';
 import { LocalObjectStore } from '../../src/storage/local-object-store.ts';
-import { clip, waitFor } from '../helpers.ts';
+import { clip, shuffled, waitFor } from '../helpers.ts';
 import { s3Record } from '../ingest/notification-samples.ts';
-import { freePort, type RealServer, startRealServer } from '../real-server.ts';
+import { allComplete, freePort, startRealServer } from '../real-server.ts';
 
 const TOKEN = 'e2e-ingest-token-0123456789';
 const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 /** The watcher would take a file only after it stayed unchanged this long: never, within the test. */
 const NO_WATCHER = { SLUICE_SETTLE_MS: '600000', SLUICE_INGEST_TOKEN: TOKEN };
-
-/** A fixed-seed shuffle: the order differs from the natural one, and is the same every run. */
-function shuffled<T>(items: T[], seed = 7): T[] {
-  const out = [...items];
-  let x = seed;
-  for (let i = out.length - 1; i > 0; i--) {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    const j = x % (i + 1);
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
-}
 
 /** 5 clips placed in the source bucket (as an S3 client would), with their S3 event bodies. */
 async function placeClips(dataDir: string, names: string[]) {
@@ -58,19 +45,6 @@ async function placeClips(dataDir: string, names: string[]) {
     });
   }
   return bodies;
-}
-
-async function allComplete(server: RealServer, n: number): Promise<JobView[]> {
-  return waitFor(
-    `${n} jobs COMPLETE`,
-    async () => {
-      const { jobs } = await server.api.listJobs(undefined, 100);
-      const bad = jobs.find((j) => j.status === 'ERROR' || j.status === 'CANCELED');
-      if (bad) throw new Error(`job ${bad.id} ended ${bad.status}: ${bad.error?.code} ${bad.error?.message}`);
-      return jobs.length >= n && jobs.every((j) => j.status === 'COMPLETE') && jobs;
-    },
-    120_000,
-  );
 }
 
 const NAMES = ['a.mp4', 'b b.mp4', 'c(1).mp4', 'd.mp4', 'e.mp4'];

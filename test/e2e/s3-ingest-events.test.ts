@@ -11,14 +11,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { test } from 'node:test';
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { JobView } from '../../src/api/job-view.ts';
-import { clip, waitFor } from '../helpers.ts';
+import { clip, shuffled, waitFor } from '../helpers.ts';
 import { s3Record } from '../ingest/notification-samples.ts';
-import { type RealServer, startRealServer } from '../real-server.ts';
-import { type S3Server, startS3rver } from '../s3rver.ts';
+import { allComplete, startRealServer } from '../real-server.ts';
+import { type S3Server, s3Client, s3ServeEnv, startS3rver } from '../s3rver.ts';
 
 const TOKEN = 'e2e-s3-ingest-token-0123456789';
 const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -28,29 +28,12 @@ const OVERWRITTEN = new Set([3, 11]);
 
 function serveEnv(s3: S3Server, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    SLUICE_STORAGE: 's3',
-    SLUICE_S3_ENDPOINT: s3.endpoint,
-    SLUICE_S3_REGION: 'us-east-1',
-    SLUICE_S3_FORCE_PATH_STYLE: 'true',
-    SLUICE_S3_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-    SLUICE_S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+    ...s3ServeEnv(s3),
     SLUICE_INGEST_TOKEN: TOKEN,
     SLUICE_SETTLE_MS: '600000',
     SLUICE_CONCURRENCY: '2',
     ...extra,
   };
-}
-
-/** A fixed-seed shuffle: not the natural order, and the same every run. */
-function shuffled<T>(items: T[], seed: number): T[] {
-  const out = [...items];
-  let x = seed;
-  for (let i = out.length - 1; i > 0; i--) {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    const j = x % (i + 1);
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
 }
 
 interface Uploaded {
@@ -108,19 +91,6 @@ function deliveries(uploaded: Uploaded[], seed: number): { key: string; body: st
   return shuffled([...one, ...one, ...one], seed);
 }
 
-async function allComplete(server: RealServer, n: number): Promise<JobView[]> {
-  return waitFor(
-    `${n} jobs COMPLETE`,
-    async () => {
-      const { jobs } = await server.api.listJobs(undefined, 100);
-      const bad = jobs.find((j) => j.status === 'ERROR' || j.status === 'CANCELED');
-      if (bad) throw new Error(`job ${bad.id} ended ${bad.status}: ${bad.error?.code} ${bad.error?.message}`);
-      return jobs.length >= n && jobs.every((j) => j.status === 'COMPLETE') && jobs;
-    },
-    240_000,
-  );
-}
-
 /** Exactly one job per current object version, each in one attempt; one published set per input. */
 async function assertOnceEach(client: S3Client, jobs: JobView[], uploaded: Uploaded[]): Promise<void> {
   assert.equal(jobs.length, OBJECTS, 'one job per object');
@@ -162,19 +132,9 @@ async function assertOnceEach(client: S3Client, jobs: JobView[], uploaded: Uploa
   assert.equal(sets.size, OBJECTS, 'one output set per input');
 }
 
-function sdk(s3: S3Server): S3Client {
-  return new S3Client({
-    endpoint: s3.directEndpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: s3.credentials,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
-}
-
 test('sluice serve on s3rver (a real S3-protocol server): 20 SDK uploads, their S3 notifications posted 3 times each and out of order -> 20 jobs, 20 COMPLETE, outputs once each', async (t) => {
   const s3 = await startS3rver(t);
-  const client = sdk(s3);
+  const client = s3Client(s3);
   t.after(() => client.destroy());
   const server = await startRealServer(t, { env: serveEnv(s3) });
   const uploaded = await upload(client, 'http');
@@ -195,7 +155,7 @@ test('sluice serve on s3rver (a real S3-protocol server): 20 SDK uploads, their 
   assert.equal(sum('created'), OBJECTS, 'one job per current version');
   assert.equal(sum('stale'), OVERWRITTEN.size * 3, "every copy of an overwritten version's event is stale");
   assert.equal(sum('duplicates'), OBJECTS * 2, 'the other copies are duplicates');
-  const jobs = await allComplete(server, OBJECTS);
+  const jobs = await allComplete(server, OBJECTS, 240_000);
   await assertOnceEach(client, jobs, uploaded);
 });
 
@@ -211,7 +171,7 @@ test('sluice serve on s3rver + NATS JetStream: the same 20 uploads, each S3 noti
   });
   await jsm.streams.add({ name: stream, subjects: [subject] });
   const s3 = await startS3rver(t);
-  const client = sdk(s3);
+  const client = s3Client(s3);
   t.after(() => client.destroy());
   const server = await startRealServer(t, {
     env: serveEnv(s3, {
@@ -224,7 +184,7 @@ test('sluice serve on s3rver + NATS JetStream: the same 20 uploads, each S3 noti
   const uploaded = await upload(client, 'nats');
   const js = jetstream(nc);
   for (const d of deliveries(uploaded, 11)) await js.publish(subject, d.body);
-  const jobs = await allComplete(server, OBJECTS);
+  const jobs = await allComplete(server, OBJECTS, 240_000);
   await assertOnceEach(client, jobs, uploaded);
   await waitFor(
     'every message acknowledged',

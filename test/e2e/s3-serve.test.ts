@@ -12,38 +12,23 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import type { JobView } from '../../src/api/job-view.ts';
 import { SLUICE_BIN } from '../../src/launchers/local-process-launcher.ts';
 import type { Assignment } from '../../src/worker/worker-api-client.ts';
 import { clip, tempDir, waitFor } from '../helpers.ts';
 import { type RealServer, startRealServer } from '../real-server.ts';
-import { type S3Server, startS3rver } from '../s3rver.ts';
+import { type S3Server, s3Client, s3ServeEnv, startS3rver } from '../s3rver.ts';
 
 type T = Parameters<typeof tempDir>[0];
 
 function s3Env(s3: S3Server): Record<string, string> {
   return {
-    SLUICE_STORAGE: 's3',
-    SLUICE_S3_ENDPOINT: s3.endpoint,
-    SLUICE_S3_REGION: 'us-east-1',
-    SLUICE_S3_FORCE_PATH_STYLE: 'true',
-    SLUICE_S3_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-    SLUICE_S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+    ...s3ServeEnv(s3),
     // The watcher of the source bucket is not what is tested here: the job comes through the API.
     SLUICE_SETTLE_MS: '600000',
   };
-}
-
-function sdk(s3: S3Server): S3Client {
-  return new S3Client({
-    endpoint: s3.directEndpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: s3.credentials,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
 }
 
 async function uploadAndSubmit(server: RealServer, client: S3Client, key: string): Promise<JobView> {
@@ -123,7 +108,7 @@ async function assertPublished(client: S3Client, job: JobView): Promise<void> {
 
 test('sluice serve with SLUICE_STORAGE=s3 on s3rver (a real S3-protocol server on loopback): a clip submitted through the API is published to the destination bucket', async (t) => {
   const s3 = await startS3rver(t);
-  const client = sdk(s3);
+  const client = s3Client(s3);
   t.after(() => client.destroy());
   const server = await startRealServer(t, { env: s3Env(s3) });
   assert.ok(
@@ -144,7 +129,7 @@ test('sluice serve with SLUICE_STORAGE=s3 on s3rver (a real S3-protocol server o
 
 test('sluice serve on s3rver: a remote pull worker without bucket credentials reads and writes through presigned URLs', async (t) => {
   const s3 = await startS3rver(t);
-  const client = sdk(s3);
+  const client = s3Client(s3);
   t.after(() => client.destroy());
   const server = await startRealServer(t, { env: s3Env(s3), args: ['--no-local-workers'] });
   const { token } = await server.api.createWorkerToken();
@@ -241,7 +226,7 @@ test('sluice serve on s3rver: a missing bucket or an unknown key id stops the st
 
 test('sluice serve on s3rver: presigned URLs are given only to the attempt holding the lease, only for its own keys', async (t) => {
   const s3 = await startS3rver(t);
-  const client = sdk(s3);
+  const client = s3Client(s3);
   t.after(() => client.destroy());
   const server = await startRealServer(t, { env: s3Env(s3), args: ['--no-local-workers'] });
   const input = await clip({ width: 160, height: 90, seconds: 1 });
