@@ -85,12 +85,15 @@ interface StoreRun {
 /** Where objects live for a run, and how the bench puts them there. */
 interface StoreKind {
   name: string;
+  /** The longest wait for the start-up pass to be over (beyond SETTLE_MS): a poller is never calm. */
+  startupCapMs: number;
   /** `notify`: land with a notification (S3 event) where the kind has them; else the watch finds it. */
   open(dataDir: string, o: { notify: boolean }): Promise<StoreRun>;
 }
 
 const localStore: StoreKind = {
   name: 'local',
+  startupCapMs: 30_000,
   async open(dataDir) {
     const source = path.join(dataDir, 'buckets', 'source');
     await fs.mkdir(source, { recursive: true });
@@ -137,6 +140,8 @@ async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): P
 
 const s3Store: StoreKind = {
   name: 's3',
+  // The first pass settles each of the 10,000 objects with a HEAD through s3rver: over a minute.
+  startupCapMs: 120_000,
   async open(_dataDir, { notify }) {
     const afters: (() => Promise<void>)[] = [];
     const s3 = await startS3rver({ after: (fn) => afters.push(fn) });
@@ -388,7 +393,12 @@ async function measure(setup: Setup): Promise<Figures> {
     try {
       if (files > 0) await store.fill(files);
       server = await startServe(setup.bin, dataDir, { ...store.env, ...setup.env });
-      const waited = await settleDown(server.pid, store, SETTLE_MS + 120_000, setup.polling === true);
+      const waited = await settleDown(
+        server.pid,
+        store,
+        SETTLE_MS + setup.kind.startupCapMs,
+        setup.polling === true,
+      );
       const idle = await idleWindow(server.pid, store);
       process.stdout.write(describe(setup.label, files, idle, waited));
       return { dataDir, store, server, idle };
