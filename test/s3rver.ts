@@ -20,6 +20,8 @@ export interface S3Server {
   endpoint: string;
   /** s3rver's own URL, past the proxy. */
   directEndpoint: string;
+  /** The s3rver child process (for its CPU in bench/). */
+  pid: number;
   /** Every request the proxy forwarded or refused, in order. */
   requests: { method: string; path: string; status: number; presigned: boolean }[];
   /** The next `n` requests are answered with this error (503 SlowDown by default) without reaching s3rver. */
@@ -90,6 +92,7 @@ export async function startS3rver(t: T, buckets: string[] = ['source', 'destinat
   return {
     endpoint: `http://127.0.0.1:${port}`,
     directEndpoint: direct,
+    pid: child.pid as number,
     requests,
     failNext(n, error = { status: 503, code: 'SlowDown' }) {
       failing = n;
