@@ -12,6 +12,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore, type S3ObjectStoreOptions } from '../src/storage/s3-object-store.ts';
+import { waitFor } from './helpers.ts';
 
 type T = { after: (fn: () => Promise<void>) => void };
 
@@ -141,4 +142,17 @@ export function s3Client(s: S3Server): S3Client {
     credentials: s.credentials,
     requestChecksumCalculation: 'WHEN_REQUIRED',
   });
+}
+
+/**
+ * Waits until the server has answered a listing of `bucket`: a `sluice serve` on it has run its start
+ * reconcile, so objects put after this come to it by notifications (or the next reconcile) only.
+ */
+export async function listedOnce(s: S3Server, bucket = 'source'): Promise<void> {
+  const listing = new RegExp(`^/${bucket}/?(\\?|$)`);
+  await waitFor(
+    `a listing of ${bucket} answered`,
+    async () => s.requests.some((r) => r.method === 'GET' && listing.test(r.path) && r.status > 0),
+    30_000,
+  );
 }

@@ -21,6 +21,11 @@ export interface SettleQueueOptions {
   /** First delay before a retryable ingest failure is offered again (doubles each time). */
   retryMs?: number;
   maxRetryMs?: number;
+  /**
+   * A listed object is complete as listed (S3: an object appears whole, `replacesAtomically`): the
+   * listing's version is handed on at once, with no stat and no settle window.
+   */
+  listingIsFinal?: boolean;
 }
 
 /** Names that tools use while a file is still being written (browsers, rsync, editors, our own). */
@@ -93,7 +98,11 @@ export class SettleQueue {
     }
     const fresh: Pending = { etag: null, since: 0, timer: null, busy: false, again: false, failures: 0 };
     this.pending.set(key, fresh);
-    if (listed) {
+    if (listed && this.options.listingIsFinal) {
+      fresh.etag = listed.etag;
+      fresh.busy = true;
+      this.track(this.enqueueEmit(key, fresh, listed).finally(() => this.checked(key, fresh)));
+    } else if (listed) {
       fresh.etag = listed.etag;
       fresh.since = performance.now();
       this.arm(key, fresh, this.options.settleMs);
@@ -169,13 +178,17 @@ export class SettleQueue {
       }
       await this.enqueueEmit(key, p, info);
     } finally {
-      p.busy = false;
-      if (p.again && !this.stopped) {
-        // Something happened at the key while it was checked (or handed on): look at it again.
-        p.again = false;
-        if (this.pending.get(key) === p) this.track(this.check(key, p));
-        else this.notice(key);
-      }
+      this.checked(key, p);
+    }
+  }
+
+  /** A check (or a hand-on) of `key` ended: if something happened at the key meanwhile, look again. */
+  private checked(key: string, p: Pending): void {
+    p.busy = false;
+    if (p.again && !this.stopped) {
+      p.again = false;
+      if (this.pending.get(key) === p) this.track(this.check(key, p));
+      else this.notice(key);
     }
   }
 

@@ -43,7 +43,12 @@ export class SourceWatch {
     this.settle = new SettleQueue(
       store,
       seen,
-      { bucket: options.bucket, settleMs: options.settleMs, retryMs: options.retryMs },
+      {
+        bucket: options.bucket,
+        settleMs: options.settleMs,
+        retryMs: options.retryMs,
+        listingIsFinal: store.replacesAtomically === true,
+      },
       onEvent,
       log,
       onSkip,

@@ -5,8 +5,9 @@
 // are overwritten before any notification goes out, so their first version's notifications are stale
 // (older sequencer, another etag) and arrive mixed with the current one's. Each time: exactly 20 jobs, one
 // per current object version, all COMPLETE in one attempt, and exactly one published output set per input
-// in the destination bucket (one version folder, nothing staged). The source watch's settle time is set
-// beyond the test, so the jobs come from the notifications alone.
+// in the destination bucket (one version folder, nothing staged). The uploads start once the source
+// watch's start reconcile has listed the empty bucket, and the next one is 5 minutes away, so the jobs
+// come from the notifications alone.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -18,7 +19,7 @@ import type { JobView } from '../../src/api/job-view.ts';
 import { clip, shuffled, waitFor } from '../helpers.ts';
 import { s3Record } from '../ingest/notification-samples.ts';
 import { allComplete, startRealServer } from '../real-server.ts';
-import { type S3Server, s3Client, s3ServeEnv, startS3rver } from '../s3rver.ts';
+import { listedOnce, type S3Server, s3Client, s3ServeEnv, startS3rver } from '../s3rver.ts';
 
 const TOKEN = 'e2e-s3-ingest-token-0123456789';
 const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -30,7 +31,6 @@ function serveEnv(s3: S3Server, extra: Record<string, string> = {}): Record<stri
   return {
     ...s3ServeEnv(s3),
     SLUICE_INGEST_TOKEN: TOKEN,
-    SLUICE_SETTLE_MS: '600000',
     SLUICE_CONCURRENCY: '2',
     ...extra,
   };
@@ -137,6 +137,7 @@ test('sluice serve on s3rver (a real S3-protocol server): 20 SDK uploads, their 
   const client = s3Client(s3);
   t.after(() => client.destroy());
   const server = await startRealServer(t, { env: serveEnv(s3) });
+  await listedOnce(s3); // the start reconcile saw an empty bucket: the jobs come from the notifications
   const uploaded = await upload(client, 'http');
   const posts = deliveries(uploaded, 7);
   const post = async (d: { body: string }) => {
@@ -181,6 +182,7 @@ test('sluice serve on s3rver + NATS JetStream: the same 20 uploads, each S3 noti
       SLUICE_NATS_CONSUMER: `sluice-${id}`,
     }),
   });
+  await listedOnce(s3);
   const uploaded = await upload(client, 'nats');
   const js = jetstream(nc);
   for (const d of deliveries(uploaded, 11)) await js.publish(subject, d.body);

@@ -19,17 +19,9 @@ import { SLUICE_BIN } from '../../src/launchers/local-process-launcher.ts';
 import type { Assignment } from '../../src/worker/worker-api-client.ts';
 import { clip, tempDir, waitFor } from '../helpers.ts';
 import { type RealServer, startRealServer } from '../real-server.ts';
-import { type S3Server, s3Client, s3ServeEnv, startS3rver } from '../s3rver.ts';
+import { listedOnce, s3Client, s3ServeEnv, startS3rver } from '../s3rver.ts';
 
 type T = Parameters<typeof tempDir>[0];
-
-function s3Env(s3: S3Server): Record<string, string> {
-  return {
-    ...s3ServeEnv(s3),
-    // The watcher of the source bucket is not what is tested here: the job comes through the API.
-    SLUICE_SETTLE_MS: '600000',
-  };
-}
 
 async function uploadAndSubmit(server: RealServer, client: S3Client, key: string): Promise<JobView> {
   const input = await clip({ width: 160, height: 90, seconds: 1 });
@@ -110,7 +102,8 @@ test('sluice serve with SLUICE_STORAGE=s3 on s3rver (a real S3-protocol server o
   const s3 = await startS3rver(t);
   const client = s3Client(s3);
   t.after(() => client.destroy());
-  const server = await startRealServer(t, { env: s3Env(s3) });
+  const server = await startRealServer(t, { env: s3ServeEnv(s3) });
+  await listedOnce(s3); // the start reconcile is over: the job comes through the API alone
   assert.ok(
     server.logs().some((l) => l.msg === 'object store open' && l.storage === 's3'),
     'the server opened the S3 store',
@@ -131,7 +124,8 @@ test('sluice serve on s3rver: a remote pull worker without bucket credentials re
   const s3 = await startS3rver(t);
   const client = s3Client(s3);
   t.after(() => client.destroy());
-  const server = await startRealServer(t, { env: s3Env(s3), args: ['--no-local-workers'] });
+  const server = await startRealServer(t, { env: s3ServeEnv(s3), args: ['--no-local-workers'] });
+  await listedOnce(s3); // the start reconcile is over: the job comes through the API alone
   const { token } = await server.api.createWorkerToken();
   const worker = await startWorker(t, server, token);
   const job = await uploadAndSubmit(server, client, 'remote/clip.mp4');
@@ -209,7 +203,7 @@ test('sluice serve on s3rver: a missing bucket or an unknown key id stops the st
       execFile(
         process.execPath,
         [SLUICE_BIN, 'serve', '--port', '0'],
-        { env: { ...process.env, ...s3Env(s3), SLUICE_LOG_LEVEL: 'info', ...env }, timeout: 60_000 },
+        { env: { ...process.env, ...s3ServeEnv(s3), SLUICE_LOG_LEVEL: 'info', ...env }, timeout: 60_000 },
         (err, _out, stderr) =>
           resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stderr }),
       );
@@ -228,7 +222,8 @@ test('sluice serve on s3rver: presigned URLs are given only to the attempt holdi
   const s3 = await startS3rver(t);
   const client = s3Client(s3);
   t.after(() => client.destroy());
-  const server = await startRealServer(t, { env: s3Env(s3), args: ['--no-local-workers'] });
+  const server = await startRealServer(t, { env: s3ServeEnv(s3), args: ['--no-local-workers'] });
+  await listedOnce(s3); // the start reconcile is over: the job comes through the API alone
   const input = await clip({ width: 160, height: 90, seconds: 1 });
   await client.send(
     new PutObjectCommand({ Bucket: 'source', Key: 'lease.mp4', Body: await fs.readFile(input) }),

@@ -396,3 +396,23 @@ test('real inotify: folders removed under the watcher just before it stops (thei
   }
   assert.deepEqual(errors, [], 'stopping a watch whose folders went away is not an error');
 });
+
+test('a store whose objects appear whole (replacesAtomically, as S3): the reconcile hands listed versions on without a stat each or a settle wait', async (t) => {
+  const f = await fixture(t);
+  for (let i = 0; i < 50; i++) await f.land(`in/${i}.mp4`, `data ${i}`);
+  let stats = 0;
+  const store: ObjectStore = {
+    ...opaque(f.store),
+    replacesAtomically: true,
+    stat: (b, k) => {
+      stats++;
+      return f.store.stat(b, k);
+    },
+  };
+  // A settle window far beyond the test: only a listing taken as final can hand anything on.
+  const { quiet, keys } = await watch(t, store, f.db, { settleMs: 600_000 });
+  await waitFor('50 objects handed on', async () => keys().length === 50, 10_000);
+  await quiet();
+  assert.equal(keys().length, 50);
+  assert.equal(stats, 0, 'no object was stat-ed: the listing already said what each version is');
+});
