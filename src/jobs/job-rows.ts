@@ -2,7 +2,9 @@
 // text, documents as JSON text), the same mapping, and one fenced, versioned write of a transition.
 import type { Generated, Selectable, Transaction } from 'kysely';
 import { SluiceError } from '../errors.ts';
+import type { LoggedEvent } from '../notify/cloud-event.ts';
 import { type Job, type JobStatus, outputSetOf } from './job.ts';
+import { jobSummary } from './job-summary.ts';
 import { applyTransition, type Transition } from './state-machine.ts';
 
 export interface JobsTable {
@@ -66,6 +68,8 @@ export interface JobEventsTable {
   from_status: string | null;
   to_status: string | null;
   data: string;
+  /** The job's summary at the event (job-summary.ts), JSON; null on events from before it was kept. */
+  job: string | null;
 }
 
 export interface JobTables {
@@ -176,10 +180,29 @@ export async function applyAndSave(
     .executeTakeFirst();
   if (Number(updated.numUpdatedRows) !== 1) throw versionConflict(job.id);
   if (event.type !== 'job:progress') {
-    await insertEvent(trx, job.id, next.updatedAt, event.type, event.fromStatus, event.toStatus, event.data);
+    await insertEvent(trx, next, next.updatedAt, event.type, event.fromStatus, event.toStatus, event.data);
   }
   // Work to do again: a new claimable job (create) or one put back (release, retry, resubmit).
   return { job: next, claimable: next.status === 'SUBMITTED' };
+}
+
+/** A job-event row as the outbox reads it (JobStore.eventsAfter). */
+export function loggedEventOf(r: Selectable<JobEventsTable>): LoggedEvent {
+  return {
+    id: Number(r.id),
+    jobId: r.job_id,
+    at: r.at,
+    type: r.type,
+    fromStatus: r.from_status as JobStatus | null,
+    toStatus: r.to_status as JobStatus | null,
+    data: JSON.parse(r.data),
+    job: r.job ? JSON.parse(r.job) : null,
+  };
+}
+
+/** The job:status-update event of a PROGRESSING job: where it is, as a STATUS_UPDATE tells it. */
+export function statusUpdateData(job: Job): Record<string, unknown> {
+  return { phase: job.phase, ...job.progress, attempt: job.attempts };
 }
 
 /** A transaction of a store whose schema has (at least) the job tables. */
@@ -207,9 +230,10 @@ export async function retryOnConflict<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Writes a job event with the summary of `job` as it is after the event (the outbox's snapshot). */
 export async function insertEvent(
   trx: Transaction<JobTables>,
-  jobId: string,
+  job: Job,
   at: string,
   type: string,
   from: string | null,
@@ -218,6 +242,14 @@ export async function insertEvent(
 ): Promise<void> {
   await trx
     .insertInto('job_events')
-    .values({ job_id: jobId, at, type, from_status: from, to_status: to, data: JSON.stringify(data) })
+    .values({
+      job_id: job.id,
+      at,
+      type,
+      from_status: from,
+      to_status: to,
+      data: JSON.stringify(data),
+      job: JSON.stringify(jobSummary(job)),
+    })
     .execute();
 }

@@ -1,6 +1,7 @@
 // The JobStore seam: every operation the control plane needs from job storage, with no connection or
 // transaction type leaking out. SQLite is the embedded default; PostgreSQL implements the same contract.
 import type { SeenObjectStore } from '../ingest/seen-objects.ts';
+import type { LoggedEvent } from '../notify/cloud-event.ts';
 import type { Job, JobEvent, JobStatus, NewJob } from './job.ts';
 import type { Transition } from './state-machine.ts';
 
@@ -44,6 +45,20 @@ export interface JobStore extends SeenObjectStore {
   findByIdPrefix(prefix: string, limit: number): Promise<Job[]>;
   list(filter: { status?: JobStatus; limit?: number }): Promise<Job[]>;
   events(jobId: string): Promise<JobEvent[]>;
+  /**
+   * The job-event log in commit order: the events after event `afterId` (null: from the first), at most
+   * `limit`, optionally of one job, each with its job's summary at the event. A reader that goes on from
+   * the last event it got misses none: only events no running transaction can precede are returned
+   * (PostgreSQL orders by transaction id and stops below the oldest one still running).
+   */
+  eventsAfter(afterId: number | null, limit: number, filter?: { jobId?: string }): Promise<LoggedEvent[]>;
+  /** The newest event's id (null: none): where a reader of only what happens from now on starts. */
+  lastEventId(): Promise<number | null>;
+  /**
+   * Records a job:status-update event (MediaConvert's STATUS_UPDATE) for a PROGRESSING job, with its
+   * current progress; the job itself is unchanged. False when the job is not PROGRESSING.
+   */
+  recordStatusUpdate(jobId: string, now: Date): Promise<boolean>;
   /** The jobs of one input (object version; input-group.ts), oldest first: its fan-out, one per pipeline. */
   listByInput(inputId: string): Promise<Job[]>;
   /** Applies a state-machine transition and records its event in one transaction. */

@@ -4,8 +4,9 @@
 // pick their jobs here and apply each change through the store's own transition.
 import type { Kysely, RawBuilder } from 'kysely';
 import { SluiceError } from '../errors.ts';
+import type { LoggedEvent } from '../notify/cloud-event.ts';
 import type { Job, JobEvent, JobStatus } from './job.ts';
-import { fromRow, type JobTables } from './job-rows.ts';
+import { fromRow, type JobTables, loggedEventOf } from './job-rows.ts';
 import type { JobStore, LedgerEntry } from './job-store.ts';
 
 export class KyselyJobQueries {
@@ -113,6 +114,27 @@ export class KyselyJobQueries {
       toStatus: r.to_status as JobStatus | null,
       data: JSON.parse(r.data),
     }));
+  }
+
+  /** The event log read in id order: right where one writer commits in id order (SQLite). */
+  async eventsAfter(
+    afterId: number | null,
+    limit: number,
+    filter: { jobId?: string } = {},
+  ): Promise<LoggedEvent[]> {
+    let q = this.db.selectFrom('job_events').selectAll();
+    if (afterId !== null) q = q.where('id', '>', afterId);
+    if (filter.jobId !== undefined) q = q.where('job_id', '=', filter.jobId);
+    const rows = await q.orderBy('id').limit(limit).execute();
+    return rows.map(loggedEventOf);
+  }
+
+  async lastEventId(): Promise<number | null> {
+    const r = await this.db
+      .selectFrom('job_events')
+      .select((eb) => eb.fn.max('id').as('id'))
+      .executeTakeFirst();
+    return r?.id === null || r?.id === undefined ? null : Number(r.id);
   }
 
   async ingested(idempotencyKey: string): Promise<LedgerEntry | null> {

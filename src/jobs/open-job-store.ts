@@ -4,13 +4,20 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ObjectSequencerStore } from '../ingest/sequencer.ts';
 import type { SkipRecordStore } from '../ingest/skip-log.ts';
+import type { DeliveryStore } from '../notify/delivery-store.ts';
 import type { JobStore } from './job-store.ts';
 import { DEFAULT_POOLS, type PoolSettings } from './pool-offer.ts';
 import { PostgresJobStore, parsePostgresUrl } from './postgres-job-store.ts';
 import { SqliteJobStore } from './sqlite-job-store.ts';
 import type { WorkerTokenStore } from './worker-token-store.ts';
 
-export type ServiceJobStore = JobStore & SkipRecordStore & WorkerTokenStore & ObjectSequencerStore;
+export type ServiceJobStore = JobStore &
+  SkipRecordStore &
+  WorkerTokenStore &
+  ObjectSequencerStore & {
+    /** The notification outbox's storage, in the same database (notify/delivery-store.ts). */
+    readonly deliveries: DeliveryStore;
+  };
 
 export function openJobStore(
   o: { dataDir: string; databaseUrl?: string | undefined },

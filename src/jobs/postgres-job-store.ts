@@ -18,18 +18,26 @@ import {
   type SkipRecordStore,
   skipRecordFromRow,
 } from '../ingest/skip-log.ts';
+import type { LoggedEvent } from '../notify/cloud-event.ts';
+import type { DeliveryStore } from '../notify/delivery-store.ts';
+import { DELIVERY_TABLES_POSTGRES, type DeliveryTables } from '../notify/delivery-tables.ts';
+import { KyselyDeliveries } from '../notify/kysely-deliveries.ts';
 import type { Job, JobStatus, NewJob } from './job.ts';
 import { newJobDraft } from './job-draft.ts';
 import {
   applyAndSave,
   fromRow,
+  insertEvent,
   type JobsTable,
   type JobTables,
   jobsOf,
+  loggedEventOf,
   retryOnConflict,
+  statusUpdateData,
   toRow,
 } from './job-rows.ts';
 import type { ClaimOptions, CreateResult, JobStore } from './job-store.ts';
+import { jobSummary } from './job-summary.ts';
 import { KyselyJobQueries } from './kysely-job-queries.ts';
 import { KyselyObjectSequencers, type ObjectSequencersTable } from './kysely-object-sequencers.ts';
 import { KyselySeenObjects } from './kysely-seen-objects.ts';
@@ -51,7 +59,7 @@ interface IngestSkippedTable {
   count: Generated<number>;
 }
 
-interface Schema extends JobTables {
+interface Schema extends JobTables, DeliveryTables {
   jobs: JobsTable & { seq: Generated<string> };
   ingest_skipped: IngestSkippedTable;
   worker_tokens: WorkerTokensTable & { seq: Generated<string> };
@@ -161,10 +169,36 @@ export const PG_MIGRATIONS: readonly string[] = [
      seen_at TEXT COLLATE "C" NOT NULL,
      PRIMARY KEY (bucket, key)
    )`,
+  // Notifications (issue 11): every job event keeps its job's summary (the outbox sends it as it was) and
+  // its transaction's id: the event log is read in (tx, id) order below the oldest transaction still
+  // running, so a reader never passes an event a slower transaction has yet to commit (eventsAfter).
+  `ALTER TABLE job_events ADD COLUMN IF NOT EXISTS job TEXT,
+     ADD COLUMN IF NOT EXISTS tx xid8 NOT NULL DEFAULT pg_current_xact_id()`,
+  'CREATE INDEX IF NOT EXISTS job_events_log ON job_events (tx, id)',
+  ...DELIVERY_TABLES_POSTGRES,
 ];
 
 /** A claim's row: the job after the claim, the row before it (JSON) and the job:claimed event's data. */
-type ClaimedRow = Selectable<JobsTable> & { seq: string; before: string; event_data: string };
+type ClaimedRow = Selectable<JobsTable> & {
+  seq: string;
+  before: string;
+  event_data: string;
+  event_job: string;
+};
+
+/**
+ * job-summary.ts's jobSummary in SQL, over a jobs row (the claim writes its event in the same statement);
+ * every claim checks it against jobSummary.
+ */
+const SUMMARY_SQL = sql.raw(`json_build_object(
+  'id', id, 'status', status, 'phase', phase,
+  'progress', json_build_object('percent', percent, 'fps', fps, 'speed', speed, 'etaSeconds', eta_seconds),
+  'attempts', attempts, 'maxAttempts', max_attempts, 'pipeline', pipeline, 'template', template_name,
+  'input', input::json, 'inputId', input_id, 'destination', destination::json, 'outputs', outputs::json,
+  'error', CASE WHEN error_code IS NULL THEN NULL
+    ELSE json_build_object('code', error_code, 'message', COALESCE(error_message, '')) END,
+  'userMetadata', user_metadata::json, 'pool', pool, 'createdAt', created_at, 'startedAt', started_at,
+  'finishedAt', finished_at)::text`);
 
 /** Skip records kept at most; the oldest go first (as in SQLite). */
 const MAX_SKIP_RECORDS = 10_000;
@@ -215,6 +249,8 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
   private readonly queries: KyselyJobQueries;
   private readonly sequencers: KyselyObjectSequencers;
   private readonly seen: KyselySeenObjects;
+  /** The outbox's storage (notify/delivery-store.ts), in this database. */
+  readonly deliveries: DeliveryStore;
   private readonly work = new EventEmitter();
   private readonly channel: string;
   private listener: pg.Client | null = null;
@@ -243,6 +279,7 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     );
     this.sequencers = new KyselyObjectSequencers(this.db as never);
     this.seen = new KyselySeenObjects(this.db as never);
+    this.deliveries = new KyselyDeliveries(this.db as never, 'postgres');
   }
 
   advanceSequencer(bucket: string, key: string, sequencer: string, now: Date) {
@@ -308,8 +345,8 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     const write = sql<{ id: string }>`WITH inserted AS (${insert}),
       ledger AS (${ledger}),
       event AS (
-        INSERT INTO job_events (job_id, at, type, from_status, to_status, data)
-        SELECT id, ${at}, 'job:created', NULL, 'SUBMITTED', ${data} FROM inserted)
+        INSERT INTO job_events (job_id, at, type, from_status, to_status, data, job)
+        SELECT id, ${at}, 'job:created', NULL, 'SUBMITTED', ${data}, ${JSON.stringify(jobSummary(job))} FROM inserted)
       SELECT id, pg_notify(${this.channel}, '') AS notified FROM inserted`.compile(this.db);
     const created = await this.prepared<{ id: string }>('create', write.sql, write.parameters);
     if (created.rows.length === 1) return { job, created: true };
@@ -363,6 +400,64 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
 
   events(jobId: string) {
     return this.queries.events(jobId);
+  }
+
+  async eventsAfter(
+    afterId: number | null,
+    limit: number,
+    filter: { jobId?: string } = {},
+  ): Promise<LoggedEvent[]> {
+    // Ids are taken in insertion order but committed in any order: id 8 may become visible after id 9.
+    // Transaction ids order the log instead, read only below the oldest transaction still running, so
+    // nothing can still commit before the last event returned (events of one transaction by id).
+    let after = sql``;
+    if (afterId !== null) {
+      const anchor = await this.db
+        .selectFrom('job_events')
+        .select(sql<string>`tx::text`.as('tx'))
+        .where('id', '=', String(afterId))
+        .executeTakeFirst();
+      // An anchor the retention purge took: go on by id (at worst an event of that moment twice).
+      after = anchor
+        ? sql`AND (tx, id) > (${anchor.tx}::xid8, ${afterId}::bigint)`
+        : sql`AND id > ${afterId}::bigint`;
+    }
+    const job = filter.jobId !== undefined ? sql`AND job_id = ${filter.jobId}` : sql``;
+    const rows = await sql<Selectable<Schema['job_events']>>`
+      SELECT id, job_id, at, type, from_status, to_status, data, job FROM job_events
+      WHERE tx < pg_snapshot_xmin(pg_current_snapshot()) ${after} ${job}
+      ORDER BY tx, id LIMIT ${limit}`.execute(this.db);
+    return rows.rows.map(loggedEventOf);
+  }
+
+  async lastEventId(): Promise<number | null> {
+    const r = await sql<{ id: string | null }>`SELECT max(id) AS id FROM job_events`.execute(this.db);
+    const id = r.rows[0]?.id;
+    return id === null || id === undefined ? null : Number(id);
+  }
+
+  async recordStatusUpdate(jobId: string, now: Date): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      // FOR SHARE: a heartbeat waits for this event's commit, so the snapshot is the row as of the event.
+      const row = await trx
+        .selectFrom('jobs')
+        .selectAll()
+        .where('id', '=', jobId)
+        .forShare()
+        .executeTakeFirst();
+      if (row?.status !== 'PROGRESSING') return false;
+      const job = fromRow(row);
+      await insertEvent(
+        jobsOf(trx),
+        job,
+        now.toISOString(),
+        'job:status-update',
+        job.status,
+        job.status,
+        statusUpdateData(job),
+      );
+      return true;
+    });
   }
 
   listByInput(inputId: string) {
@@ -419,8 +514,9 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
       event.type === 'job:progress'
         ? sql``
         : sql`, event AS (
-            INSERT INTO job_events (job_id, at, type, from_status, to_status, data)
-            SELECT id, ${next.updatedAt}, ${event.type}, ${event.fromStatus}, ${event.toStatus}, ${JSON.stringify(event.data)}
+            INSERT INTO job_events (job_id, at, type, from_status, to_status, data, job)
+            SELECT id, ${next.updatedAt}, ${event.type}, ${event.fromStatus}, ${event.toStatus}, ${JSON.stringify(event.data)},
+              ${JSON.stringify(jobSummary(next))}
             FROM updated)`;
     // Work to do again (release, retry, resubmit): the wake-up is sent with the commit, as in applyAndSave's callers.
     const notify = next.status === 'SUBMITTED' ? sql`pg_notify(${this.channel}, '')` : sql`NULL`;
@@ -507,18 +603,20 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
           RETURNING jobs.*, row_to_json(next)::text AS before
         ),
         event AS (
-          INSERT INTO job_events (job_id, at, type, from_status, to_status, data)
+          INSERT INTO job_events (job_id, at, type, from_status, to_status, data, job)
           SELECT id, ${at}, 'job:claimed', 'SUBMITTED', 'PROGRESSING',
-            '{"attempt":' || attempts || ${pool !== undefined ? `,"pool":${JSON.stringify(pool)}` : ''}::text || '}'
+            '{"attempt":' || attempts || ${pool !== undefined ? `,"pool":${JSON.stringify(pool)}` : ''}::text || '}',
+            ${SUMMARY_SQL}
           FROM claimed
-          RETURNING data
+          RETURNING data, job
         )
-        SELECT claimed.*, (SELECT data FROM event) AS event_data FROM claimed`.compile(this.db);
+        SELECT claimed.*, (SELECT data FROM event) AS event_data, (SELECT job FROM event) AS event_job
+        FROM claimed`.compile(this.db);
     const r = await this.prepared<ClaimedRow>('claim', claim.sql, claim.parameters);
 
     const row = r.rows[0];
     if (!row) return null;
-    const { before, event_data, seq: _seq, ...after } = row;
+    const { before, event_data, event_job, seq: _seq, ...after } = row;
     const expected = applyTransition(fromRow(JSON.parse(before)), t, now);
     const job = fromRow(after);
     assert.deepStrictEqual(job, expected.job, 'the PostgreSQL claim wrote what the state machine computes');
@@ -526,6 +624,11 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
       { type: 'job:claimed', fromStatus: 'SUBMITTED', toStatus: 'PROGRESSING', data: event_data },
       { ...expected.event, data: JSON.stringify(expected.event.data) },
       'the PostgreSQL claim recorded the event the state machine computes',
+    );
+    assert.deepStrictEqual(
+      JSON.parse(event_job),
+      jobSummary(expected.job),
+      'the PostgreSQL claim recorded the job summary job-summary.ts computes',
     );
     return job;
   }

@@ -16,6 +16,9 @@ import {
   type SkipRecordStore,
   skipRecordFromRow,
 } from '../ingest/skip-log.ts';
+import type { DeliveryStore } from '../notify/delivery-store.ts';
+import { DELIVERY_TABLES_SQLITE, type DeliveryTables } from '../notify/delivery-tables.ts';
+import { KyselyDeliveries } from '../notify/kysely-deliveries.ts';
 import type { Job, JobStatus, NewJob } from './job.ts';
 import { newJobDraft } from './job-draft.ts';
 import {
@@ -25,6 +28,7 @@ import {
   type JobTables,
   jobsOf,
   retryOnConflict,
+  statusUpdateData,
   toRow,
 } from './job-rows.ts';
 import type { ClaimOptions, CreateResult, JobStore } from './job-store.ts';
@@ -37,7 +41,7 @@ import { DEFAULT_POOLS, type PoolSettings, poolMayClaim, requireKnownPool } from
 import type { Transition } from './state-machine.ts';
 import type { WorkerTokenStore, WorkerTokensTable } from './worker-token-store.ts';
 
-interface Schema extends JobTables {
+interface Schema extends JobTables, DeliveryTables {
   worker_tokens: WorkerTokensTable;
   object_sequencers: ObjectSequencersTable;
   ingest_seen: IngestSeenTable;
@@ -146,6 +150,10 @@ export const MIGRATIONS: readonly string[] = [
      seen_at TEXT NOT NULL,
      PRIMARY KEY (bucket, key)
    )`,
+  // Notifications (issue 11): every job event keeps its job's summary (the outbox sends it as it was);
+  // the outbox's read position in the event log, its deliveries, and each delivery's attempts.
+  'ALTER TABLE job_events ADD COLUMN job TEXT',
+  ...DELIVERY_TABLES_SQLITE,
 ];
 
 /** Skip records kept at most; the oldest go first (a folder of unrelated files cannot grow the database). */
@@ -160,6 +168,8 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
   private readonly queries: KyselyJobQueries;
   private readonly sequencers: KyselyObjectSequencers;
   private readonly seen: KyselySeenObjects;
+  /** The outbox's storage (notify/delivery-store.ts), in this database. */
+  readonly deliveries: DeliveryStore;
   /** In-process wake-ups: one control plane opens the file, so its own writes are all there are. */
   private readonly work = new EventEmitter();
   private readonly sqlite: Database.Database;
@@ -197,6 +207,7 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     );
     this.sequencers = new KyselyObjectSequencers(this.db as never);
     this.seen = new KyselySeenObjects(this.db as never);
+    this.deliveries = new KyselyDeliveries(this.db as never, 'sqlite');
   }
 
   async migrate(): Promise<void> {
@@ -230,7 +241,7 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
         .values({ idempotency_key: job.idempotencyKey, job_id: job.id, ingested_at: at })
         .onConflict((oc) => oc.column('idempotency_key').doUpdateSet({ job_id: job.id, ingested_at: at }))
         .execute();
-      await insertEvent(jobsOf(trx), job.id, at, 'job:created', null, 'SUBMITTED', {
+      await insertEvent(jobsOf(trx), job, at, 'job:created', null, 'SUBMITTED', {
         input: job.input,
         template: job.templateName,
         pipeline: job.pipeline,
@@ -284,6 +295,33 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
 
   events(jobId: string) {
     return this.queries.events(jobId);
+  }
+
+  eventsAfter(afterId: number | null, limit: number, filter?: { jobId?: string }) {
+    return this.queries.eventsAfter(afterId, limit, filter);
+  }
+
+  lastEventId() {
+    return this.queries.lastEventId();
+  }
+
+  async recordStatusUpdate(jobId: string, now: Date): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
+      if (row?.status !== 'PROGRESSING') return false;
+      const job = fromRow(row);
+      const at = now.toISOString();
+      await insertEvent(
+        jobsOf(trx),
+        job,
+        at,
+        'job:status-update',
+        job.status,
+        job.status,
+        statusUpdateData(job),
+      );
+      return true;
+    });
   }
 
   listByInput(inputId: string) {

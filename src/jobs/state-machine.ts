@@ -190,6 +190,13 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
       };
       if (t.inputMedia) next.inputMedia = t.inputMedia;
       if (t.stderrTail !== undefined) next.stderrTail = t.stderrTail;
+      // The first report of what the input is (MediaConvert's INPUT_INFORMATION) is news; so is a phase.
+      if (t.inputMedia && !job.inputMedia) {
+        return result(next, 'job:input-information', {
+          media: t.inputMedia,
+          ...(phase !== job.phase ? { phase } : {}),
+        });
+      }
       const type = phase !== job.phase ? 'job:phase' : 'job:progress';
       return result(next, type, phase !== job.phase ? { phase } : {});
     }
