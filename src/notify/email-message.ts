@@ -126,7 +126,7 @@ export function emailMessage(event: JobCloudEvent, rule: EmailRule, o: EmailMess
     if (wall !== null) row('Wall time', `${formatDuration(wall)} since it was submitted at ${job.createdAt}`);
     if (isError && job.error) {
       lines.push('', `Error:      ${job.error.code}`, `Message:    ${job.error.message}`);
-      lines.push(`What to do: ${errorHint(job.error.code).replaceAll('ID', jobId)}`);
+      lines.push(`What to do: ${errorHint(job.error.code, jobId)}`);
     }
     if (job.outputs.length > 0) {
       lines.push('', `Outputs (${job.destination.bucket}/${job.destination.prefix}):`);

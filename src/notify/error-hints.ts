@@ -13,7 +13,7 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   INPUT_NO_VIDEO: 'the input has no video stream: use the audio-only template for audio files',
   INPUT_NO_AUDIO: 'the audio-only template got an input without audio: use a video template',
   INPUT_NO_OUTPUT:
-    'ffmpeg read the input but could not make an output from it: the stderr tail (sluice job ID) says why; try another template',
+    'ffmpeg read the input but could not make an output from it: the stderr tail (sluice job {id}) says why; try another template',
   INPUT_FORMAT_NOT_ALLOWED:
     'the container is not accepted (playlists, concat lists and image sequences are refused): convert it to MP4, MOV, MKV or WebM and upload it again',
   INPUT_TOO_BIG: INPUT_LIMIT,
@@ -29,7 +29,7 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   JOB_CPU_LIMIT:
     "the encode used more CPU time than the template's cpuSeconds: raise it (or pick a faster preset) and retry the job",
   TRANSCODE_FAILED:
-    'ffmpeg failed on every attempt: the stderr tail (sluice job ID) says why; fix the cause and retry the job',
+    'ffmpeg failed on every attempt: the stderr tail (sluice job {id}) says why; fix the cause and retry the job',
   WORKER_LOST:
     'the worker stopped without reporting on every attempt (out of memory, a killed machine): check the worker hosts, then retry the job',
   STORAGE_FAILED:
@@ -48,9 +48,9 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
 };
 
 export const GENERIC_HINT =
-  'see the error code in docs/errors.md; `sluice job ID` shows the job and its ffmpeg output. Once the cause is fixed, `sluice retry ID` runs it again';
+  'see the error code in docs/errors.md; `sluice job {id}` shows the job and its ffmpeg output. Once the cause is fixed, `sluice retry {id}` runs it again';
 
-/** The hint for an error code (the generic one for codes without their own). */
-export function errorHint(code: string): string {
-  return (HINTS as Record<string, string | undefined>)[code] ?? GENERIC_HINT;
+/** The hint for an error code (the generic one for codes without their own), naming the job in commands. */
+export function errorHint(code: string, jobId = 'ID'): string {
+  return ((HINTS as Record<string, string | undefined>)[code] ?? GENERIC_HINT).replaceAll('{id}', jobId);
 }

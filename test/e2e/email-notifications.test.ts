@@ -109,7 +109,10 @@ test('email arrives for a COMPLETE and an ERROR job of the application; another 
 
   const errText = errorMail.parsed.text ?? '';
   assert.match(errText, /Error: +INPUT_UNREADABLE/);
-  assert.match(errText, new RegExp(`Message: +${bad.error?.message.slice(0, 30).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  assert.match(
+    errText,
+    new RegExp(`Message: +${bad.error?.message.slice(0, 30).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+  );
   assert.match(errText, /What to do: the input is not a media file ffmpeg can read/);
 
   // The crm job's mail would have been due before these two: none came, and none is waiting.

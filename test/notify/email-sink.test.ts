@@ -11,6 +11,7 @@ import { type JobCloudEvent, type LoggedEvent, toCloudEvent } from '../../src/no
 import { emailMessage, messageIdOf } from '../../src/notify/email-message.ts';
 import { type EmailRule, EmailRuleSpec, emailRuleOf } from '../../src/notify/email-rules.ts';
 import { EmailSink, smtpOutcome } from '../../src/notify/email-sink.ts';
+import { errorHint } from '../../src/notify/error-hints.ts';
 import type { Delivery } from '../../src/notify/sink.ts';
 import { silentLog, waitFor } from '../helpers.ts';
 import { freePort } from '../real-server.ts';
@@ -318,4 +319,10 @@ test('smtpOutcome: 5xx on the envelope or message is permanent; anything else re
   assert.equal((smtpOutcome(err('EAUTH', 535)) as { retry: boolean }).retry, true);
   assert.equal((smtpOutcome(err('ECONNECTION')) as { retry: boolean }).retry, true);
   assert.equal((smtpOutcome(err('ETIMEDOUT')) as { retry: boolean }).retry, true);
+});
+
+test('what to do: a hint of its own for a known code, the generic one naming the job otherwise', () => {
+  assert.match(errorHint('JOB_TIMEOUT', 'job_1'), /timeoutSeconds/);
+  assert.match(errorHint('INTERNAL', 'job_1'), /docs\/errors\.md.*`sluice job job_1`.*`sluice retry job_1`/);
+  assert.equal(errorHint('NOT_A_CODE_YET', 'job_1'), errorHint('INTERNAL', 'job_1'));
 });
