@@ -36,6 +36,9 @@ export class JetStreamSink implements Sink {
   private js: JetStreamClient | null = null;
   /** Checked (made if missing) once per connection, and again after a publish found no stream. */
   private streamReady = false;
+  /** Deliveries handed over together (one outbox pass), published one at a time in log order. */
+  private queue: { d: Delivery; done: (o: DeliveryOutcome) => void }[] = [];
+  private draining = false;
 
   constructor(
     private readonly o: JetStreamSinkOptions,
@@ -101,7 +104,34 @@ export class JetStreamSink implements Sink {
     return [this.o.stream];
   }
 
-  async deliver(d: Delivery): Promise<DeliveryOutcome> {
+  /**
+   * The outbox starts a pass's attempts together, in no guaranteed order; a stream's order is the order
+   * publishes arrive. So deliveries are queued, and each batch is published one at a time sorted by log
+   * position: a job's events land in the order of its event log. (A publish that fails is retried later,
+   * after events behind it may have gone out; `data.event.seq` is the log order either way.)
+   */
+  deliver(d: Delivery): Promise<DeliveryOutcome> {
+    return new Promise((done) => {
+      this.queue.push({ d, done });
+      if (!this.draining) {
+        this.draining = true;
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      const batch = this.queue.splice(0).sort((a, b) => a.d.eventId - b.d.eventId);
+      if (batch.length === 0) {
+        this.draining = false;
+        return;
+      }
+      for (const { d, done } of batch) done(await this.publish(d));
+    }
+  }
+
+  private async publish(d: Delivery): Promise<DeliveryOutcome> {
     const e = d.event;
     try {
       const js = await this.ensureStream();
