@@ -84,7 +84,7 @@ test('email arrives for a COMPLETE and an ERROR job of the application; another 
   for (const m of [completeMail, errorMail]) {
     assert.deepEqual(m.envelope.to.sort(), ['ops@example.com', 'team@example.com']);
     assert.equal(m.envelope.from, 'media@example.com');
-    assert.match(m.parsed.messageId ?? '', /^<evt_[0-9a-f]+_\d+\.[0-9a-f]{12}@example\.com>$/);
+    assert.match(m.parsed.messageId ?? '', /^<evt_[0-9a-z]+_\d+\.[0-9a-f]{12}@example\.com>$/);
   }
 
   const text = completeMail.parsed.text ?? '';
