@@ -109,7 +109,7 @@ export function emailMessage(event: JobCloudEvent, rule: EmailRule, o: EmailMess
 
   const lines: string[] = [];
   const row = (label: string, value: string) => lines.push(`${`${label}:`.padEnd(11)} ${value}`);
-  lines.push(`Job ${jobId} is ${status}.`, '');
+  lines.push(isError ? `Job ${jobId} ended in ERROR.` : `Job ${jobId} is ${status}.`, '');
   if (job) {
     row(
       'Input',
