@@ -3,8 +3,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { isLoopback, loadOrCreateToken, TOKEN_FILE } from './api/api-token.ts';
 import { buildApi } from './api/server.ts';
-import { type Config, ceilingsOf, localPoolsOf, poolSettingsOf } from './config/config.ts';
-import { destinationBucketsOf, loadPipelineFile, sourceBucketsOf } from './config/pipeline-file.ts';
+import { type Config, ceilingsOf, localPoolsOf, poolSettingsOf, retryScheduleOf } from './config/config.ts';
+import { destinationBucketsOf, loadConfigFile, sourceBucketsOf } from './config/pipeline-file.ts';
 import { SluiceError } from './errors.ts';
 import { EventIntake } from './ingest/event-intake.ts';
 import { Ingest } from './ingest/ingest.ts';
@@ -22,6 +22,10 @@ import type { Launcher } from './launchers/launcher.ts';
 import { LocalProcessLauncher } from './launchers/local-process-launcher.ts';
 import { NoLauncher } from './launchers/no-launcher.ts';
 import { type FfmpegBinaries, findFfmpeg } from './media/ffmpeg-binaries.ts';
+import { emailSinkFrom } from './notify/email-sink.ts';
+import { jetStreamSinkFrom } from './notify/jetstream-sink.ts';
+import { Outbox } from './notify/outbox.ts';
+import type { Sink } from './notify/sink.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { lockDataDir } from './storage/data-dir-lock.ts';
 import type { ObjectStore } from './storage/object-store.ts';
@@ -75,9 +79,12 @@ async function startLocked(
   const buckets = { source: config.sourceBucket, destination: config.destinationBucket };
   // Pipelines: the configuration file's (--config, SLUICE_CONFIG), else the default one (zero config).
   const templates = new TemplateRegistry(path.join(config.dataDir, 'templates'));
-  const pipelines: Pipeline[] = config.configFile
-    ? await loadPipelineFile(config.configFile, templates)
-    : [defaultPipeline(config.defaultTemplate, buckets)];
+  const file = config.configFile ? await loadConfigFile(config.configFile, templates) : null;
+  const pipelines: Pipeline[] = file?.pipelines ?? [defaultPipeline(config.defaultTemplate, buckets)];
+  // Email rules without an SMTP server are refused here, before anything starts.
+  let url = '';
+  const email = emailSinkFrom(config, file?.emailRules ?? [], log.child({ component: 'email' }), () => url);
+  const events = jetStreamSinkFrom(config, log.child({ component: 'events' }));
   if (config.configFile)
     log.info({ file: config.configFile, pipelines: pipelines.map((p) => p.name) }, 'pipelines read');
   const sourceBuckets = sourceBucketsOf(pipelines);
@@ -98,7 +105,6 @@ async function startLocked(
   }
   log.info({ store: openedJobs.kind, where: openedJobs.where }, 'job store open');
 
-  let url = '';
   const launcher: Launcher = localWorkers
     ? new LocalProcessLauncher({
         serverUrl: () => url,
@@ -271,15 +277,36 @@ async function startLocked(
     : null;
   try {
     await jetstream?.start();
+    await events?.start();
   } catch (err) {
+    await jetstream?.stop().catch(() => {});
     await api.close().catch(() => {});
     await leadership.close();
     await store.close();
     await serverFile.remove();
     throw err;
   }
+  // Notifications: job events go from the outbox to each sink (docs/notifications.md).
+  const sinks: Sink[] = [];
+  if (email) sinks.push(email);
+  if (events) sinks.push(events);
+  const outbox = new Outbox(
+    store,
+    store.deliveries,
+    sinks,
+    {
+      source: config.eventSource,
+      concurrency: config.notifyConcurrency,
+      retry: retryScheduleOf(config),
+      statusUpdateMs: config.statusUpdateSeconds * 1000,
+      retentionMs: config.retentionDays * 86_400_000,
+      isLeader: () => scheduler.isLeader(),
+    },
+    log.child({ component: 'outbox' }),
+  );
   for (const w of watchers) await w.start();
   scheduler.start();
+  outbox.start();
   log.info(
     { url, dataDir: config.dataDir, concurrency: localWorkers ? config.concurrency : 0, localWorkers },
     'sluice serving',
@@ -307,6 +334,7 @@ async function startLocked(
       await step('source watch', () => Promise.all(watchers.map((w) => w.stop())));
       await step('scheduler', () => scheduler.drain(graceMs));
       await step('api', () => api.close());
+      await step('outbox', () => outbox.stop());
       await step('leadership', () => leadership.close());
       await step('job store', () => store.close());
       await step('server file', () => serverFile.remove());
