@@ -174,6 +174,8 @@ export const Config = z.object({
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -')
     .default('sluice-ingest'),
   natsAckWaitSeconds: z.coerce.number().min(1).max(3600).default(30),
+  /** GET /metrics without the API token even where one is needed (docs/observability.md). */
+  metricsPublic: flag.default(false),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -240,6 +242,7 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   natsSubject: 'SLUICE_NATS_SUBJECT',
   natsConsumer: 'SLUICE_NATS_CONSUMER',
   natsAckWaitSeconds: 'SLUICE_NATS_ACK_WAIT_SECONDS',
+  metricsPublic: 'SLUICE_METRICS_PUBLIC',
 };
 
 /** SLUICE_* variables read elsewhere than the configuration (binaries, CLI, the worker's token). */
