@@ -2,6 +2,7 @@
 // describes every route the server registered, and GET /v1/docs renders it as a page without scripts.
 // The API is built with every optional part on (pull workers, ingest events, metrics), on loopback HTTP.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import type { FastifyInstance } from 'fastify';
@@ -128,6 +129,10 @@ test('GET /v1/docs is a page rendered from the document, with no script and a CS
   assert.doesNotMatch(csp, /script-src|unsafe-inline/);
   const html = await res.text();
   assert.doesNotMatch(html, /<script/i);
+  // The one style sheet is allowed by its hash, so a browser applies it under this CSP.
+  const style = /<style>([\s\S]*?)<\/style>/.exec(html)?.[1] ?? '';
+  const hash = createHash('sha256').update(style).digest('base64');
+  assert.ok(csp.includes(`style-src 'sha256-${hash}'`), csp);
   assert.match(html, /POST<\/span>\/v1\/jobs</);
   assert.match(html, /GET<\/span>\/v1\/ready</);
   // Text is escaped: the `<data-dir>` of a description never becomes a tag.

@@ -109,11 +109,13 @@ function operation(route: RegisteredRoute, doc: RouteDoc) {
   const responses: Record<string, unknown> = {};
   for (const [status, r] of Object.entries(doc.responses)) {
     const type = r.contentType ?? 'application/json';
+    const content: Record<string, unknown> = {};
+    if (r.schema !== undefined || r.contentType)
+      content[type] = { schema: r.schema ? jsonSchema(r.schema, 'output') : {} };
+    for (const other of r.alsoContentTypes ?? []) content[other] = { schema: {} };
     responses[status] = {
       description: r.description,
-      ...(r.schema !== undefined || r.contentType
-        ? { content: { [type]: { schema: r.schema ? jsonSchema(r.schema, 'output') : {} } } }
-        : {}),
+      ...(Object.keys(content).length > 0 ? { content } : {}),
     };
   }
   // Errors are problem+json (RFC 9457) with a stable code: one response per status, naming its codes.

@@ -23,8 +23,15 @@ export interface RouteDoc {
   /** The query schema the route parses (a zod object). */
   query?: z.ZodObject;
   body?: { schema?: z.ZodType; contentType?: string; optional?: boolean };
-  /** Successful answers by status; `schema` absent with a contentType: bytes. */
-  responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
+  /**
+   * Successful answers by status; `schema` absent with a contentType: bytes. `alsoContentTypes`: other
+   * types the same status may answer with, by content negotiation (`text/event-stream` for
+   * `Accept: text/event-stream`), described by the text of `description`.
+   */
+  responses: Record<
+    number,
+    { description: string; schema?: z.ZodType; contentType?: string; alsoContentTypes?: string[] }
+  >;
   /** The codes the route may answer with (problem+json); UNAUTHORIZED is implied by `api-token`. */
   errors?: ErrorCode[];
 }

@@ -7,7 +7,9 @@
 // handler itself parses (export them from the route's file) for `query` and `body`, so the document is
 // the validation; write a response schema in route-doc.ts when none exists; list the error codes it may
 // answer (problem+json, status from src/errors.ts; UNAUTHORIZED is implied by auth 'api-token'). HEAD
-// routes Fastify adds for each GET need no entry.
+// routes Fastify adds for each GET need no entry. A route that answers another type by content
+// negotiation (SSE for `Accept: text/event-stream`) lists it in its response's `alsoContentTypes`.
+// A route that must be open without the API token is also in server.ts's `publicRoutes`.
 //
 // A function, not a constant: the route modules import this file's consumers, and the schemas are read
 // only when a document is made (no import cycle at module load).
