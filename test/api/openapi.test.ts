@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import type { FastifyInstance } from 'fastify';
-import { buildApi } from '../../src/api/server.ts';
+import { z } from 'zod';
+import { buildApi, CreateJob } from '../../src/api/server.ts';
 import { EventIntake } from '../../src/ingest/event-intake.ts';
 import { SnsVerifier } from '../../src/ingest/notifications/sns.ts';
 import { Metrics } from '../../src/metrics/metrics.ts';
@@ -97,12 +98,23 @@ test('GET /v1/openapi.json is valid OpenAPI 3.1 and describes every registered r
   assert.ok(doc.paths['/v1/uploads/{key}']?.put, 'PUT /v1/uploads/* is described');
   assert.ok(doc.paths['/v1/worker/jobs/{id}/outputs/{key}']?.put, 'the outputs PUT is described');
 
+  const create = doc.paths['/v1/jobs']?.post;
+  // Request schemas are the ones the routes validate with, not copies: POST /v1/jobs's body is CreateJob.
+  const body = (create as unknown as { requestBody: { content: Record<string, { schema: unknown }> } })
+    ?.requestBody.content['application/json']?.schema;
+  const { $schema: _d, ...expected } = z.toJSONSchema(CreateJob, { io: 'input' });
+  assert.deepEqual(body, expected);
+  assert.equal(
+    (body as { additionalProperties?: boolean }).additionalProperties,
+    false,
+    'strict, as validated',
+  );
+
   // Operation ids are unique; error answers are problem+json.
   const ids = Object.values(doc.paths).flatMap((item) => Object.values(item).map((op) => op.operationId));
   assert.equal(new Set(ids).size, ids.length, 'operation ids are unique');
-  const create = doc.paths['/v1/jobs']?.post;
   assert.ok(create?.responses['404'], 'POST /v1/jobs lists OBJECT_NOT_FOUND (404)');
-  assert.match(JSON.stringify(create?.responses['404']), /application\/problem\+json.*|OBJECT_NOT_FOUND/);
+  assert.match(JSON.stringify(create?.responses['404']), /OBJECT_NOT_FOUND.*application\/problem\+json/);
 });
 
 test('a route registered without a description is named', async (t) => {

@@ -111,7 +111,8 @@ function operation(route: RegisteredRoute, doc: RouteDoc) {
     const type = r.contentType ?? 'application/json';
     const content: Record<string, unknown> = {};
     if (r.schema !== undefined || r.contentType)
-      content[type] = { schema: r.schema ? jsonSchema(r.schema, 'output') : {} };
+      // As input: a plain z.object stays open (an added field is no breaking change), as answers are.
+      content[type] = { schema: r.schema ? jsonSchema(r.schema) : {} };
     for (const other of r.alsoContentTypes ?? []) content[other] = { schema: {} };
     responses[status] = {
       description: r.description,
