@@ -22,6 +22,8 @@ import type { Launcher } from './launchers/launcher.ts';
 import { LocalProcessLauncher } from './launchers/local-process-launcher.ts';
 import { NoLauncher } from './launchers/no-launcher.ts';
 import { type FfmpegBinaries, findFfmpeg } from './media/ffmpeg-binaries.ts';
+import { Metrics } from './metrics/metrics.ts';
+import { observeJobStore } from './metrics/observed-job-store.ts';
 import { Outbox } from './notify/outbox.ts';
 import type { Sink } from './notify/sink.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
@@ -39,6 +41,8 @@ export interface Service {
   objects: ObjectStore;
   ingest: Ingest;
   scheduler: Scheduler;
+  /** GET /metrics; also what the notification dispatcher reports deliveries to (`observeDelivery`). */
+  metrics: Metrics;
   /** Stops taking work; running jobs get `graceMs` (default: the configured grace) to finish, else are released. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -91,7 +95,13 @@ async function startLocked(
 
   const pools = poolSettingsOf(config);
   const openedJobs = openJobStore(config, log.child({ component: 'store' }), pools);
-  const store = openedJobs.store;
+  // Claims and transitions are observed where they are made, in the store everything writes through.
+  const metrics = new Metrics({
+    store: openedJobs.store,
+    localWorkers: () => launcher.running(),
+    log: log.child({ component: 'metrics' }),
+  });
+  const store = observeJobStore(openedJobs.store, metrics);
   try {
     await store.migrate();
   } catch (err) {
@@ -209,6 +219,8 @@ async function startLocked(
     version: VERSION,
     leadership: { instance, isLeader: () => scheduler.isLeader() },
     buckets,
+    metrics,
+    metricsPublic: config.metricsPublic,
   });
   try {
     await api.listen({ host: config.host, port: config.port });
@@ -293,6 +305,7 @@ async function startLocked(
       statusUpdateMs: config.statusUpdateSeconds * 1000,
       retentionMs: config.retentionDays * 86_400_000,
       isLeader: () => scheduler.isLeader(),
+      observe: (sink, outcome, ms) => metrics.observeDelivery(sink, outcome, ms),
     },
     log.child({ component: 'outbox' }),
   );
@@ -310,6 +323,7 @@ async function startLocked(
     objects,
     ingest,
     scheduler,
+    metrics,
     async stop(graceMs = config.shutdownGraceSeconds * 1000) {
       // Every step runs even when one before it fails (a server must finish stopping: its workers, its
       // port, its lock); the first failure is thrown once all have run.
