@@ -106,15 +106,11 @@ export class KyselyJobQueries {
       .where('job_id', '=', jobId)
       .orderBy('id')
       .execute();
-    return rows.map((r) => ({
-      id: Number(r.id),
-      jobId: r.job_id,
-      at: r.at,
-      type: r.type,
-      fromStatus: r.from_status as JobStatus | null,
-      toStatus: r.to_status as JobStatus | null,
-      data: JSON.parse(r.data),
-    }));
+    // The job's history, without the summary each event keeps for the outbox.
+    return rows.map((r) => {
+      const { job: _summary, ...event } = loggedEventOf(r);
+      return event;
+    });
   }
 
   /** The event log read in id order: right where one writer commits in id order (SQLite). */
