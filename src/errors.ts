@@ -99,6 +99,9 @@ export const ERROR_CATALOGUE = {
   SNS_TOPIC_NOT_ALLOWED: { status: 403, title: 'SNS topic is not allowed', retryable: false },
   SNS_UNREACHABLE: { status: 503, title: 'SNS could not be reached', retryable: true },
   NATS_UNREACHABLE: { status: 503, title: 'NATS JetStream does not answer', retryable: true },
+  // GET /v1/ready: what is not answering (docs/observability.md).
+  JOB_STORE_UNAVAILABLE: { status: 503, title: 'Job store does not answer', retryable: true },
+  BUCKETS_UNAVAILABLE: { status: 503, title: 'A role bucket is not reachable', retryable: true },
   INTERNAL: { status: 500, title: 'Internal error', retryable: true },
 } as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
 

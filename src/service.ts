@@ -22,6 +22,8 @@ import type { Launcher } from './launchers/launcher.ts';
 import { LocalProcessLauncher } from './launchers/local-process-launcher.ts';
 import { NoLauncher } from './launchers/no-launcher.ts';
 import { type FfmpegBinaries, findFfmpeg } from './media/ffmpeg-binaries.ts';
+import { Metrics } from './metrics/metrics.ts';
+import { observeJobStore } from './metrics/observed-job-store.ts';
 import { emailSinkFrom } from './notify/email-sink.ts';
 import { jetStreamSinkFrom } from './notify/jetstream-sink.ts';
 import { Outbox } from './notify/outbox.ts';
@@ -41,6 +43,8 @@ export interface Service {
   objects: ObjectStore;
   ingest: Ingest;
   scheduler: Scheduler;
+  /** GET /metrics; also what the notification dispatcher reports deliveries to (`observeDelivery`). */
+  metrics: Metrics;
   /** Stops taking work; running jobs get `graceMs` (default: the configured grace) to finish, else are released. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -96,7 +100,13 @@ async function startLocked(
 
   const pools = poolSettingsOf(config);
   const openedJobs = openJobStore(config, log.child({ component: 'store' }), pools);
-  const store = openedJobs.store;
+  // Claims and transitions are observed where they are made, in the store everything writes through.
+  const metrics = new Metrics({
+    store: openedJobs.store,
+    localWorkers: () => launcher.running(),
+    log: log.child({ component: 'metrics' }),
+  });
+  const store = observeJobStore(openedJobs.store, metrics);
   try {
     await store.migrate();
   } catch (err) {
@@ -213,6 +223,8 @@ async function startLocked(
     version: VERSION,
     leadership: { instance, isLeader: () => scheduler.isLeader() },
     buckets,
+    metrics,
+    metricsPublic: config.metricsPublic,
   });
   try {
     await api.listen({ host: config.host, port: config.port });
@@ -301,6 +313,7 @@ async function startLocked(
       statusUpdateMs: config.statusUpdateSeconds * 1000,
       retentionMs: config.retentionDays * 86_400_000,
       isLeader: () => scheduler.isLeader(),
+      observe: (sink, outcome, ms) => metrics.observeDelivery(sink, outcome, ms),
     },
     log.child({ component: 'outbox' }),
   );
@@ -318,6 +331,7 @@ async function startLocked(
     objects,
     ingest,
     scheduler,
+    metrics,
     async stop(graceMs = config.shutdownGraceSeconds * 1000) {
       // Every step runs even when one before it fails (a server must finish stopping: its workers, its
       // port, its lock); the first failure is thrown once all have run.

@@ -244,6 +244,8 @@ export const Config = z.object({
     .string()
     .regex(/^[^\s]{1,256}$/, 'a URI-reference without spaces, at most 256 characters')
     .default('sluice'),
+  /** GET /metrics without the API token even where one is needed (docs/observability.md). */
+  metricsPublic: flag.default(false),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -327,6 +329,7 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   notifyRetryHours: 'SLUICE_NOTIFY_RETRY_HOURS',
   notifyConcurrency: 'SLUICE_NOTIFY_CONCURRENCY',
   eventSource: 'SLUICE_EVENT_SOURCE',
+  metricsPublic: 'SLUICE_METRICS_PUBLIC',
 };
 
 /** SLUICE_* variables read elsewhere than the configuration (binaries, CLI, the worker's token). */

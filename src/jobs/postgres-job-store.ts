@@ -36,7 +36,7 @@ import {
   statusUpdateData,
   toRow,
 } from './job-rows.ts';
-import type { ClaimOptions, CreateResult, JobStore } from './job-store.ts';
+import type { ActiveJobCount, ClaimOptions, CreateResult, JobStore } from './job-store.ts';
 import { jobSummary } from './job-summary.ts';
 import { KyselyJobQueries } from './kysely-job-queries.ts';
 import { KyselyObjectSequencers, type ObjectSequencersTable } from './kysely-object-sequencers.ts';
@@ -662,6 +662,10 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
       .where('status', '=', status)
       .executeTakeFirstOrThrow();
     return Number(r.n);
+  }
+
+  countActive(now: Date): Promise<ActiveJobCount[]> {
+    return this.queries.countActive(now, this.o.pools ?? DEFAULT_POOLS);
   }
 
   async expiredLeases(now: Date): Promise<Job[]> {

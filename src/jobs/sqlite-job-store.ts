@@ -31,7 +31,7 @@ import {
   statusUpdateData,
   toRow,
 } from './job-rows.ts';
-import type { ClaimOptions, CreateResult, JobStore } from './job-store.ts';
+import type { ActiveJobCount, ClaimOptions, CreateResult, JobStore } from './job-store.ts';
 import { KyselyJobQueries } from './kysely-job-queries.ts';
 import { KyselyObjectSequencers, type ObjectSequencersTable } from './kysely-object-sequencers.ts';
 import { KyselySeenObjects } from './kysely-seen-objects.ts';
@@ -394,6 +394,10 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
       .where('status', '=', status)
       .executeTakeFirstOrThrow();
     return Number(r.n);
+  }
+
+  countActive(now: Date): Promise<ActiveJobCount[]> {
+    return this.queries.countActive(now, this.pools);
   }
 
   async expiredLeases(now: Date): Promise<Job[]> {

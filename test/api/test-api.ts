@@ -26,6 +26,11 @@ export interface TestApiOptions {
   pools?: ApiDeps['pools'];
   /** The pipelines ingest runs (default: the default pipeline, as with no configuration file). */
   pipelines?: Pipeline[];
+  /** GET /metrics, and whether it is public (SLUICE_METRICS_PUBLIC). */
+  metrics?: ApiDeps['metrics'];
+  metricsPublic?: boolean;
+  /** GET /v1/ready's timeout and cache. */
+  readiness?: ApiDeps['readiness'];
 }
 
 export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiOptions = {}) {
@@ -63,6 +68,9 @@ export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiO
     ...(o.clientLimits ? { clientLimits: o.clientLimits } : {}),
     ...(o.probe ? { probe: o.probe } : {}),
     ...(o.pools ? { pools: o.pools } : {}),
+    ...(o.metrics ? { metrics: o.metrics } : {}),
+    ...(o.metricsPublic ? { metricsPublic: true } : {}),
+    ...(o.readiness ? { readiness: o.readiness } : {}),
   });
   t.after(async () => {
     await scheduler.stop();
