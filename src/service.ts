@@ -22,6 +22,7 @@ import type { Launcher } from './launchers/launcher.ts';
 import { LocalProcessLauncher } from './launchers/local-process-launcher.ts';
 import { NoLauncher } from './launchers/no-launcher.ts';
 import { type FfmpegBinaries, findFfmpeg } from './media/ffmpeg-binaries.ts';
+import { WebhookSink } from './notify/webhook-sink.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { lockDataDir } from './storage/data-dir-lock.ts';
 import type { ObjectStore } from './storage/object-store.ts';
@@ -169,7 +170,19 @@ async function startLocked(
   const intake = new EventIntake(ingest, objects, store, log.child({ component: 'ingest-events' }), (n) =>
     skips.report(n),
   );
+  const webhookSink = new WebhookSink({
+    store: store.webhooks,
+    allowPrivate: config.webhookAllowPrivate,
+    timeoutMs: config.webhookTimeoutMs,
+    log: log.child({ component: 'webhooks' }),
+  });
   const api = buildApi({
+    webhooks: {
+      webhooks: store.webhooks,
+      deliveries: store.deliveries,
+      sink: webhookSink,
+      allowPrivate: config.webhookAllowPrivate,
+    },
     ingestEvents: {
       intake,
       sns: new SnsVerifier(),

@@ -34,6 +34,7 @@ import { sendProblem } from './problem.ts';
 import { guardClients, resolveClientLimits, serverOptions } from './slow-client-guard.ts';
 import { registerUploadRoute } from './upload-route.ts';
 import { parseBody } from './validate.ts';
+import { registerWebhookRoutes, type WebhookRouteDeps } from './webhook-routes.ts';
 import { OUTPUTS_ROUTE, registerPullRoutes } from './worker-pull-routes.ts';
 import { registerWorkerRoutes } from './worker-routes.ts';
 import { registerWorkerTokenRoutes } from './worker-token-routes.ts';
@@ -70,6 +71,8 @@ export interface ApiDeps {
   probe?: (file: string) => Promise<MediaInfo>;
   /** POST /v1/ingest/events (object-store notifications): served when given; it authenticates itself. */
   ingestEvents?: Omit<IngestEventDeps, 'log' | 'apiToken'>;
+  /** Webhook subscriptions and the delivery log (webhook-routes.ts): served when given. */
+  webhooks?: Omit<WebhookRouteDeps, 'getJob'>;
 }
 
 const CreateJob = z.strictObject({
@@ -177,6 +180,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     };
   });
 
+  if (deps.webhooks) registerWebhookRoutes(app, { ...deps.webhooks, getJob });
   registerPoolRoutes(app, store, deps.pools);
   registerInputRoutes(app, store);
   if (deps.ingestEvents) {

@@ -174,6 +174,11 @@ export const Config = z.object({
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -')
     .default('sluice-ingest'),
   natsAckWaitSeconds: z.coerce.number().min(1).max(3600).default(30),
+  // Webhooks (docs/notifications.md#webhooks).
+  /** Private, loopback and link-local webhook targets are called (a closed network, tests); else refused. */
+  webhookAllowPrivate: flag.default(false),
+  /** Each webhook attempt's deadline, from connecting to the answer. */
+  webhookTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(10_000),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -240,6 +245,8 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   natsSubject: 'SLUICE_NATS_SUBJECT',
   natsConsumer: 'SLUICE_NATS_CONSUMER',
   natsAckWaitSeconds: 'SLUICE_NATS_ACK_WAIT_SECONDS',
+  webhookAllowPrivate: 'SLUICE_WEBHOOK_ALLOW_PRIVATE',
+  webhookTimeoutMs: 'SLUICE_WEBHOOK_TIMEOUT_MS',
 };
 
 /** SLUICE_* variables read elsewhere than the configuration (binaries, CLI, the worker's token). */
