@@ -6,6 +6,7 @@
 // - 410 Gone: the receiver says it is gone for good; the subscription is disabled (disableTarget).
 // - any other answer, no answer, a timeout: tried again later, as Svix and Stripe do (a 400 or 404 is as
 //   often a receiver being redeployed as a permanent refusal); Retry-After, when sent, sets the wait.
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { SluiceError } from '../errors.ts';
@@ -81,7 +82,7 @@ export class WebhookSink implements Sink {
   /** A ping (POST /v1/webhooks/:id/test): sent at once, signed like any delivery, and not kept. */
   async ping(w: WebhookSubscription): Promise<AttemptOutcome & { id: string; payload: string }> {
     const now = this.now();
-    const id = `evt_test_${now.getTime().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+    const id = `evt_test_${randomBytes(9).toString('base64url')}`;
     const payload = JSON.stringify({
       specversion: '1.0',
       id,
