@@ -249,7 +249,8 @@ test('410 Gone disables the subscription: no more targets, no more requests', as
   assert.ok(!removed.ok && !removed.retry && /was removed/.test(removed.error));
 });
 
-test('no answer within the timeout, or no listener: retried later', async (t) => {
+// The test's own timeout: an attempt that ignored its deadline would hang on the receiver, not fail.
+test('no answer within the timeout, or no listener: retried later', { timeout: 10_000 }, async (t) => {
   const f = await fixture(t, { timeoutMs: 300 });
   const w = await f.subscribe(f.url);
   const event = await f.jobEvent();
