@@ -22,8 +22,8 @@ const ENV = {
   SLUICE_WEBHOOK_ALLOW_PRIVATE: 'true',
   SLUICE_WEBHOOK_TIMEOUT_MS: '2000',
   // Short retry steps, so the receiver's bad spells cost seconds, not minutes.
-  SLUICE_NOTIFY_RETRY_BASE_MS: '200',
-  SLUICE_NOTIFY_RETRY_MAX_MS: '1000',
+  SLUICE_NOTIFY_RETRY_BASE_SECONDS: '0.2',
+  SLUICE_NOTIFY_RETRY_MAX_SECONDS: '1',
 };
 
 async function workerPids(serverUrl: string): Promise<number[]> {
