@@ -102,6 +102,16 @@ export const ERROR_CATALOGUE = {
   // GET /v1/ready: what is not answering (docs/observability.md).
   JOB_STORE_UNAVAILABLE: { status: 503, title: 'Job store does not answer', retryable: true },
   BUCKETS_UNAVAILABLE: { status: 503, title: 'A role bucket is not reachable', retryable: true },
+  // Webhooks (docs/notifications.md#webhooks).
+  WEBHOOK_NOT_FOUND: { status: 404, title: 'No webhook subscription with that id', retryable: false },
+  WEBHOOK_INVALID: { status: 400, title: 'Webhook subscription is not valid', retryable: false },
+  WEBHOOK_TARGET_REFUSED: {
+    status: 422,
+    title: 'Webhook URL points at an address Sluice does not call',
+    retryable: false,
+  },
+  WEBHOOK_DISABLED: { status: 409, title: 'Webhook subscription is disabled', retryable: false },
+  DELIVERY_NOT_FOUND: { status: 404, title: 'No delivery with that id', retryable: false },
   INTERNAL: { status: 500, title: 'Internal error', retryable: true },
 } as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
 

@@ -28,6 +28,7 @@ import { emailSinkFrom } from './notify/email-sink.ts';
 import { jetStreamSinkFrom } from './notify/jetstream-sink.ts';
 import { Outbox } from './notify/outbox.ts';
 import type { Sink } from './notify/sink.ts';
+import { WebhookSink } from './notify/webhook-sink.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { lockDataDir } from './storage/data-dir-lock.ts';
 import type { ObjectStore } from './storage/object-store.ts';
@@ -185,7 +186,23 @@ async function startLocked(
   const intake = new EventIntake(ingest, objects, store, log.child({ component: 'ingest-events' }), (n) =>
     skips.report(n),
   );
+  const webhookSink = new WebhookSink({
+    store: store.webhooks,
+    allowPrivate: config.webhookAllowPrivate,
+    timeoutMs: config.webhookTimeoutMs,
+    source: config.eventSource,
+    log: log.child({ component: 'webhooks' }),
+  });
+  // Made once the sinks are (below); the API's redelivery wakes it.
+  let outbox: Outbox | null = null;
   const api = buildApi({
+    webhooks: {
+      webhooks: store.webhooks,
+      deliveries: store.deliveries,
+      sink: webhookSink,
+      allowPrivate: config.webhookAllowPrivate,
+      onRedeliver: () => outbox?.poke(),
+    },
     ingestEvents: {
       intake,
       sns: new SnsVerifier(),
@@ -299,14 +316,24 @@ async function startLocked(
     throw err;
   }
   // Notifications: job events go from the outbox to each sink (docs/notifications.md).
-  const sinks: Sink[] = [];
-  if (email) sinks.push(email);
-  if (events) sinks.push(events);
-  const outbox = new Outbox(
+  const sinks: Sink[] = [webhookSink];
+  // An attempt holds its delivery a little longer than the slowest attempt any sink may make: a server
+  // killed mid-attempt has that delivery tried again by the next one soon after, never twice at once.
+  const attemptDeadlinesMs = [config.webhookTimeoutMs];
+  if (email) {
+    sinks.push(email);
+    attemptDeadlinesMs.push(config.smtpTimeoutMs * 4); // email-sink.ts bounds a whole attempt so
+  }
+  if (events) {
+    sinks.push(events);
+    attemptDeadlinesMs.push(config.eventsNatsPublishTimeoutMs * 2); // a stream check, then the publish
+  }
+  outbox = new Outbox(
     store,
     store.deliveries,
     sinks,
     {
+      holdMs: Math.max(...attemptDeadlinesMs) + 5_000,
       source: config.eventSource,
       concurrency: config.notifyConcurrency,
       retry: retryScheduleOf(config),

@@ -38,6 +38,7 @@ import { jobCounts, Readiness, type ReadinessOptions } from './readiness.ts';
 import { guardClients, resolveClientLimits, serverOptions } from './slow-client-guard.ts';
 import { registerUploadRoute } from './upload-route.ts';
 import { parseBody } from './validate.ts';
+import { registerWebhookRoutes, type WebhookRouteDeps } from './webhook-routes.ts';
 import { OUTPUTS_ROUTE, registerPullRoutes } from './worker-pull-routes.ts';
 import { registerWorkerRoutes } from './worker-routes.ts';
 import { registerWorkerTokenRoutes } from './worker-token-routes.ts';
@@ -80,6 +81,8 @@ export interface ApiDeps {
   metricsPublic?: boolean;
   /** GET /v1/ready's bounds (timeout per check, how long a result is reused); the defaults where omitted. */
   readiness?: Pick<ReadinessOptions, 'timeoutMs' | 'cacheMs'>;
+  /** Webhook subscriptions and the delivery log (webhook-routes.ts): served when given. */
+  webhooks?: Omit<WebhookRouteDeps, 'getJob'>;
 }
 
 export const CreateJob = z.strictObject({
@@ -207,6 +210,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       ...deps.readiness,
     }),
   });
+  if (deps.webhooks) registerWebhookRoutes(app, { ...deps.webhooks, getJob });
   registerPoolRoutes(app, store, deps.pools);
   registerInputRoutes(app, store);
   if (deps.ingestEvents) {

@@ -246,6 +246,11 @@ export const Config = z.object({
     .default('sluice'),
   /** GET /metrics without the API token even where one is needed (docs/observability.md). */
   metricsPublic: flag.default(false),
+  // Webhooks (docs/notifications.md#webhooks).
+  /** Private, loopback and link-local webhook targets are called (a closed network, tests); else refused. */
+  webhookAllowPrivate: flag.default(false),
+  /** Each webhook attempt's deadline, from connecting to the answer. */
+  webhookTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(10_000),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -330,6 +335,8 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   notifyConcurrency: 'SLUICE_NOTIFY_CONCURRENCY',
   eventSource: 'SLUICE_EVENT_SOURCE',
   metricsPublic: 'SLUICE_METRICS_PUBLIC',
+  webhookAllowPrivate: 'SLUICE_WEBHOOK_ALLOW_PRIVATE',
+  webhookTimeoutMs: 'SLUICE_WEBHOOK_TIMEOUT_MS',
 };
 
 /** SLUICE_* variables read elsewhere than the configuration (binaries, CLI, the worker's token). */
