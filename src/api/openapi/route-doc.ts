@@ -194,3 +194,42 @@ export const HeartbeatAnswerSchema = z.object({
   status: z.enum(JOB_STATUSES),
   leaseUntil: z.string().nullable(),
 });
+
+// Webhooks (webhook-routes.ts).
+export const WebhookSchema = z.looseObject({
+  id: z.string(),
+  url: z.string(),
+  description: z.string().nullable(),
+  eventTypes: z.array(z.string()),
+  match: z.record(z.string(), z.string()),
+  enabled: z.boolean(),
+  previousSecretActive: z.boolean(),
+});
+export const WebhookWithSecretSchema = WebhookSchema.extend({
+  secret: z.string().describe('shown in this answer only'),
+});
+export const WebhookListSchema = z.looseObject({ webhooks: z.array(WebhookSchema) });
+export const DeliverySchema = z.looseObject({
+  id: z.string(),
+  sink: z.string(),
+  target: z.string(),
+  eventId: z.string(),
+  eventType: z.string(),
+  seq: z.number(),
+  jobId: z.string(),
+  status: z.enum(['PENDING', 'DELIVERED', 'FAILED', 'DISCARDED']),
+  attempts: z.number(),
+  nextAttemptAt: z.string().nullable(),
+  lastStatusCode: z.number().nullable(),
+  lastError: z.string().nullable(),
+  attemptLog: z.array(z.looseObject({ attempt: z.number(), at: z.string(), ok: z.boolean() })),
+});
+export const DeliveryListSchema = z.looseObject({ deliveries: z.array(DeliverySchema) });
+export const PingSchema = z.looseObject({
+  webhook: z.string(),
+  eventId: z.string(),
+  ok: z.boolean(),
+  statusCode: z.number().nullable(),
+  error: z.string().nullable(),
+  durationMs: z.number(),
+});

@@ -16,17 +16,26 @@
 import { z } from 'zod';
 import { ListQuery as InputListQuery } from '../input-routes.ts';
 import { CreateJob, ListQuery, PlanRequest, SkippedQuery } from '../server.ts';
+import {
+  CreateWebhookBody,
+  DeliveriesQuery,
+  RotateSecretBody,
+  UpdateWebhookBody,
+} from '../webhook-routes.ts';
 import { Claim, Presign, Publish } from '../worker-pull-routes.ts';
 import { Complete, Fail, Heartbeat, Release } from '../worker-routes.ts';
 import { CreateToken } from '../worker-token-routes.ts';
 import {
   AssignmentSchema,
+  DeliveryListSchema,
+  DeliverySchema,
   HealthSchema,
   HeartbeatAnswerSchema,
   InputViewSchema,
   JobEventsSchema,
   JobListSchema,
   JobViewSchema,
+  PingSchema,
   PlanSchema,
   PoolDemandSchema,
   ReadySchema,
@@ -35,11 +44,16 @@ import {
   StatusSchema,
   TemplateSchema,
   UploadResultSchema,
+  WebhookListSchema,
+  WebhookSchema,
+  WebhookWithSecretSchema,
   WorkerTokenSchema,
 } from './route-doc.ts';
 
 const JOB_ID = 'A job id, or a prefix of one that only one job has';
 const ATTEMPT = "The job id of the caller's attempt";
+const WEBHOOK_ID = 'A webhook subscription id (`wh_…`)';
+const DELIVERY_ID = 'A delivery id (`dlv_…`)';
 const LEASE_ERRORS = ['LEASE_LOST', 'JOB_NOT_FOUND', 'VERSION_CONFLICT', 'VALIDATION_FAILED'] as const;
 
 export function routeDocs(): Record<string, RouteDoc> {
@@ -135,6 +149,112 @@ export function routeDocs(): Record<string, RouteDoc> {
       params: { id: JOB_ID },
       responses: { 200: { description: 'Events', schema: JobEventsSchema } },
       errors: ['JOB_NOT_FOUND', 'AMBIGUOUS_JOB_ID'],
+    },
+    // Webhooks (docs/notifications.md#webhooks).
+    'POST /v1/webhooks': {
+      operationId: 'createWebhook',
+      summary: 'Subscribe a URL to job events (Standard Webhooks)',
+      description:
+        'The URL is checked: private, loopback and link-local addresses are refused unless SLUICE_WEBHOOK_ALLOW_PRIVATE. The signing secret is in this answer only.',
+      tag: 'Webhooks',
+      auth: 'api-token',
+      body: { schema: CreateWebhookBody },
+      responses: { 201: { description: 'Made, with its secret', schema: WebhookWithSecretSchema } },
+      errors: ['WEBHOOK_INVALID', 'WEBHOOK_TARGET_REFUSED'],
+    },
+    'GET /v1/webhooks': {
+      operationId: 'listWebhooks',
+      summary: 'Webhook subscriptions (never their secrets)',
+      tag: 'Webhooks',
+      auth: 'api-token',
+      responses: { 200: { description: 'Subscriptions', schema: WebhookListSchema } },
+    },
+    'GET /v1/webhooks/:id': {
+      operationId: 'getWebhook',
+      summary: 'One webhook subscription',
+      tag: 'Webhooks',
+      auth: 'api-token',
+      params: { id: WEBHOOK_ID },
+      responses: { 200: { description: 'The subscription', schema: WebhookSchema } },
+      errors: ['WEBHOOK_NOT_FOUND'],
+    },
+    'PATCH /v1/webhooks/:id': {
+      operationId: 'updateWebhook',
+      summary: 'Change the URL, filters or description; enable or disable',
+      description: "Disabling discards the subscription's pending deliveries.",
+      tag: 'Webhooks',
+      auth: 'api-token',
+      params: { id: WEBHOOK_ID },
+      body: { schema: UpdateWebhookBody },
+      responses: { 200: { description: 'The subscription', schema: WebhookSchema } },
+      errors: ['WEBHOOK_NOT_FOUND', 'WEBHOOK_INVALID', 'WEBHOOK_TARGET_REFUSED'],
+    },
+    'DELETE /v1/webhooks/:id': {
+      operationId: 'deleteWebhook',
+      summary: 'Remove a subscription; its pending deliveries are discarded',
+      tag: 'Webhooks',
+      auth: 'api-token',
+      params: { id: WEBHOOK_ID },
+      responses: { 200: { description: 'Removed', schema: z.looseObject({}) } },
+      errors: ['WEBHOOK_NOT_FOUND'],
+    },
+    'POST /v1/webhooks/:id/rotate-secret': {
+      operationId: 'rotateWebhookSecret',
+      summary: 'A new signing secret; the previous one keeps signing too during the overlap',
+      tag: 'Webhooks',
+      auth: 'api-token',
+      params: { id: WEBHOOK_ID },
+      body: { schema: RotateSecretBody, optional: true },
+      responses: {
+        200: { description: 'The subscription, with its new secret', schema: WebhookWithSecretSchema },
+      },
+      errors: ['WEBHOOK_NOT_FOUND', 'WEBHOOK_INVALID'],
+    },
+    'POST /v1/webhooks/:id/test': {
+      operationId: 'testWebhook',
+      summary: 'Send a signed `sluice.webhook.test` ping now; the answer is its outcome',
+      tag: 'Webhooks',
+      auth: 'api-token',
+      params: { id: WEBHOOK_ID },
+      responses: { 200: { description: 'What the target answered', schema: PingSchema } },
+      errors: ['WEBHOOK_NOT_FOUND', 'WEBHOOK_DISABLED', 'WEBHOOK_TARGET_REFUSED'],
+    },
+    'GET /v1/webhooks/:id/deliveries': {
+      operationId: 'listWebhookDeliveries',
+      summary: "A subscription's delivery log, newest first, with every attempt",
+      tag: 'Webhooks',
+      auth: 'api-token',
+      params: { id: WEBHOOK_ID },
+      query: DeliveriesQuery,
+      responses: { 200: { description: 'Deliveries', schema: DeliveryListSchema } },
+      errors: ['WEBHOOK_NOT_FOUND', 'VALIDATION_FAILED'],
+    },
+    'GET /v1/jobs/:id/deliveries': {
+      operationId: 'listJobDeliveries',
+      summary: "A job's deliveries to every sink (webhooks, email, JetStream)",
+      tag: 'Webhooks',
+      auth: 'api-token',
+      params: { id: JOB_ID },
+      responses: { 200: { description: 'Deliveries', schema: DeliveryListSchema } },
+      errors: ['JOB_NOT_FOUND', 'AMBIGUOUS_JOB_ID'],
+    },
+    'GET /v1/deliveries/:id': {
+      operationId: 'getDelivery',
+      summary: 'One delivery: the event as sent and its attempts',
+      tag: 'Webhooks',
+      auth: 'api-token',
+      params: { id: DELIVERY_ID },
+      responses: { 200: { description: 'The delivery', schema: DeliverySchema } },
+      errors: ['DELIVERY_NOT_FOUND'],
+    },
+    'POST /v1/deliveries/:id/redeliver': {
+      operationId: 'redeliver',
+      summary: 'Send a delivery again, now (the same event id, so receivers still deduplicate)',
+      tag: 'Webhooks',
+      auth: 'api-token',
+      params: { id: DELIVERY_ID },
+      responses: { 202: { description: 'Due now', schema: DeliverySchema } },
+      errors: ['DELIVERY_NOT_FOUND', 'WEBHOOK_NOT_FOUND', 'WEBHOOK_DISABLED'],
     },
     'POST /v1/jobs/:id/cancel': {
       operationId: 'cancelJob',
