@@ -99,6 +99,8 @@ export const ERROR_CATALOGUE = {
   SNS_TOPIC_NOT_ALLOWED: { status: 403, title: 'SNS topic is not allowed', retryable: false },
   SNS_UNREACHABLE: { status: 503, title: 'SNS could not be reached', retryable: true },
   NATS_UNREACHABLE: { status: 503, title: 'NATS JetStream does not answer', retryable: true },
+  // Live event streams (SSE): docs/notifications.md.
+  INVALID_LAST_EVENT_ID: { status: 400, title: 'Last-Event-ID is not an event id', retryable: false },
   INTERNAL: { status: 500, title: 'Internal error', retryable: true },
 } as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
 

@@ -178,6 +178,7 @@ async function startLocked(
       snsTopics: config.ingestSnsTopicArns ?? [],
     },
     apiToken,
+    eventStreams: { maxStreams: config.maxEventStreams },
     maxUploadBytes: config.maxUploadBytes,
     clientLimits: {
       headersTimeoutMs: config.headersTimeoutMs,

@@ -28,6 +28,8 @@ import {
   registerIngestEventRoutes,
 } from './ingest-event-routes.ts';
 import { registerInputRoutes } from './input-routes.ts';
+import { EventFeed } from '../notify/event-feed.ts';
+import { registerEventStreamRoutes, wantsEventStream } from './event-stream-routes.ts';
 import { jobView } from './job-view.ts';
 import { registerPoolRoutes } from './pool-routes.ts';
 import { sendProblem } from './problem.ts';
@@ -70,6 +72,26 @@ export interface ApiDeps {
   probe?: (file: string) => Promise<MediaInfo>;
   /** POST /v1/ingest/events (object-store notifications): served when given; it authenticates itself. */
   ingestEvents?: Omit<IngestEventDeps, 'log' | 'apiToken'>;
+  /** Live event streams (SSE, event-stream-routes.ts); defaults where omitted. */
+  eventStreams?: EventStreamSettings;
+}
+
+export interface EventStreamSettings {
+  /** Open streams at most (SLUICE_MAX_EVENT_STREAMS); default 1000. */
+  maxStreams?: number;
+  /** The shared feed's poll of the event log and of running jobs' progress; default 300 ms. */
+  pollMs?: number;
+  /** A keep-alive comment this often; default 15 s. */
+  keepAliveMs?: number;
+  /** The `retry:` hint to clients; default 3 s. */
+  retryMs?: number;
+  /** A client that leaves more than this unread is dropped; default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** CloudEvents' source; default `sluice`. */
+  source?: string;
+  /** The feed's ring of recent events and its page size (event-feed.ts); tests make them small. */
+  ringSize?: number;
+  pageSize?: number;
 }
 
 const CreateJob = z.strictObject({
@@ -202,8 +224,32 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => view(await getJob(req.params.id)));
 
-  app.get<{ Params: { id: string } }>('/v1/jobs/:id/events', async (req) => {
+  // One feed per server process, however many streams are open; closed (ending every stream) when the
+  // server closes, so a stop never waits on a client.
+  const es = deps.eventStreams ?? {};
+  const feed = new EventFeed(store, deps.log.child({ component: 'event-feed' }), {
+    ...(es.pollMs !== undefined ? { pollMs: es.pollMs } : {}),
+    ...(es.ringSize !== undefined ? { ringSize: es.ringSize } : {}),
+    ...(es.pageSize !== undefined ? { pageSize: es.pageSize } : {}),
+  });
+  app.addHook('preClose', async () => feed.close());
+  const streams = registerEventStreamRoutes(app, {
+    store,
+    feed,
+    getJob,
+    maxStreams: es.maxStreams ?? 1000,
+    sse: {
+      retryMs: es.retryMs ?? 3000,
+      keepAliveMs: es.keepAliveMs ?? 15_000,
+      maxBufferedBytes: es.maxBufferedBytes ?? 1 << 20,
+    },
+    ...(es.source ? { source: es.source } : {}),
+  });
+
+  // The job's history as JSON; with Accept: text/event-stream, its live event stream instead.
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/events', async (req, reply) => {
     const job = await getJob(req.params.id);
+    if (wantsEventStream(req)) return streams.followJob(req, reply, job);
     return { events: await store.events(job.id) };
   });
 

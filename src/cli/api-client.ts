@@ -8,6 +8,7 @@ import { TOKEN_FILE } from '../api/api-token.ts';
 import type { InputView } from '../api/input-routes.ts';
 import type { JobView } from '../api/job-view.ts';
 import { DEFAULT_PORT, SERVER_FILE } from '../config/defaults.ts';
+import { type EventStreamOptions, readEventStream } from './event-stream-client.ts';
 import { isErrorCode, SluiceError } from '../errors.ts';
 import type { SkipRecord } from '../ingest/skip-log.ts';
 import type { WorkerToken } from '../jobs/worker-token-store.ts';
@@ -61,6 +62,18 @@ export class ApiClient {
 
   getJob(id: string): Promise<JobView> {
     return this.request('GET', `/v1/jobs/${encodeURIComponent(id)}`, undefined, {}, isJob);
+  }
+
+  /**
+   * Reads a job's live event stream (GET /v1/jobs/:id/events, text/event-stream) until `onEvent` returns
+   * true, reconnecting with Last-Event-ID; StreamUnsupported when the server has no stream (older).
+   */
+  followEvents(id: string, o: Omit<EventStreamOptions, 'url' | 'token'>): Promise<void> {
+    return readEventStream({
+      ...o,
+      url: `${this.baseUrl}/v1/jobs/${encodeURIComponent(id)}/events`,
+      ...(this.token ? { token: this.token } : {}),
+    });
   }
 
   cancel(id: string): Promise<JobView> {

@@ -26,6 +26,8 @@ export interface TestApiOptions {
   pools?: ApiDeps['pools'];
   /** The pipelines ingest runs (default: the default pipeline, as with no configuration file). */
   pipelines?: Pipeline[];
+  /** Live event streams' settings (sse.test.ts makes them small). */
+  eventStreams?: ApiDeps['eventStreams'];
 }
 
 export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiOptions = {}) {
@@ -63,6 +65,7 @@ export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiO
     ...(o.clientLimits ? { clientLimits: o.clientLimits } : {}),
     ...(o.probe ? { probe: o.probe } : {}),
     ...(o.pools ? { pools: o.pools } : {}),
+    ...(o.eventStreams ? { eventStreams: o.eventStreams } : {}),
   });
   t.after(async () => {
     await scheduler.stop();
