@@ -80,6 +80,16 @@ test('SSE: one job from SUBMITTED through progress to COMPLETE, dropped midway a
     assert.equal(String(ce.data.event.seq), m.id);
     assert.equal(ce.data.job.id, id);
   }
+  // A late reader resuming after the first event (SUBMITTED) gets every other one, the next included.
+  const told = await toldIds();
+  const late = await openSse(`${server.url}/v1/jobs/${id.slice(0, -2)}/events?lastEventId=${told[0]}`);
+  await late.until('the rest', (m) => m.some((x) => x.event === 'sluice.job.complete'));
+  late.close();
+  assert.deepEqual(
+    durable(late.messages).map((m) => m.id),
+    told.slice(1),
+  );
+
   const progressed = progress([...first.messages, ...second.messages]);
   assert.ok(progressed.length >= 1);
   for (const p of progressed) {
