@@ -25,10 +25,11 @@ export async function openSse(url: string, headers: Record<string, string> = {})
   let raw = '';
   let ended = false;
   const parser = new SseParser();
-  if (res.ok && res.body && res.headers.get('content-type')?.startsWith('text/event-stream')) {
+  const body = res.body;
+  if (res.ok && body && res.headers.get('content-type')?.startsWith('text/event-stream')) {
     void (async () => {
       try {
-        const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+        const reader = body.pipeThrough(new TextDecoderStream()).getReader();
         for (;;) {
           const { value, done } = await reader.read();
           if (done) break;

@@ -63,7 +63,7 @@ export const EventsQuery = z
     from: z
       .enum(['start', 'now'])
       .optional()
-      .describe('without Last-Event-ID: from the log\'s start, or (default) from now'),
+      .describe("without Last-Event-ID: from the log's start, or (default) from now"),
     lastEventId: lastEventIdParam,
   })
   .catchall(z.string())
@@ -210,4 +210,3 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
     },
   };
 }
-

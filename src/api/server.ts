@@ -14,6 +14,7 @@ import type { PoolSettings } from '../jobs/pool-offer.ts';
 import type { WorkerTokenStore } from '../jobs/worker-token-store.ts';
 import type { MediaInfo } from '../media/media-info.ts';
 import { probe as ffprobe } from '../media/probe.ts';
+import { EventFeed } from '../notify/event-feed.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { validateObjectKey } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
@@ -22,14 +23,13 @@ import { parseTemplate } from '../templates/template.ts';
 import type { TemplateRegistry } from '../templates/template-registry.ts';
 import { tokenMatches } from './api-token.ts';
 import type { ClientLimits } from './client-limits.ts';
+import { registerEventStreamRoutes, wantsEventStream } from './event-stream-routes.ts';
 import {
   INGEST_EVENTS_ROUTE,
   type IngestEventDeps,
   registerIngestEventRoutes,
 } from './ingest-event-routes.ts';
 import { registerInputRoutes } from './input-routes.ts';
-import { EventFeed } from '../notify/event-feed.ts';
-import { registerEventStreamRoutes, wantsEventStream } from './event-stream-routes.ts';
 import { jobView } from './job-view.ts';
 import { registerPoolRoutes } from './pool-routes.ts';
 import { sendProblem } from './problem.ts';

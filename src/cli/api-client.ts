@@ -8,11 +8,11 @@ import { TOKEN_FILE } from '../api/api-token.ts';
 import type { InputView } from '../api/input-routes.ts';
 import type { JobView } from '../api/job-view.ts';
 import { DEFAULT_PORT, SERVER_FILE } from '../config/defaults.ts';
-import { type EventStreamOptions, readEventStream } from './event-stream-client.ts';
 import { isErrorCode, SluiceError } from '../errors.ts';
 import type { SkipRecord } from '../ingest/skip-log.ts';
 import type { WorkerToken } from '../jobs/worker-token-store.ts';
 import type { ObjectInfo } from '../storage/object-store.ts';
+import { type EventStreamOptions, readEventStream } from './event-stream-client.ts';
 
 /** --server, else SLUICE_SERVER, else the server.json a running `sluice serve` leaves in its data dir. */
 export async function resolveServerUrl(flag: string | undefined, dataDir: string): Promise<string> {

@@ -72,7 +72,7 @@ export interface EventStreamOptions {
   /** Resume after this id (Last-Event-ID); absent: the stream's own start. */
   lastEventId?: string;
   /** Each message; return true to stop reading (the stream is closed). */
-  onEvent(e: SseEvent): boolean | undefined | void;
+  onEvent(e: SseEvent): boolean;
   /** Called before each reconnect, with the error that ended the connection. */
   onReconnect?(err: Error, attempt: number): void;
   /** Connection attempts in a row that may fail before giving up (default 10, about a minute). */
@@ -101,7 +101,10 @@ export async function readEventStream(o: EventStreamOptions): Promise<void> {
     let idle: NodeJS.Timeout | undefined;
     const arm = () => {
       clearTimeout(idle);
-      idle = setTimeout(() => ctl.abort(new Error('no data (not even a keep-alive) for too long')), o.idleMs ?? 45_000);
+      idle = setTimeout(
+        () => ctl.abort(new Error('no data (not even a keep-alive) for too long')),
+        o.idleMs ?? 45_000,
+      );
     };
     const parser = new SseParser();
     parser.lastEventId = lastEventId;
@@ -132,7 +135,10 @@ export async function readEventStream(o: EventStreamOptions): Promise<void> {
         } catch {}
         // Busy or restarting: worth another try; anything else (401, 400) is the answer.
         if (res.status !== 502 && res.status !== 503 && res.status !== 504) {
-          throw new SluiceError(isErrorCode(code) ? code : 'NOT_SLUICE', detail || `${o.url} answered ${res.status}`);
+          throw new SluiceError(
+            isErrorCode(code) ? code : 'NOT_SLUICE',
+            detail || `${o.url} answered ${res.status}`,
+          );
         }
         throw new Error(`${o.url} answered ${res.status}${code ? ` ${code}` : ''}`);
       }

@@ -7,8 +7,8 @@ import type { JobView } from '../api/job-view.ts';
 import { FINAL_STATUSES, type JobStatus } from '../jobs/job.ts';
 import type { JobSummary } from '../jobs/job-summary.ts';
 import type { JobCloudEvent } from '../notify/cloud-event.ts';
-import { PROGRESS_EVENT_TYPE } from '../notify/event-filter.ts';
 import type { ProgressUpdate } from '../notify/event-feed.ts';
+import { PROGRESS_EVENT_TYPE } from '../notify/event-filter.ts';
 import type { ApiClient } from './api-client.ts';
 import { StreamUnsupported } from './event-stream-client.ts';
 

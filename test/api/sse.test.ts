@@ -16,7 +16,7 @@ async function listening(t: Parameters<typeof buildTestApi>[0], o: TestApiOption
   const addr = api.app.server.address();
   const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
   const streams: SseReader[] = [];
-  t.after(() => {
+  t.after(async () => {
     for (const s of streams) s.close();
   });
   const sse = async (route: string, headers: Record<string, string> = {}) => {
@@ -99,7 +99,8 @@ test('GET /v1/events filters by type, job (a unique prefix will do) and meta.<ke
     ],
   );
   // SSE id = the log position; data = the CloudEvent, whose data.event.seq is that position too.
-  for (const m of appA.messages) assert.equal(String((JSON.parse(m.data) as { data: { event: { seq: number } } }).data.event.seq), m.id);
+  for (const m of appA.messages)
+    assert.equal(String((JSON.parse(m.data) as { data: { event: { seq: number } } }).data.event.seq), m.id);
 
   // from=start and job=<prefix>: b's whole history (its submitted and canceled), nothing of the others.
   const onlyB = await api.sse(`/v1/events?from=start&job=${b.id.slice(0, -2)}`);
@@ -113,7 +114,9 @@ test('GET /v1/events filters by type, job (a unique prefix will do) and meta.<ke
     [earlier.id, a.id],
   );
 
-  const bad = await fetch(`${api.url}/v1/events?type=sluice.job.done`, { headers: { accept: 'text/event-stream' } });
+  const bad = await fetch(`${api.url}/v1/events?type=sluice.job.done`, {
+    headers: { accept: 'text/event-stream' },
+  });
   assert.equal(bad.status, 400);
   assert.equal(((await bad.json()) as { code: string }).code, 'VALIDATION_FAILED');
   const unknown = await fetch(`${api.url}/v1/events?application=a`);
@@ -220,7 +223,12 @@ test('the event-stream cap answers 503 SERVER_BUSY with Retry-After; a closed st
 
 test('a stream outlives the client timeouts and gets keep-alive comments; closing the server ends it', async (t) => {
   const api = await listening(t, {
-    clientLimits: { headersTimeoutMs: 200, idleTimeoutMs: 200, keepAliveTimeoutMs: 200, requestTimeoutMs: 200 },
+    clientLimits: {
+      headersTimeoutMs: 200,
+      idleTimeoutMs: 200,
+      keepAliveTimeoutMs: 200,
+      requestTimeoutMs: 200,
+    },
     eventStreams: { keepAliveMs: 100 },
   });
   const stream = await api.sse('/v1/events');

@@ -14,7 +14,12 @@ import { buildTestApi } from '../api/test-api.ts';
 test('the event-stream parser: fields split across chunks, CRLF, comments, multi-line data, ids that persist', () => {
   const p = new SseParser();
   const got: SseEvent[] = [];
-  for (const chunk of ['retry: 250\r\n: hi\r\n\r\nid: 7\r', '\nevent: a\ndata: {"x":', '1}\n\n', 'data: one\ndata:two\n\n'])
+  for (const chunk of [
+    'retry: 250\r\n: hi\r\n\r\nid: 7\r',
+    '\nevent: a\ndata: {"x":',
+    '1}\n\n',
+    'data: one\ndata:two\n\n',
+  ])
     got.push(...p.push(chunk));
   assert.equal(p.retryMs, 250);
   assert.deepEqual(got, [
@@ -29,7 +34,9 @@ test('readEventStream reconnects with Last-Event-ID after the server drops the c
   const addr = api.app.server.address();
   const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
   await api.put('a.mp4');
-  const job = (await api.app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'a.mp4' } })).json() as {
+  const job = (
+    await api.app.inject({ method: 'POST', url: '/v1/jobs', payload: { key: 'a.mp4' } })
+  ).json() as {
     id: string;
   };
   const got: string[] = [];
@@ -51,7 +58,9 @@ test('readEventStream reconnects with Last-Event-ID after the server drops the c
     },
   });
   assert.ok(reconnects.length >= 1, 'it reconnected');
-  const told = (await api.store.events(job.id)).filter((e) => notificationTypeOf(e.type)).map((e) => String(e.id));
+  const told = (await api.store.events(job.id))
+    .filter((e) => notificationTypeOf(e.type))
+    .map((e) => String(e.id));
   assert.deepEqual(got, told);
 });
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import type { SseEvent } from '../../src/cli/event-stream-client.ts';
 import { SLUICE_BIN } from '../../src/launchers/local-process-launcher.ts';
 import { notificationTypeOf } from '../../src/notify/cloud-event.ts';
 import { clip, waitFor } from '../helpers.ts';
@@ -42,8 +43,8 @@ test('SSE: one job from SUBMITTED through progress to COMPLETE, dropped midway a
 
   const first = await openSse(`${server.url}/v1/jobs/${id}/events`);
   assert.equal(first.status, 200);
-  const durable = (m: { id: string | undefined }[]) => m.filter((x) => x.id !== undefined);
-  const progress = (m: { event: string }[]) => m.filter((x) => x.event === 'sluice.job.progress');
+  const durable = (m: SseEvent[]) => m.filter((x) => x.id !== undefined);
+  const progress = (m: SseEvent[]) => m.filter((x) => x.event === 'sluice.job.progress');
   await first.until(
     'PROGRESSING and a progress message',
     (m) => m.some((x) => x.event === 'sluice.job.progressing') && progress(m).length >= 1,
@@ -58,7 +59,9 @@ test('SSE: one job from SUBMITTED through progress to COMPLETE, dropped midway a
     return events.filter((e) => notificationTypeOf(e.type)).map((e) => String(e.id));
   };
   // While disconnected the job goes on: at least one told event is logged that this client has not seen.
-  await waitFor('an event while disconnected', async () => (await toldIds()).some((x) => Number(x) > Number(lastSeen)));
+  await waitFor('an event while disconnected', async () =>
+    (await toldIds()).some((x) => Number(x) > Number(lastSeen)),
+  );
 
   const second = await openSse(`${server.url}/v1/jobs/${id}/events`, { 'last-event-id': lastSeen });
   assert.equal(second.status, 200);
