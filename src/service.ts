@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { isLoopback, loadOrCreateToken, TOKEN_FILE } from './api/api-token.ts';
 import { buildApi } from './api/server.ts';
-import { type Config, ceilingsOf, localPoolsOf, poolSettingsOf } from './config/config.ts';
+import { type Config, ceilingsOf, localPoolsOf, poolSettingsOf, retryScheduleOf } from './config/config.ts';
 import { destinationBucketsOf, loadPipelineFile, sourceBucketsOf } from './config/pipeline-file.ts';
 import { SluiceError } from './errors.ts';
 import { EventIntake } from './ingest/event-intake.ts';
@@ -22,6 +22,8 @@ import type { Launcher } from './launchers/launcher.ts';
 import { LocalProcessLauncher } from './launchers/local-process-launcher.ts';
 import { NoLauncher } from './launchers/no-launcher.ts';
 import { type FfmpegBinaries, findFfmpeg } from './media/ffmpeg-binaries.ts';
+import { Outbox } from './notify/outbox.ts';
+import type { Sink } from './notify/sink.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { lockDataDir } from './storage/data-dir-lock.ts';
 import type { ObjectStore } from './storage/object-store.ts';
@@ -279,8 +281,25 @@ async function startLocked(
     await serverFile.remove();
     throw err;
   }
+  // Notifications: job events go from the outbox to each sink (docs/notifications.md).
+  const sinks: Sink[] = [];
+  const outbox = new Outbox(
+    store,
+    store.deliveries,
+    sinks,
+    {
+      source: config.eventSource,
+      concurrency: config.notifyConcurrency,
+      retry: retryScheduleOf(config),
+      statusUpdateMs: config.statusUpdateSeconds * 1000,
+      retentionMs: config.retentionDays * 86_400_000,
+      isLeader: () => scheduler.isLeader(),
+    },
+    log.child({ component: 'outbox' }),
+  );
   for (const w of watchers) await w.start();
   scheduler.start();
+  outbox.start();
   log.info(
     { url, dataDir: config.dataDir, concurrency: localWorkers ? config.concurrency : 0, localWorkers },
     'sluice serving',
@@ -308,6 +327,7 @@ async function startLocked(
       await step('source watch', () => Promise.all(watchers.map((w) => w.stop())));
       await step('scheduler', () => scheduler.drain(graceMs));
       await step('api', () => api.close());
+      await step('outbox', () => outbox.stop());
       await step('leadership', () => leadership.close());
       await step('job store', () => store.close());
       await step('server file', () => serverFile.remove());

@@ -6,6 +6,8 @@ import { DEFAULT_CLIENT_LIMITS as LIMITS } from '../api/client-limits.ts';
 import { SluiceError } from '../errors.ts';
 import type { PoolSettings } from '../jobs/pool-offer.ts';
 import { DEFAULT_LIMITS } from '../media/input-policy.ts';
+import type { RetrySchedule } from '../notify/delivery-schedule.ts';
+import { STATUS_UPDATE_SECONDS } from '../notify/status-updates.ts';
 import type { Ceilings } from '../templates/ceilings.ts';
 
 /** ffmpeg's x264 uses several threads per job; one job per two cores keeps each one fast. */
@@ -176,6 +178,25 @@ export const Config = z.object({
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -')
     .default('sluice-ingest'),
   natsAckWaitSeconds: z.coerce.number().min(1).max(3600).default(30),
+  // Notifications (docs/notifications.md): the outbox that delivers job events to webhooks, email, streams.
+  /** STATUS_UPDATE events of a PROGRESSING job, every this many seconds (MediaConvert: 10 s to 10 min). */
+  statusUpdateSeconds: z.coerce
+    .number()
+    .min(STATUS_UPDATE_SECONDS.min)
+    .max(STATUS_UPDATE_SECONDS.max)
+    .default(STATUS_UPDATE_SECONDS.default),
+  /** A failed delivery's first retry step; each further step doubles, up to the largest step. */
+  notifyRetryBaseSeconds: z.coerce.number().min(0.05).max(3600).default(5),
+  notifyRetryMaxSeconds: z.coerce.number().min(0.1).max(86_400).default(3600),
+  /** How long a delivery is retried before it is FAILED (a user may still redeliver it). */
+  notifyRetryHours: z.coerce.number().min(0.0005).max(720).default(24),
+  /** Delivery attempts in flight at once, over every sink. */
+  notifyConcurrency: z.coerce.number().int().min(1).max(256).default(8),
+  /** The CloudEvents `source` of every event this installation tells (a URI-reference). */
+  eventSource: z
+    .string()
+    .regex(/^[^\s]{1,256}$/, 'a URI-reference without spaces, at most 256 characters')
+    .default('sluice'),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -243,6 +264,12 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   natsSubject: 'SLUICE_NATS_SUBJECT',
   natsConsumer: 'SLUICE_NATS_CONSUMER',
   natsAckWaitSeconds: 'SLUICE_NATS_ACK_WAIT_SECONDS',
+  statusUpdateSeconds: 'SLUICE_STATUS_UPDATE_SECONDS',
+  notifyRetryBaseSeconds: 'SLUICE_NOTIFY_RETRY_BASE_SECONDS',
+  notifyRetryMaxSeconds: 'SLUICE_NOTIFY_RETRY_MAX_SECONDS',
+  notifyRetryHours: 'SLUICE_NOTIFY_RETRY_HOURS',
+  notifyConcurrency: 'SLUICE_NOTIFY_CONCURRENCY',
+  eventSource: 'SLUICE_EVENT_SOURCE',
 };
 
 /** SLUICE_* variables read elsewhere than the configuration (binaries, CLI, the worker's token). */
@@ -365,5 +392,14 @@ export function ceilingsOf(c: Config): Ceilings {
       maxDisplaySide: c.maxInputDisplaySide,
       maxAspectRatio: c.maxInputAspectRatio,
     },
+  };
+}
+
+/** The outbox's retry schedule (notify/delivery-schedule.ts). */
+export function retryScheduleOf(c: Config): RetrySchedule {
+  return {
+    baseMs: c.notifyRetryBaseSeconds * 1000,
+    maxMs: Math.max(c.notifyRetryBaseSeconds, c.notifyRetryMaxSeconds) * 1000,
+    windowMs: c.notifyRetryHours * 3_600_000,
   };
 }

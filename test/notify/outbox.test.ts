@@ -1,0 +1,146 @@
+// The outbox contract (and the event log it reads) on SQLite (a fresh file per case) and on the machine's PostgreSQL (a schema per case).
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import pg from 'pg';
+import type { NewJob } from '../../src/jobs/job.ts';
+import { PostgresJobStore } from '../../src/jobs/postgres-job-store.ts';
+import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
+import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
+import { freshSchema, requirePostgres, TEST_DATABASE_URL } from '../pg-test-db.ts';
+import { outboxContract } from './outbox.contract.ts';
+
+const T0 = new Date('2024-05-01T12:00:00.000Z');
+const TEMPLATE = getBuiltinTemplate('abr-default');
+
+function jobFor(key: string): NewJob {
+  return {
+    pipeline: 'default',
+    input: { bucket: 'source', key, etag: `e-${key}` },
+    templateName: TEMPLATE.name,
+    template: TEMPLATE,
+    destination: { bucket: 'output', prefix: key },
+    userMetadata: {},
+    idempotencyKey: `default|source|${key}|e-${key}`,
+  };
+}
+
+before(requirePostgres);
+
+outboxContract('SQLite', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-outbox-'));
+  const store = new SqliteJobStore(path.join(dir, 'sluice.db'));
+  t.after(async () => {
+    await store.close().catch(() => {});
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  await store.migrate();
+  return store;
+});
+
+outboxContract('PostgreSQL', async (t) => {
+  let store: PostgresJobStore | null = null;
+  const schema = freshSchema(t, async () => {
+    await store?.close().catch(() => {});
+  });
+  store = new PostgresJobStore({ connectionString: TEST_DATABASE_URL, schema, maxConnections: 4 });
+  await store.migrate();
+  return store;
+});
+
+test('PostgreSQL event log: an event committed late (a lower id, a slower transaction) is not passed by a reader', async (t) => {
+  let store: PostgresJobStore | null = null;
+  const schema = freshSchema(t, async () => {
+    await store?.close().catch(() => {});
+  });
+  store = new PostgresJobStore({ connectionString: TEST_DATABASE_URL, schema, maxConnections: 4 });
+  await store.migrate();
+  const first = await store.create(jobFor('a.mp4'), T0);
+  const start = await store.lastEventId();
+  // A transaction takes the next id, then is slow to commit, while a second event commits.
+  const slow = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
+  await slow.connect();
+  // Ended before the schema is dropped (the drop would wait on its open transaction), pass or fail.
+  let open = true;
+  const endSlow = async () => {
+    if (open) await slow.query('ROLLBACK').catch(() => {});
+    open = false;
+    await slow.end().catch(() => {});
+  };
+  try {
+    await slow.query('BEGIN');
+    await slow.query(`INSERT INTO job_events (job_id, at, type, data) VALUES ($1, $2, 'job:slow', '{}')`, [
+      first.job.id,
+      T0.toISOString(),
+    ]);
+    const second = await store.create(jobFor('b.mp4'), T0);
+    assert.deepEqual(
+      await store.eventsAfter(start, 10),
+      [],
+      'nothing past the slow transaction until it ends (else the reader moves past its event for good)',
+    );
+    await slow.query('COMMIT');
+    open = false;
+    // Other tests' transactions on this server hold the horizon back a moment at most.
+    let read = await store.eventsAfter(start, 10);
+    for (let i = 0; i < 500 && read.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      read = await store.eventsAfter(start, 10);
+    }
+    assert.deepEqual(
+      read.map((e) => [e.jobId, e.type]),
+      [
+        [first.job.id, 'job:slow'],
+        [second.job.id, 'job:created'],
+      ],
+    );
+    assert.ok((read[0]?.id ?? 0) < (read[1]?.id ?? 0), 'the slow one had the lower id');
+    assert.deepEqual(
+      await store.eventsAfter(read[1]?.id ?? null, 10),
+      [],
+      'and reading on from the last misses nothing',
+    );
+    assert.deepEqual(
+      (await store.eventsAfter(start, 10, { jobId: second.job.id })).map((e) => e.type),
+      ['job:created'],
+    );
+  } finally {
+    await endSlow();
+  }
+});
+
+test('SQLite event log: read in id order from a position, one job or all, with each event’s summary', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-log-'));
+  const store = new SqliteJobStore(path.join(dir, 'sluice.db'));
+  t.after(async () => {
+    await store.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  await store.migrate();
+  assert.equal(await store.lastEventId(), null);
+  const a = await store.create(jobFor('a.mp4'), T0);
+  const b = await store.create(jobFor('b.mp4'), T0);
+  await store.transition(a.job.id, { type: 'cancel', reason: 'test' }, T0);
+  const all = await store.eventsAfter(null, 10);
+  assert.deepEqual(
+    all.map((e) => [e.jobId, e.type, e.job?.status]),
+    [
+      [a.job.id, 'job:created', 'SUBMITTED'],
+      [b.job.id, 'job:created', 'SUBMITTED'],
+      [a.job.id, 'job:canceled', 'CANCELED'],
+    ],
+  );
+  assert.equal(await store.lastEventId(), all[2]?.id);
+  assert.deepEqual(
+    (await store.eventsAfter(all[0]?.id ?? null, 10)).map((e) => e.id),
+    [all[1]?.id, all[2]?.id],
+  );
+  assert.deepEqual(
+    (await store.eventsAfter(null, 10, { jobId: a.job.id })).map((e) => e.type),
+    ['job:created', 'job:canceled'],
+  );
+  assert.equal((await store.eventsAfter(null, 1)).length, 1, 'the limit holds');
+});
