@@ -3,9 +3,11 @@
 // of a bad Last-Event-ID, the stream cap's 503, the slow-client guard leaving streams alone, and streams
 // ending when the server closes. The whole job through real ffmpeg is test/e2e/sse.test.ts.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { test } from 'node:test';
 import type { JobView } from '../../src/api/job-view.ts';
 import { notificationTypeOf } from '../../src/notify/cloud-event.ts';
+import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
 import { waitFor } from '../helpers.ts';
 import { openSse, type SseReader } from '../sse-reader.ts';
 import { buildTestApi, type TestApiOptions } from './test-api.ts';
@@ -243,4 +245,50 @@ test('a stream outlives the client timeouts and gets keep-alive comments; closin
   await api.app.close();
   await stream.until('ended', () => stream.ended(), 5000);
   await jobStream.until('ended', () => jobStream.ended(), 5000);
+});
+
+test('a client that stops reading is dropped once its unsent buffer passes the bound, freeing its place', async (t) => {
+  const api = await listening(t, { eventStreams: { maxStreams: 1, maxBufferedBytes: 256 * 1024 } });
+  const port = new URL(api.url).port;
+  const socket = net.connect(Number(port), '127.0.0.1');
+  t.after(async () => {
+    socket.destroy();
+  });
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  socket.pause(); // reads nothing, ever
+  socket.write('GET /v1/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n');
+  // It holds the only stream place.
+  await waitFor('the slow stream open', async () => {
+    const res = await fetch(`${api.url}/v1/events`, { headers: { accept: 'text/event-stream' } });
+    await res.body?.cancel();
+    return res.status === 503;
+  });
+  // Then events of 100 KB each (their job summaries carry large userMetadata): 8 MB to send, more than
+  // the kernel's socket buffers on loopback take from a client that reads nothing.
+  const template = getBuiltinTemplate('abr-default');
+  for (let i = 0; i < 80; i++) {
+    await api.store.create(
+      {
+        pipeline: 'default',
+        input: { bucket: 'source', key: `k${i}.mp4`, size: 1, etag: `e${i}` },
+        templateName: 'abr-default',
+        template,
+        destination: { bucket: 'destination', prefix: `k${i}` },
+        userMetadata: { note: 'x'.repeat(100_000) },
+        idempotencyKey: `t|source|k${i}|e${i}`,
+      },
+      new Date(),
+    );
+  }
+  const next = await waitFor(
+    'the place freed',
+    async () => {
+      const res = await fetch(`${api.url}/v1/events`, { headers: { accept: 'text/event-stream' } });
+      if (res.status === 200) return res;
+      await res.body?.cancel();
+      return null;
+    },
+    20_000,
+  );
+  await next.body?.cancel();
 });
