@@ -152,6 +152,13 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
     filter: EventFilter,
     jobId?: string,
   ) => {
+    if (feed.isClosed) {
+      throw new SluiceError(
+        'SERVER_BUSY',
+        'this server is stopping; reconnect (with Last-Event-ID) to another replica, or once it is back',
+        { retryAfterSeconds: 5 },
+      );
+    }
     if (open >= deps.maxStreams) {
       throw new SluiceError(
         'SERVER_BUSY',

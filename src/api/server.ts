@@ -130,6 +130,16 @@ function statusOf(value: string | undefined): JobStatus | undefined {
   return upper;
 }
 
+const feeds = new WeakMap<FastifyInstance, EventFeed>();
+
+/**
+ * Ends every live event stream of a server built by buildApi and refuses new ones (503): the first step
+ * of a stop, so clients move on at once rather than wait for the running jobs' grace period.
+ */
+export async function closeEventStreams(app: FastifyInstance): Promise<void> {
+  await feeds.get(app)?.close();
+}
+
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const { store, objects, ingest, scheduler, templates } = deps;
   const probe = deps.probe ?? ffprobe;
@@ -232,6 +242,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...(es.ringSize !== undefined ? { ringSize: es.ringSize } : {}),
     ...(es.pageSize !== undefined ? { pageSize: es.pageSize } : {}),
   });
+  feeds.set(app, feed);
   app.addHook('preClose', async () => feed.close());
   const streams = registerEventStreamRoutes(app, {
     store,

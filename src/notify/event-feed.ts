@@ -87,6 +87,11 @@ export class EventFeed {
     return this.subs.size;
   }
 
+  /** True once close() was called: no new subscriber is taken. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Adds a subscriber; returns its unsubscribe. The loop starts with the first subscriber. */
   subscribe(s: FeedSubscriber): () => void {
     if (this.closed) {

@@ -5,12 +5,17 @@
 // Beside it, `sluice job ID --follow` follows the same job over the stream (no polling).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { ApiClient } from '../../src/cli/api-client.ts';
 import type { SseEvent } from '../../src/cli/event-stream-client.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { SLUICE_BIN } from '../../src/launchers/local-process-launcher.ts';
 import { notificationTypeOf } from '../../src/notify/cloud-event.ts';
-import { clip, waitFor } from '../helpers.ts';
+import { startService } from '../../src/service.ts';
+import { clip, silentLog, tempDir, waitFor } from '../helpers.ts';
 import { startRealServer } from '../real-server.ts';
 import { openSse } from '../sse-reader.ts';
 
@@ -112,4 +117,54 @@ test('SSE: one job from SUBMITTED through progress to COMPLETE, dropped midway a
     .logs()
     .filter((l) => (l.url === `/v1/jobs/${id}` || l.url === `/v1/jobs/${id}/`) && l.method === 'GET');
   assert.equal(jobGets.length, 2, `GET /v1/jobs/${id}: ${jobGets.length} times`);
+});
+
+test('service.stop ends every event stream first, while running jobs still have their grace; new streams get 503', async (t) => {
+  const dataDir = await tempDir(t);
+  await fs.mkdir(path.join(dataDir, 'templates'));
+  await fs.writeFile(path.join(dataDir, 'templates', 'slow.json'), JSON.stringify(SLOW_TEMPLATE));
+  const config = loadConfig(
+    {
+      dataDir,
+      port: 0,
+      settleMs: 300,
+      schedulerIntervalMs: 100,
+      heartbeatSeconds: 0.3,
+      concurrency: 1,
+      logLevel: 'silent',
+      defaultTemplate: 'slow',
+    },
+    {},
+  );
+  const service = await startService(config, silentLog);
+  let stopped: Promise<void> | undefined;
+  t.after(() => stopped ?? service.stop(0));
+  const api = new ApiClient(service.url);
+  const input = await clip({ width: 320, height: 180, seconds: 4, noise: true, bitrateKbps: 800 });
+  const { jobs } = await api.upload(input, 'talk.mp4');
+  const id = jobs[0]?.id ?? '';
+  const all = await openSse(`${service.url}/v1/events?from=start`);
+  const one = await openSse(`${service.url}/v1/jobs/${id}/events`);
+  await one.until('PROGRESSING', (m) => m.some((x) => x.event === 'sluice.job.progressing'), 60_000);
+  const order: string[] = [];
+  stopped = service.stop(60_000).then(() => {
+    order.push('stopped');
+  });
+  let statusAtEnd: string | undefined;
+  const ended = Promise.all([
+    all.until('the /v1/events stream ended', () => all.ended(), 30_000),
+    one.until("the job's stream ended", () => one.ended(), 30_000),
+  ]).then(async () => {
+    order.push('streams ended');
+    statusAtEnd = (await service.store.get(id))?.status;
+  });
+  await Promise.race([ended, stopped]);
+  // While the stop waits for the running job, a new stream is refused (the port is still open).
+  const refused = await fetch(`${service.url}/v1/events`, { headers: { accept: 'text/event-stream' } });
+  assert.equal(refused.status, 503);
+  assert.ok(Number(refused.headers.get('retry-after')) > 0);
+  assert.equal(((await refused.json()) as { code: string }).code, 'SERVER_BUSY');
+  await Promise.all([ended, stopped]);
+  assert.deepEqual(order, ['streams ended', 'stopped']);
+  assert.equal(statusAtEnd, 'PROGRESSING', 'the streams ended while the job still ran in its grace');
 });
