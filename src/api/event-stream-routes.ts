@@ -180,9 +180,11 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
       progress: (p) => conn.send({ event: PROGRESS_EVENT_TYPE, data: p }),
       end: () => conn.end(),
     });
+    req.log.debug({ url: req.url, after, streams: open }, 'event stream opened');
     conn.onEnd(() => {
       open--;
       unsubscribe();
+      req.log.debug({ url: req.url, streams: open }, 'event stream closed');
     });
     return reply;
   };

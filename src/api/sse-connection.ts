@@ -46,7 +46,8 @@ export class SseConnection {
     res.write(`retry: ${o.retryMs}\n: connected\n\n`);
     // An event stream is long-lived by design: no socket timeout (the slow-client guard lifted the idle
     // one when the request arrived; Node's request timeout is off for every request).
-    req.raw.socket.setTimeout(0);
+    const socket = req.raw.socket as { setTimeout?: (ms: number) => void } | undefined;
+    socket?.setTimeout?.(0);
     this.keepAlive = setInterval(() => this.write(': keep-alive\n\n'), o.keepAliveMs);
     this.keepAlive.unref();
     res.once('close', () => this.finish());

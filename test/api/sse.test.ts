@@ -292,3 +292,16 @@ test('a client that stops reading is dropped once its unsent buffer passes the b
   );
   await next.body?.cancel();
 });
+
+test('the API token applies to event streams (header only: EventSource cannot send it, see the docs)', async (t) => {
+  const api = await listening(t, { apiToken: 'sekrit-token-0123456789' });
+  const without = await fetch(`${api.url}/v1/events`, { headers: { accept: 'text/event-stream' } });
+  assert.equal(without.status, 401);
+  assert.equal(((await without.json()) as { code: string }).code, 'UNAUTHORIZED');
+  const asQuery = await fetch(`${api.url}/v1/events?token=sekrit-token-0123456789`, {
+    headers: { accept: 'text/event-stream' },
+  });
+  assert.equal(asQuery.status, 401);
+  const withToken = await api.sse('/v1/events', { authorization: 'Bearer sekrit-token-0123456789' });
+  assert.equal(withToken.status, 200);
+});

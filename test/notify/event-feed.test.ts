@@ -144,3 +144,30 @@ for (const [name, open] of stores) {
     assert.ok(late.ended() && subs.every((r) => !r.ended()), 'close ends the subscribed, not the gone');
   });
 }
+
+test('PostgreSQL: a replica streams the events another replica writes (the feed polls the shared store)', async (t) => {
+  await requirePostgres();
+  const opened: PostgresJobStore[] = [];
+  const schema = freshSchema(t, async () => {
+    for (const s of opened) await s.close();
+  });
+  const replica = () => {
+    const s = new PostgresJobStore({ connectionString: TEST_DATABASE_URL, schema, maxConnections: 4 });
+    opened.push(s);
+    return s;
+  };
+  const a = replica();
+  await a.migrate();
+  const b = replica();
+  const feed = new EventFeed(b, silentLog, { pollMs: 20 });
+  t.after(() => feed.close());
+  const r = recorder(null);
+  feed.subscribe(r.s);
+  const { job } = await a.create(newJob('a.mp4'), new Date());
+  await a.transition(job.id, { type: 'cancel', reason: 'test' }, new Date());
+  await waitFor('both events on the other replica', async () => r.events.length >= 2, 10_000);
+  assert.deepEqual(
+    r.events.map((e) => e.type),
+    ['job:created', 'job:canceled'],
+  );
+});
