@@ -180,7 +180,7 @@ async function startLocked(
       snsTopics: config.ingestSnsTopicArns ?? [],
     },
     apiToken,
-    eventStreams: { maxStreams: config.maxEventStreams },
+    eventStreams: { maxStreams: config.maxEventStreams, source: config.eventSource },
     maxUploadBytes: config.maxUploadBytes,
     clientLimits: {
       headersTimeoutMs: config.headersTimeoutMs,

@@ -120,14 +120,17 @@ export class EventFeed {
   private async loop(): Promise<void> {
     try {
       while (!this.closed && this.subs.size > 0) {
+        let failed = false;
         try {
           await this.tick();
         } catch (err) {
           if (this.closed) break;
+          failed = true;
           this.log.warn({ err }, 'event feed: reading the job-event log failed; trying again');
         }
-        // A subscriber with more to catch up on goes on at once; otherwise wait for the next poll.
-        if ([...this.subs].some((sub) => !sub.live && sub.more)) continue;
+        // A subscriber with more to catch up on goes on at once; otherwise (or after a failure, so a
+        // store that is down is not hammered) wait for the next poll.
+        if (!failed && [...this.subs].some((sub) => !sub.live && sub.more)) continue;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.pollMs);
           this.wake = () => {

@@ -305,3 +305,17 @@ test('the API token applies to event streams (header only: EventSource cannot se
   const withToken = await api.sse('/v1/events', { authorization: 'Bearer sekrit-token-0123456789' });
   assert.equal(withToken.status, 200);
 });
+
+test('STATUS_UPDATE events (the outbox ticker writes them) reach the stream like any other event', async (t) => {
+  const api = await listening(t);
+  const job = await api.createJob('a.mp4');
+  api.scheduler.poke(); // the fake launcher's claim makes it PROGRESSING
+  await waitFor('PROGRESSING', async () => (await api.store.get(job.id))?.status === 'PROGRESSING');
+  const stream = await api.sse(`/v1/events?job=${job.id}&type=sluice.job.status_update`);
+  await stream.until('open', () => stream.raw().includes(': connected'));
+  assert.equal(await api.store.recordStatusUpdate(job.id, new Date()), true);
+  await stream.until('the status update', (m) => m.length >= 1);
+  assert.equal(stream.messages[0]?.event, 'sluice.job.status_update');
+  const ce = data(stream.messages[0] as { data: string });
+  assert.equal(ce.data.job.id, job.id);
+});
