@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { isLoopback, loadOrCreateToken, TOKEN_FILE } from './api/api-token.ts';
-import { buildApi } from './api/server.ts';
+import { buildApi, closeEventStreams } from './api/server.ts';
 import { type Config, ceilingsOf, localPoolsOf, poolSettingsOf, retryScheduleOf } from './config/config.ts';
 import { destinationBucketsOf, loadPipelineFile, sourceBucketsOf } from './config/pipeline-file.ts';
 import { SluiceError } from './errors.ts';
@@ -323,6 +323,9 @@ async function startLocked(
           failures.push(err);
         }
       };
+      // Live event streams (SSE) end first: their clients move on at once (to another replica, or to
+      // reconnect once this one is back) rather than wait for the running jobs' grace.
+      await step('live event streams', () => closeEventStreams(api));
       await step('event stream', () => jetstream?.stop());
       await step('source watch', () => Promise.all(watchers.map((w) => w.stop())));
       await step('scheduler', () => scheduler.drain(graceMs));

@@ -13,6 +13,8 @@ export interface SseReader {
   raw(): string;
   /** True once the server ended the response (or the connection broke). */
   ended(): boolean;
+  /** Resolves when it ends. */
+  done: Promise<void>;
   /** Waits until `pred` holds for the messages so far. */
   until(what: string, pred: (m: SseEvent[]) => boolean, timeoutMs?: number): Promise<void>;
   close(): void;
@@ -24,6 +26,10 @@ export async function openSse(url: string, headers: Record<string, string> = {})
   const messages: SseEvent[] = [];
   let raw = '';
   let ended = false;
+  let markDone = () => {};
+  const done = new Promise<void>((r) => {
+    markDone = r;
+  });
   const parser = new SseParser();
   const body = res.body;
   if (res.ok && body && res.headers.get('content-type')?.startsWith('text/event-stream')) {
@@ -40,10 +46,12 @@ export async function openSse(url: string, headers: Record<string, string> = {})
         // aborted or reset: ended below
       }
       ended = true;
+      markDone();
     })();
   } else {
     raw = await res.text();
     ended = true;
+    markDone();
   }
   return {
     status: res.status,
@@ -51,6 +59,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
     messages,
     raw: () => raw,
     ended: () => ended,
+    done,
     until: (what, pred, timeoutMs = 30_000) =>
       waitFor(what, async () => pred(messages), timeoutMs).then(() => undefined),
     close: () => ctl.abort(),

@@ -100,9 +100,7 @@ for (const [name, open] of stores) {
     t.after(() => feed.close());
     const r = recorder(null, job.id);
     feed.subscribe(r.s);
-    const want = (await store.eventsAfter(null, 100, { jobId: job.id })).map((e) => e.id);
     await waitFor('created and canceled', async () => r.events.length >= 2 && inject === undefined, 10_000);
-    assert.equal(want.length, 1, 'the cancel was not yet written when the test listed');
     const all = (await store.eventsAfter(null, 100, { jobId: job.id })).map((e) => e.id);
     assert.equal(all.length, 2);
     // A later event too (live), and nothing twice.
