@@ -69,10 +69,14 @@ export class SseConnection {
     this.write(`${id}event: ${m.event}\ndata: ${JSON.stringify(m.data)}\n\n`);
   }
 
-  /** Ends the stream (the server stops, or the client is too slow). */
+  /**
+   * Ends the stream (the server stops) and its connection: kept alive for another request, it would hold
+   * a stopping server's close for the keep-alive timeout.
+   */
   end(): void {
     if (this.closed) return;
-    this.reply.raw.end();
+    const socket = this.reply.raw.socket;
+    this.reply.raw.end(() => socket?.destroy());
     this.finish();
   }
 

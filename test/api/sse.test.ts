@@ -211,7 +211,9 @@ test('the event-stream cap answers 503 SERVER_BUSY with Retry-After; a closed st
   assert.equal(((await three.json()) as { code: string }).code, 'SERVER_BUSY');
   // The JSON routes are not streams: not capped.
   const job = await api.createJob('a.mp4');
-  assert.equal((await fetch(`${api.url}/v1/jobs/${job.id}/events`)).status, 200);
+  const json = await fetch(`${api.url}/v1/jobs/${job.id}/events`);
+  assert.equal(json.status, 200);
+  await json.body?.cancel();
   one.close();
   const four = await (async () => {
     for (;;) {
