@@ -99,6 +99,19 @@ export const ERROR_CATALOGUE = {
   SNS_TOPIC_NOT_ALLOWED: { status: 403, title: 'SNS topic is not allowed', retryable: false },
   SNS_UNREACHABLE: { status: 503, title: 'SNS could not be reached', retryable: true },
   NATS_UNREACHABLE: { status: 503, title: 'NATS JetStream does not answer', retryable: true },
+  // GET /v1/ready: what is not answering (docs/observability.md).
+  JOB_STORE_UNAVAILABLE: { status: 503, title: 'Job store does not answer', retryable: true },
+  BUCKETS_UNAVAILABLE: { status: 503, title: 'A role bucket is not reachable', retryable: true },
+  // Webhooks (docs/notifications.md#webhooks).
+  WEBHOOK_NOT_FOUND: { status: 404, title: 'No webhook subscription with that id', retryable: false },
+  WEBHOOK_INVALID: { status: 400, title: 'Webhook subscription is not valid', retryable: false },
+  WEBHOOK_TARGET_REFUSED: {
+    status: 422,
+    title: 'Webhook URL points at an address Sluice does not call',
+    retryable: false,
+  },
+  WEBHOOK_DISABLED: { status: 409, title: 'Webhook subscription is disabled', retryable: false },
+  DELIVERY_NOT_FOUND: { status: 404, title: 'No delivery with that id', retryable: false },
   // Live event streams (SSE): docs/notifications.md.
   INVALID_LAST_EVENT_ID: { status: 400, title: 'Last-Event-ID is not an event id', retryable: false },
   INTERNAL: { status: 500, title: 'Internal error', retryable: true },

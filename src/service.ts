@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { isLoopback, loadOrCreateToken, TOKEN_FILE } from './api/api-token.ts';
 import { buildApi, closeEventStreams } from './api/server.ts';
 import { type Config, ceilingsOf, localPoolsOf, poolSettingsOf, retryScheduleOf } from './config/config.ts';
-import { destinationBucketsOf, loadPipelineFile, sourceBucketsOf } from './config/pipeline-file.ts';
+import { destinationBucketsOf, loadConfigFile, sourceBucketsOf } from './config/pipeline-file.ts';
 import { SluiceError } from './errors.ts';
 import { EventIntake } from './ingest/event-intake.ts';
 import { Ingest } from './ingest/ingest.ts';
@@ -22,8 +22,13 @@ import type { Launcher } from './launchers/launcher.ts';
 import { LocalProcessLauncher } from './launchers/local-process-launcher.ts';
 import { NoLauncher } from './launchers/no-launcher.ts';
 import { type FfmpegBinaries, findFfmpeg } from './media/ffmpeg-binaries.ts';
+import { Metrics } from './metrics/metrics.ts';
+import { observeJobStore } from './metrics/observed-job-store.ts';
+import { emailSinkFrom } from './notify/email-sink.ts';
+import { jetStreamSinkFrom } from './notify/jetstream-sink.ts';
 import { Outbox } from './notify/outbox.ts';
 import type { Sink } from './notify/sink.ts';
+import { WebhookSink } from './notify/webhook-sink.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { lockDataDir } from './storage/data-dir-lock.ts';
 import type { ObjectStore } from './storage/object-store.ts';
@@ -39,6 +44,8 @@ export interface Service {
   objects: ObjectStore;
   ingest: Ingest;
   scheduler: Scheduler;
+  /** GET /metrics; also what the notification dispatcher reports deliveries to (`observeDelivery`). */
+  metrics: Metrics;
   /** Stops taking work; running jobs get `graceMs` (default: the configured grace) to finish, else are released. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -77,9 +84,12 @@ async function startLocked(
   const buckets = { source: config.sourceBucket, destination: config.destinationBucket };
   // Pipelines: the configuration file's (--config, SLUICE_CONFIG), else the default one (zero config).
   const templates = new TemplateRegistry(path.join(config.dataDir, 'templates'));
-  const pipelines: Pipeline[] = config.configFile
-    ? await loadPipelineFile(config.configFile, templates)
-    : [defaultPipeline(config.defaultTemplate, buckets)];
+  const file = config.configFile ? await loadConfigFile(config.configFile, templates) : null;
+  const pipelines: Pipeline[] = file?.pipelines ?? [defaultPipeline(config.defaultTemplate, buckets)];
+  // Email rules without an SMTP server are refused here, before anything starts.
+  let url = '';
+  const email = emailSinkFrom(config, file?.emailRules ?? [], log.child({ component: 'email' }), () => url);
+  const events = jetStreamSinkFrom(config, log.child({ component: 'events' }));
   if (config.configFile)
     log.info({ file: config.configFile, pipelines: pipelines.map((p) => p.name) }, 'pipelines read');
   const sourceBuckets = sourceBucketsOf(pipelines);
@@ -91,7 +101,13 @@ async function startLocked(
 
   const pools = poolSettingsOf(config);
   const openedJobs = openJobStore(config, log.child({ component: 'store' }), pools);
-  const store = openedJobs.store;
+  // Claims and transitions are observed where they are made, in the store everything writes through.
+  const metrics = new Metrics({
+    store: openedJobs.store,
+    localWorkers: () => launcher.running(),
+    log: log.child({ component: 'metrics' }),
+  });
+  const store = observeJobStore(openedJobs.store, metrics);
   try {
     await store.migrate();
   } catch (err) {
@@ -100,7 +116,6 @@ async function startLocked(
   }
   log.info({ store: openedJobs.kind, where: openedJobs.where }, 'job store open');
 
-  let url = '';
   const launcher: Launcher = localWorkers
     ? new LocalProcessLauncher({
         serverUrl: () => url,
@@ -171,7 +186,23 @@ async function startLocked(
   const intake = new EventIntake(ingest, objects, store, log.child({ component: 'ingest-events' }), (n) =>
     skips.report(n),
   );
+  const webhookSink = new WebhookSink({
+    store: store.webhooks,
+    allowPrivate: config.webhookAllowPrivate,
+    timeoutMs: config.webhookTimeoutMs,
+    source: config.eventSource,
+    log: log.child({ component: 'webhooks' }),
+  });
+  // Made once the sinks are (below); the API's redelivery wakes it.
+  let outbox: Outbox | null = null;
   const api = buildApi({
+    webhooks: {
+      webhooks: store.webhooks,
+      deliveries: store.deliveries,
+      sink: webhookSink,
+      allowPrivate: config.webhookAllowPrivate,
+      onRedeliver: () => outbox?.poke(),
+    },
     ingestEvents: {
       intake,
       sns: new SnsVerifier(),
@@ -210,6 +241,8 @@ async function startLocked(
     version: VERSION,
     leadership: { instance, isLeader: () => scheduler.isLeader() },
     buckets,
+    metrics,
+    metricsPublic: config.metricsPublic,
   });
   try {
     await api.listen({ host: config.host, port: config.port });
@@ -274,7 +307,9 @@ async function startLocked(
     : null;
   try {
     await jetstream?.start();
+    await events?.start();
   } catch (err) {
+    await jetstream?.stop().catch(() => {});
     await api.close().catch(() => {});
     await leadership.close();
     await store.close();
@@ -282,18 +317,31 @@ async function startLocked(
     throw err;
   }
   // Notifications: job events go from the outbox to each sink (docs/notifications.md).
-  const sinks: Sink[] = [];
-  const outbox = new Outbox(
+  const sinks: Sink[] = [webhookSink];
+  // An attempt holds its delivery a little longer than the slowest attempt any sink may make: a server
+  // killed mid-attempt has that delivery tried again by the next one soon after, never twice at once.
+  const attemptDeadlinesMs = [config.webhookTimeoutMs];
+  if (email) {
+    sinks.push(email);
+    attemptDeadlinesMs.push(config.smtpTimeoutMs * 4); // email-sink.ts bounds a whole attempt so
+  }
+  if (events) {
+    sinks.push(events);
+    attemptDeadlinesMs.push(config.eventsNatsPublishTimeoutMs * 2); // a stream check, then the publish
+  }
+  outbox = new Outbox(
     store,
     store.deliveries,
     sinks,
     {
+      holdMs: Math.max(...attemptDeadlinesMs) + 5_000,
       source: config.eventSource,
       concurrency: config.notifyConcurrency,
       retry: retryScheduleOf(config),
       statusUpdateMs: config.statusUpdateSeconds * 1000,
       retentionMs: config.retentionDays * 86_400_000,
       isLeader: () => scheduler.isLeader(),
+      observe: (sink, outcome, ms) => metrics.observeDelivery(sink, outcome, ms),
     },
     log.child({ component: 'outbox' }),
   );
@@ -311,6 +359,7 @@ async function startLocked(
     objects,
     ingest,
     scheduler,
+    metrics,
     async stop(graceMs = config.shutdownGraceSeconds * 1000) {
       // Every step runs even when one before it fails (a server must finish stopping: its workers, its
       // port, its lock); the first failure is thrown once all have run.

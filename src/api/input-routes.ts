@@ -12,7 +12,7 @@ import { parseBody } from './validate.ts';
 /** How many recent jobs GET /v1/inputs groups into inputs (a bounded read, whatever the table holds). */
 const RECENT_JOBS = 500;
 
-const ListQuery = z.strictObject({
+export const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
 

@@ -14,6 +14,7 @@ import type { PoolSettings } from '../jobs/pool-offer.ts';
 import type { WorkerTokenStore } from '../jobs/worker-token-store.ts';
 import type { MediaInfo } from '../media/media-info.ts';
 import { probe as ffprobe } from '../media/probe.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import { EventFeed } from '../notify/event-feed.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { validateObjectKey } from '../storage/object-key.ts';
@@ -31,11 +32,15 @@ import {
 } from './ingest-event-routes.ts';
 import { registerInputRoutes } from './input-routes.ts';
 import { jobView } from './job-view.ts';
+import { METRICS_ROUTE, READY_ROUTE, registerObservabilityRoutes } from './observability-routes.ts';
+import { collectRoutes, PUBLIC_DOC_ROUTES, registerDocsRoutes } from './openapi/docs-routes.ts';
 import { registerPoolRoutes } from './pool-routes.ts';
 import { sendProblem } from './problem.ts';
+import { jobCounts, Readiness, type ReadinessOptions } from './readiness.ts';
 import { guardClients, resolveClientLimits, serverOptions } from './slow-client-guard.ts';
 import { registerUploadRoute } from './upload-route.ts';
 import { parseBody } from './validate.ts';
+import { registerWebhookRoutes, type WebhookRouteDeps } from './webhook-routes.ts';
 import { OUTPUTS_ROUTE, registerPullRoutes } from './worker-pull-routes.ts';
 import { registerWorkerRoutes } from './worker-routes.ts';
 import { registerWorkerTokenRoutes } from './worker-token-routes.ts';
@@ -72,6 +77,14 @@ export interface ApiDeps {
   probe?: (file: string) => Promise<MediaInfo>;
   /** POST /v1/ingest/events (object-store notifications): served when given; it authenticates itself. */
   ingestEvents?: Omit<IngestEventDeps, 'log' | 'apiToken'>;
+  /** GET /metrics is served when given (docs/observability.md). */
+  metrics?: Metrics;
+  /** GET /metrics without the API token (SLUICE_METRICS_PUBLIC); default: behind it like the API. */
+  metricsPublic?: boolean;
+  /** GET /v1/ready's bounds (timeout per check, how long a result is reused); the defaults where omitted. */
+  readiness?: Pick<ReadinessOptions, 'timeoutMs' | 'cacheMs'>;
+  /** Webhook subscriptions and the delivery log (webhook-routes.ts): served when given. */
+  webhooks?: Omit<WebhookRouteDeps, 'getJob'>;
   /** Live event streams (SSE, event-stream-routes.ts); defaults where omitted. */
   eventStreams?: EventStreamSettings;
 }
@@ -94,7 +107,7 @@ export interface EventStreamSettings {
   pageSize?: number;
 }
 
-const CreateJob = z.strictObject({
+export const CreateJob = z.strictObject({
   bucket: z.string().optional(),
   key: z.string().min(1),
   template: z.string().optional(),
@@ -102,19 +115,19 @@ const CreateJob = z.strictObject({
   userMetadata: z.record(z.string(), z.string()).optional(),
 });
 
-const PlanRequest = z.strictObject({
+export const PlanRequest = z.strictObject({
   bucket: z.string().optional(),
   key: z.string().min(1),
   template: z.string().optional(),
   settings: z.record(z.string(), z.unknown()).optional(),
 });
 
-const ListQuery = z.strictObject({
+export const ListQuery = z.strictObject({
   status: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-const SkippedQuery = z.strictObject({
+export const SkippedQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
@@ -153,6 +166,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     ...serverOptions(limits),
   }) as unknown as FastifyInstance;
+  // Every route from here on, for the OpenAPI document (openapi/route-docs.ts describes each).
+  const routes = collectRoutes(app);
   app.setErrorHandler((err, req, reply) => sendProblem(reply, err, req));
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug(
@@ -162,9 +177,16 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
   const guard = guardClients(app, limits, { uploads: ['/v1/uploads/*'], streams: [OUTPUTS_ROUTE] });
   const apiToken = deps.apiToken;
+  // Probes (health, readiness) carry no token, and neither does a browser opening the API reference.
+  const publicRoutes = new Set([
+    READY_ROUTE,
+    ...PUBLIC_DOC_ROUTES,
+    ...(deps.metricsPublic ? [METRICS_ROUTE] : []),
+  ]);
   if (apiToken) {
     app.addHook('onRequest', async (req, reply) => {
       if (req.url === '/v1/health' || req.url.startsWith('/v1/worker/')) return;
+      if (publicRoutes.has(req.routeOptions.url ?? '')) return;
       if (deps.ingestEvents && req.routeOptions.url === INGEST_EVENTS_ROUTE) return;
       if (!tokenMatches(req.headers.authorization, apiToken)) {
         return sendProblem(
@@ -197,18 +219,30 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     throw new SluiceError('JOB_NOT_FOUND', `no job with id ${idOrPrefix}`);
   };
 
+  // Liveness: the process answers. The job counts are a courtesy, left out when the store does not answer
+  // in time (readiness, GET /v1/ready, is what reports the store down).
   app.get('/v1/health', async () => {
-    const counts: Record<string, number> = {};
-    for (const s of JOB_STATUSES) counts[s] = await store.countByStatus(s);
+    const counts = await jobCounts(store);
     const lead = deps.leadership;
     return {
       status: 'ok',
       version: deps.version,
-      jobs: counts,
+      ...(counts ? { jobs: counts } : {}),
       ...(lead ? { leader: lead.isLeader(), instance: lead.instance } : {}),
     };
   });
 
+  registerDocsRoutes(app, { routes, version: deps.version });
+  registerObservabilityRoutes(app, {
+    metrics: deps.metrics,
+    readiness: new Readiness({
+      store,
+      objects,
+      buckets: [deps.buckets?.source ?? 'source', deps.buckets?.destination ?? 'destination'],
+      ...deps.readiness,
+    }),
+  });
+  if (deps.webhooks) registerWebhookRoutes(app, { ...deps.webhooks, getJob });
   registerPoolRoutes(app, store, deps.pools);
   registerInputRoutes(app, store);
   if (deps.ingestEvents) {

@@ -39,14 +39,14 @@ export const PRESIGN_SECONDS = 600;
 /** Output URLs one presign call gives at most. */
 export const PRESIGN_BATCH = 200;
 
-const Claim = z.strictObject({
+export const Claim = z.strictObject({
   pool: z.string().min(1).max(63).optional(),
   waitSeconds: z.number().min(0).max(MAX_CLAIM_WAIT_SECONDS).optional(),
 });
 
-const Publish = z.strictObject({ entries: z.array(z.string().min(1).max(1024)).max(10_000) });
+export const Publish = z.strictObject({ entries: z.array(z.string().min(1).max(1024)).max(10_000) });
 
-const Presign = z.strictObject({
+export const Presign = z.strictObject({
   input: z.boolean().optional(),
   outputs: z.array(z.string().min(1).max(1024)).max(PRESIGN_BATCH).optional(),
 });

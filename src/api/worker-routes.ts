@@ -18,7 +18,7 @@ const Progress = z.strictObject({
   etaSeconds: z.number().nullable().optional(),
 });
 
-const Heartbeat = z.strictObject({
+export const Heartbeat = z.strictObject({
   phase: z.enum(JOB_PHASES).optional(),
   progress: Progress.optional(),
   inputMedia: z.record(z.string(), z.unknown()).optional(),
@@ -33,7 +33,7 @@ const Output = z.strictObject({
   analysis: z.record(z.string(), z.union([z.string(), z.number(), z.null()])).optional(),
 });
 
-const Complete = z.strictObject({
+export const Complete = z.strictObject({
   outputs: z.array(Output).max(100_000),
   inputMedia: z.record(z.string(), z.unknown()).optional(),
   stderrTail: z.string().max(16_384).optional(),
@@ -47,7 +47,7 @@ const Complete = z.strictObject({
 // No retry flag: whether a failure is worth another attempt is the server's call, from the code's entry
 // in ERROR_CATALOGUE, so a deterministic input failure cannot burn every attempt. The schema is strict;
 // `retryable`, which workers before this rule sent, is accepted and ignored.
-const Fail = z.strictObject({
+export const Fail = z.strictObject({
   retryable: z.boolean().optional(),
   code: z.string().refine(isErrorCode, 'unknown error code'),
   message: z.string().max(4096),
@@ -55,7 +55,7 @@ const Fail = z.strictObject({
 });
 
 // A worker handing its job back before it could finish. Only a preemption notice is a reason today.
-const Release = z.strictObject({
+export const Release = z.strictObject({
   reason: z.literal('PREEMPTED'),
   message: z.string().max(1024).optional(),
 });

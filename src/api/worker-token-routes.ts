@@ -14,7 +14,7 @@ export const POOL_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 /** Recognisable in a leaked log or a secret scanner. */
 const TOKEN_PREFIX = 'sluice_wt_';
 
-const CreateToken = z.strictObject({
+export const CreateToken = z.strictObject({
   pool: z
     .string()
     .regex(

@@ -7,10 +7,12 @@ import { Readable } from 'node:stream';
 import { TOKEN_FILE } from '../api/api-token.ts';
 import type { InputView } from '../api/input-routes.ts';
 import type { JobView } from '../api/job-view.ts';
+import type { DeliveryView } from '../api/webhook-routes.ts';
 import { DEFAULT_PORT, SERVER_FILE } from '../config/defaults.ts';
 import { isErrorCode, SluiceError } from '../errors.ts';
 import type { SkipRecord } from '../ingest/skip-log.ts';
 import type { WorkerToken } from '../jobs/worker-token-store.ts';
+import type { WebhookView } from '../notify/webhook-subscriptions.ts';
 import type { ObjectInfo } from '../storage/object-store.ts';
 import { type EventStreamOptions, readEventStream } from './event-stream-client.ts';
 
@@ -102,6 +104,94 @@ export class ApiClient {
     return this.request(
       'POST',
       `/v1/workers/tokens/${encodeURIComponent(id)}/revoke`,
+      {},
+      {},
+      (b) => typeof b.id === 'string',
+    );
+  }
+
+  createWebhook(body: {
+    url: string;
+    description?: string;
+    eventTypes?: string[];
+    match?: Record<string, string>;
+  }): Promise<WebhookView & { secret: string }> {
+    return this.request('POST', '/v1/webhooks', body, {}, (b) => typeof b.secret === 'string');
+  }
+
+  listWebhooks(): Promise<{ webhooks: WebhookView[] }> {
+    return this.request('GET', '/v1/webhooks', undefined, {}, (b) => Array.isArray(b.webhooks));
+  }
+
+  updateWebhook(id: string, patch: { enabled?: boolean; reason?: string }): Promise<WebhookView> {
+    return this.request(
+      'PATCH',
+      `/v1/webhooks/${encodeURIComponent(id)}`,
+      patch,
+      {},
+      (b) => typeof b.id === 'string',
+    );
+  }
+
+  rotateWebhookSecret(id: string, overlapSeconds?: number): Promise<WebhookView & { secret: string }> {
+    return this.request(
+      'POST',
+      `/v1/webhooks/${encodeURIComponent(id)}/rotate-secret`,
+      overlapSeconds === undefined ? {} : { overlapSeconds },
+      {},
+      (b) => typeof b.secret === 'string',
+    );
+  }
+
+  removeWebhook(id: string): Promise<{ id: string; deleted: boolean; discardedDeliveries: number }> {
+    return this.request(
+      'DELETE',
+      `/v1/webhooks/${encodeURIComponent(id)}`,
+      undefined,
+      {},
+      (b) => b.deleted === true,
+    );
+  }
+
+  testWebhook(id: string): Promise<{
+    webhook: string;
+    eventId: string;
+    ok: boolean;
+    statusCode: number | null;
+    error: string | null;
+    durationMs: number;
+  }> {
+    return this.request(
+      'POST',
+      `/v1/webhooks/${encodeURIComponent(id)}/test`,
+      {},
+      {},
+      (b) => typeof b.ok === 'boolean',
+    );
+  }
+
+  webhookDeliveries(
+    id: string,
+    o: { jobId?: string; status?: string; limit?: number } = {},
+  ): Promise<{ deliveries: DeliveryView[] }> {
+    const q = new URLSearchParams();
+    if (o.jobId) q.set('jobId', o.jobId);
+    if (o.status) q.set('status', o.status);
+    if (o.limit !== undefined) q.set('limit', String(o.limit));
+    const query = q.size > 0 ? `?${q}` : '';
+    return this.request(
+      'GET',
+      `/v1/webhooks/${encodeURIComponent(id)}/deliveries${query}`,
+      undefined,
+      {},
+      (b) => Array.isArray(b.deliveries),
+    );
+  }
+
+  redeliver(deliveryId: string): Promise<DeliveryView> {
+    return this.request(
+      'POST',
+      `/v1/deliveries/${encodeURIComponent(deliveryId)}/redeliver`,
       {},
       {},
       (b) => typeof b.id === 'string',

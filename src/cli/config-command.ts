@@ -1,10 +1,11 @@
 // `sluice config validate [FILE]`: reads a configuration file as `sluice serve --config` would (user
 // templates from the data directory) and prints the pipelines it found, or every error (exit 1).
 
-import { loadPipelineFile } from '../config/pipeline-file.ts';
+import { loadConfigFile } from '../config/pipeline-file.ts';
 import { SluiceError } from '../errors.ts';
 import type { Pipeline } from '../ingest/pipeline.ts';
 import { DEFAULT_BACKOFF } from '../jobs/retry-policy.ts';
+import type { EmailRule } from '../notify/email-rules.ts';
 import { registryFor } from './template-commands.ts';
 
 function describe(p: Pipeline): string {
@@ -23,6 +24,18 @@ function describe(p: Pipeline): string {
   ].join('\n');
 }
 
+function describeRule(r: EmailRule): string {
+  const filters = [
+    ...(r.application ? [`application ${r.application.join(' | ')}`] : []),
+    ...Object.entries(r.userMetadata ?? {}).map(([k, v]) => `${k} ${v.join(' | ')}`),
+  ];
+  return [
+    `email ${r.name}`,
+    `  to:           ${r.to.join(', ')}${r.from ? `  (from ${r.from})` : ''}`,
+    `  on:           ${r.on.join(', ')}${filters.length ? `; userMetadata: ${filters.join(', ')}` : ''}`,
+  ].join('\n');
+}
+
 export async function validateConfigFile(
   dataDir: string,
   file: string | undefined,
@@ -34,10 +47,14 @@ export async function validateConfigFile(
       'VALIDATION_FAILED',
       'sluice config validate needs a FILE (or SLUICE_CONFIG); without one, serve runs the default pipeline',
     );
-  const pipelines = await loadPipelineFile(path, registryFor(dataDir));
-  if (json) return JSON.stringify({ file: path, pipelines }, null, 2);
+  const { pipelines, emailRules } = await loadConfigFile(path, registryFor(dataDir));
+  if (json) return JSON.stringify({ file: path, pipelines, emailRules }, null, 2);
+  const rules = emailRules.length
+    ? `, ${emailRules.length} email rule${emailRules.length === 1 ? '' : 's'}`
+    : '';
   return [
-    `${path}: ${pipelines.length} pipeline${pipelines.length === 1 ? '' : 's'}, valid`,
+    `${path}: ${pipelines.length} pipeline${pipelines.length === 1 ? '' : 's'}${rules}, valid`,
     ...pipelines.map(describe),
+    ...emailRules.map(describeRule),
   ].join('\n');
 }

@@ -8,6 +8,7 @@ import { VERSION } from '../version.ts';
 import { ApiClient, resolveApiToken, resolveServerUrl } from './api-client.ts';
 import { followJob } from './follow.ts';
 import { jobDetails, jobsTable } from './format.ts';
+import { registerWebhookCommands } from './webhook-commands.ts';
 
 // Commands that need the server stack (Fastify, SQLite) or the worker load it when they run, so a worker
 // process starts without loading the server and the other way round.
@@ -174,6 +175,8 @@ workerTokens
     const t = await (await api()).revokeWorkerToken(id);
     console.log(`${t.id}  revoked ${t.revokedAt}`);
   });
+
+registerWebhookCommands(program, api);
 
 program
   .command('submit')

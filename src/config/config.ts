@@ -7,6 +7,7 @@ import { SluiceError } from '../errors.ts';
 import type { PoolSettings } from '../jobs/pool-offer.ts';
 import { DEFAULT_LIMITS } from '../media/input-policy.ts';
 import type { RetrySchedule } from '../notify/delivery-schedule.ts';
+import { isMailbox } from '../notify/email-rules.ts';
 import { STATUS_UPDATE_SECONDS } from '../notify/status-updates.ts';
 import type { Ceilings } from '../templates/ceilings.ts';
 
@@ -48,6 +49,14 @@ const localPoolList = z
       )
       .min(1),
   );
+
+/** `a, b`: trimmed, empty entries dropped. */
+const commaList = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean),
+);
 
 const bucketName = z
   .string()
@@ -178,6 +187,46 @@ export const Config = z.object({
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -')
     .default('sluice-ingest'),
   natsAckWaitSeconds: z.coerce.number().min(1).max(3600).default(30),
+  // Email on COMPLETE and ERROR (docs/notifications.md): the SMTP server, and the zero-file rule.
+  /** smtp://user:pass@host:port (STARTTLS when offered) or smtps://… (TLS from the start). */
+  smtpUrl: z
+    .string()
+    .regex(/^smtps?:\/\/[^/]/, 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  smtpTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  emailFrom: z.string().refine(isMailbox, 'an email address, or "Name <address>"').optional(),
+  emailTo: commaList
+    .pipe(z.array(z.string().refine(isMailbox, 'email addresses, comma-separated')).min(1))
+    .optional(),
+  emailApplications: commaList.pipe(z.array(z.string()).min(1)).optional(),
+  // Job events published to NATS JetStream for downstream consumers (docs/notifications.md).
+  eventsNatsUrl: z
+    .string()
+    .regex(/^(nats|tls|wss?):\/\//, 'must be a nats:// (or tls://, ws://, wss://) URL')
+    .optional(),
+  eventsNatsStream: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -')
+    .default('SLUICE_EVENTS'),
+  eventsNatsSubjectPrefix: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/,
+      'dot-separated tokens of letters, digits, _ and - (no wildcards)',
+    )
+    .default('sluice.events'),
+  /** JetStream drops a message whose Nats-Msg-Id it stored within this window (a redelivery). */
+  eventsNatsDuplicateWindowSeconds: z.coerce
+    .number()
+    .min(1)
+    .max(7 * 86_400)
+    .default(3600),
+  /** How long the stream keeps events when Sluice makes it (0: no limit). */
+  eventsNatsMaxAgeSeconds: z.coerce
+    .number()
+    .min(0)
+    .default(7 * 86_400),
+  eventsNatsPublishTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(5000),
   // Notifications (docs/notifications.md): the outbox that delivers job events to webhooks, email, streams.
   /** STATUS_UPDATE events of a PROGRESSING job, every this many seconds (MediaConvert: 10 s to 10 min). */
   statusUpdateSeconds: z.coerce
@@ -197,6 +246,13 @@ export const Config = z.object({
     .string()
     .regex(/^[^\s]{1,256}$/, 'a URI-reference without spaces, at most 256 characters')
     .default('sluice'),
+  /** GET /metrics without the API token even where one is needed (docs/observability.md). */
+  metricsPublic: flag.default(false),
+  // Webhooks (docs/notifications.md#webhooks).
+  /** Private, loopback and link-local webhook targets are called (a closed network, tests); else refused. */
+  webhookAllowPrivate: flag.default(false),
+  /** Each webhook attempt's deadline, from connecting to the answer. */
+  webhookTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(10_000),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -264,12 +320,26 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   natsSubject: 'SLUICE_NATS_SUBJECT',
   natsConsumer: 'SLUICE_NATS_CONSUMER',
   natsAckWaitSeconds: 'SLUICE_NATS_ACK_WAIT_SECONDS',
+  smtpUrl: 'SLUICE_SMTP_URL',
+  smtpTimeoutMs: 'SLUICE_SMTP_TIMEOUT_MS',
+  emailFrom: 'SLUICE_EMAIL_FROM',
+  emailTo: 'SLUICE_EMAIL_TO',
+  emailApplications: 'SLUICE_EMAIL_APPLICATIONS',
+  eventsNatsUrl: 'SLUICE_EVENTS_NATS_URL',
+  eventsNatsStream: 'SLUICE_EVENTS_NATS_STREAM',
+  eventsNatsSubjectPrefix: 'SLUICE_EVENTS_NATS_SUBJECT_PREFIX',
+  eventsNatsDuplicateWindowSeconds: 'SLUICE_EVENTS_NATS_DUPLICATE_WINDOW_SECONDS',
+  eventsNatsMaxAgeSeconds: 'SLUICE_EVENTS_NATS_MAX_AGE_SECONDS',
+  eventsNatsPublishTimeoutMs: 'SLUICE_EVENTS_NATS_PUBLISH_TIMEOUT_MS',
   statusUpdateSeconds: 'SLUICE_STATUS_UPDATE_SECONDS',
   notifyRetryBaseSeconds: 'SLUICE_NOTIFY_RETRY_BASE_SECONDS',
   notifyRetryMaxSeconds: 'SLUICE_NOTIFY_RETRY_MAX_SECONDS',
   notifyRetryHours: 'SLUICE_NOTIFY_RETRY_HOURS',
   notifyConcurrency: 'SLUICE_NOTIFY_CONCURRENCY',
   eventSource: 'SLUICE_EVENT_SOURCE',
+  metricsPublic: 'SLUICE_METRICS_PUBLIC',
+  webhookAllowPrivate: 'SLUICE_WEBHOOK_ALLOW_PRIVATE',
+  webhookTimeoutMs: 'SLUICE_WEBHOOK_TIMEOUT_MS',
 };
 
 /** SLUICE_* variables read elsewhere than the configuration (binaries, CLI, the worker's token). */
@@ -331,6 +401,7 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     );
   }
   checkStorage(parsed.data);
+  checkNotifications(parsed.data, merged);
   return parsed.data;
 }
 
@@ -358,6 +429,27 @@ function checkStorage(c: Config): void {
   if (c.sourceBucket === c.destinationBucket) {
     throw bad(
       `SLUICE_SOURCE_BUCKET and SLUICE_DESTINATION_BUCKET are both ${c.sourceBucket}: outputs would become new jobs; use two buckets`,
+    );
+  }
+}
+
+/** Settings that only mean something with another one set, refused alone rather than ignored in silence. */
+function checkNotifications(c: Config, given: Record<string, unknown>): void {
+  const bad = (why: string) => new SluiceError('VALIDATION_FAILED', `configuration is not valid: ${why}`);
+  if (c.emailTo && !c.smtpUrl) {
+    throw bad('SLUICE_EMAIL_TO is set but SLUICE_SMTP_URL is not: set the SMTP server mail goes through');
+  }
+  if (c.emailApplications && !c.emailTo) {
+    throw bad(
+      'SLUICE_EMAIL_APPLICATIONS filters the mail of SLUICE_EMAIL_TO, which is not set; set both (or put rules in the configuration file)',
+    );
+  }
+  const events = (Object.keys(CONFIG_ENV) as (keyof Config)[]).filter(
+    (k) => k.startsWith('eventsNats') && k !== 'eventsNatsUrl' && given[k] !== undefined,
+  );
+  if (events.length > 0 && !c.eventsNatsUrl) {
+    throw bad(
+      `${events.map((k) => CONFIG_ENV[k]).join(', ')} set, but SLUICE_EVENTS_NATS_URL is not: set it to publish job events to JetStream`,
     );
   }
 }

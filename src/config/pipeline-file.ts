@@ -1,5 +1,5 @@
 // The configuration file (`sluice serve --config FILE`, SLUICE_CONFIG): YAML or JSON with a top-level
-// `pipelines:` list (the one section so far; the format leaves room for more top-level sections). Every
+// `pipelines:` list and an optional `notifications:` section (email rules, docs/notifications.md). Every
 // error names the file, the pipeline and the field: `sluice.yaml: pipelines[1].template: unknown
 // template "abr-1080"`. Without a file, the default pipeline runs (zero configuration).
 import fs from 'node:fs/promises';
@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { SluiceError } from '../errors.ts';
 import { AUDIO_SUFFIXES, type Pipeline, VIDEO_SUFFIXES } from '../ingest/pipeline.ts';
 import { DEFAULT_BACKOFF } from '../jobs/retry-policy.ts';
+import { type EmailRule, EmailRuleSpec, emailRuleOf } from '../notify/email-rules.ts';
 import { BUCKET_NAME } from '../storage/object-key.ts';
 import type { TemplateRegistry } from '../templates/template-registry.ts';
 
@@ -78,9 +79,21 @@ export const PipelineSpec = z.strictObject({
 });
 export type PipelineSpec = z.infer<typeof PipelineSpec>;
 
+export const NotificationsSpec = z.strictObject({
+  /** Email on COMPLETE and ERROR (sent through SLUICE_SMTP_URL). */
+  email: z.array(EmailRuleSpec).default([]),
+});
+
 export const ConfigFile = z.strictObject({
   pipelines: z.array(PipelineSpec).min(1, 'list at least one pipeline'),
+  notifications: NotificationsSpec.optional(),
 });
+
+/** What a configuration file configures. */
+export interface ConfigFileContents {
+  pipelines: Pipeline[];
+  emailRules: EmailRule[];
+}
 
 /** `pipelines[1].source.bucket` from zod's path. */
 function fieldOf(path: readonly PropertyKey[]): string {
@@ -122,6 +135,15 @@ export async function checkConfig(
   file: string,
   templates: Pick<TemplateRegistry, 'get'>,
 ): Promise<Pipeline[]> {
+  return (await checkConfigFile(doc, file, templates)).pipelines;
+}
+
+/** checkConfig, with the notifications section too. */
+export async function checkConfigFile(
+  doc: unknown,
+  file: string,
+  templates: Pick<TemplateRegistry, 'get'>,
+): Promise<ConfigFileContents> {
   const parsed = ConfigFile.safeParse(doc);
   if (!parsed.success) {
     throw configError(
@@ -164,15 +186,33 @@ export async function checkConfig(
       else errors.push(`${at}.template: template "${s.template}" is not valid: ${(err as Error).message}`);
     }
   }
+  const rules = parsed.data.notifications?.email ?? [];
+  const ruleNames = new Map<string, number>();
+  for (const [i, r] of rules.entries()) {
+    const first = ruleNames.get(r.name);
+    if (first !== undefined)
+      errors.push(
+        `notifications.email[${i}].name: "${r.name}" is already the name of notifications.email[${first}]; names are unique`,
+      );
+    else ruleNames.set(r.name, i);
+  }
   if (errors.length > 0) throw configError(file, errors);
-  return specs.map(pipelineOf);
+  return { pipelines: specs.map(pipelineOf), emailRules: rules.map(emailRuleOf) };
 }
 
-/** Reads and checks a configuration file (`.json`: JSON; anything else: YAML, of which JSON is a part). */
+/** Reads and checks a configuration file's pipelines. */
 export async function loadPipelineFile(
   file: string,
   templates: Pick<TemplateRegistry, 'get'>,
 ): Promise<Pipeline[]> {
+  return (await loadConfigFile(file, templates)).pipelines;
+}
+
+/** Reads and checks a configuration file (`.json`: JSON; anything else: YAML, of which JSON is a part). */
+export async function loadConfigFile(
+  file: string,
+  templates: Pick<TemplateRegistry, 'get'>,
+): Promise<ConfigFileContents> {
   const text = await fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new SluiceError('CONFIG_INVALID', `cannot read the configuration file ${file}: ${err.message}`);
   });
@@ -184,7 +224,7 @@ export async function loadPipelineFile(
       `not valid ${file.toLowerCase().endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
     ]);
   }
-  return checkConfig(doc, file, templates);
+  return checkConfigFile(doc, file, templates);
 }
 
 /** Every source bucket the pipelines watch, once each, in order: one watcher (or event source) per bucket. */

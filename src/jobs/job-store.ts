@@ -23,6 +23,18 @@ export interface ClaimOptions {
   pool?: string;
 }
 
+/**
+ * Queued (SUBMITTED) or running (PROGRESSING) jobs of one pipeline and pool, counted (GET /metrics). A
+ * queued job counts under the last pool its offer has reached now (pool-offer.ts), a running one under its
+ * attempt's pool; `any` for a claim that named no pool.
+ */
+export interface ActiveJobCount {
+  status: 'SUBMITTED' | 'PROGRESSING';
+  pipeline: string;
+  pool: string;
+  jobs: number;
+}
+
 /** Also the source watch's ledger of seen object versions (ingest/seen-objects.ts). */
 export interface JobStore extends SeenObjectStore {
   migrate(): Promise<void>;
@@ -71,6 +83,8 @@ export interface JobStore extends SeenObjectStore {
    */
   claimNext(leaseToken: string, leaseMs: number, now: Date, opts?: ClaimOptions): Promise<Job | null>;
   countByStatus(status: JobStatus): Promise<number>;
+  /** Queued and running jobs by pipeline and pool at `now`: one grouped count, not a scan of the jobs. */
+  countActive(now: Date): Promise<ActiveJobCount[]>;
   /** PROGRESSING jobs whose lease lapsed before `now`. */
   expiredLeases(now: Date): Promise<Job[]>;
   /** Deletes finished jobs that ended before `before`, with their events; queued work is never purged. */

@@ -2,12 +2,13 @@
 // PostgreSQL alike here, and only the insertion-order column differs (SQLite's rowid, PostgreSQL's
 // identity column). Writes stay in each store, where their locking differs; supersede and replaceOutputs
 // pick their jobs here and apply each change through the store's own transition.
-import type { Kysely, RawBuilder } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { SluiceError } from '../errors.ts';
 import type { LoggedEvent } from '../notify/cloud-event.ts';
 import type { Job, JobEvent, JobStatus } from './job.ts';
 import { fromRow, type JobTables, loggedEventOf } from './job-rows.ts';
-import type { JobStore, LedgerEntry } from './job-store.ts';
+import type { ActiveJobCount, JobStore, LedgerEntry } from './job-store.ts';
+import { eligiblePools, type PoolSettings } from './pool-offer.ts';
 
 export class KyselyJobQueries {
   constructor(
@@ -105,15 +106,11 @@ export class KyselyJobQueries {
       .where('job_id', '=', jobId)
       .orderBy('id')
       .execute();
-    return rows.map((r) => ({
-      id: Number(r.id),
-      jobId: r.job_id,
-      at: r.at,
-      type: r.type,
-      fromStatus: r.from_status as JobStatus | null,
-      toStatus: r.to_status as JobStatus | null,
-      data: JSON.parse(r.data),
-    }));
+    // The job's history, without the summary each event keeps for the outbox.
+    return rows.map((r) => {
+      const { job: _summary, ...event } = loggedEventOf(r);
+      return event;
+    });
   }
 
   /** The event log read in id order: right where one writer commits in id order (SQLite). */
@@ -155,5 +152,52 @@ export class KyselyJobQueries {
       .where('finished_at', '<', before.toISOString())
       .executeTakeFirst();
     return Number(r.numDeletedRows);
+  }
+
+  async countActive(now: Date, pools: PoolSettings): Promise<ActiveJobCount[]> {
+    // The pool rule (pool-offer.ts) needs a queued job's preemptions and the fallback waits that passed
+    // since its offer began; the waits are counted in SQL against thresholds computed here (ISO times
+    // sort as text in both stores), so the rows are grouped, never read one by one.
+    const top = Math.max(0, pools.pools.length - 1);
+    const offered = sql`COALESCE(NULLIF(offered_at, ''), run_after)`;
+    let waits: RawBuilder<number> = sql<number>`0`;
+    if (top > 0 && pools.fallbackMs <= 0) waits = sql<number>`${sql.lit(top)}`;
+    else if (top > 0) {
+      const steps = [];
+      for (let k = top; k >= 1; k--) {
+        const at = new Date(now.getTime() - k * pools.fallbackMs).toISOString();
+        steps.push(sql`WHEN ${offered} <= ${at} THEN ${sql.lit(k)}`);
+      }
+      waits = sql<number>`CASE ${sql.join(steps, sql` `)} ELSE 0 END`;
+    }
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select((eb) => [
+        'status',
+        'pipeline',
+        sql<string | null>`CASE WHEN status = 'PROGRESSING' THEN pool END`.as('pool'),
+        sql<number>`CASE WHEN status = 'SUBMITTED' THEN preemptions ELSE 0 END`.as('preemptions'),
+        sql<number>`CASE WHEN status = 'SUBMITTED' THEN ${waits} ELSE 0 END`.as('waits'),
+        eb.fn.countAll<number | string>().as('n'),
+      ])
+      .where('status', 'in', ['SUBMITTED', 'PROGRESSING'])
+      .groupBy(sql`1, 2, 3, 4, 5`)
+      .execute();
+    const counts = new Map<string, ActiveJobCount>();
+    for (const r of rows) {
+      const status = r.status as ActiveJobCount['status'];
+      let pool = r.pool ?? 'any';
+      if (status === 'SUBMITTED') {
+        // The state the grouped row stands for: that many preemptions, that many waits passed.
+        const offeredAt = new Date(now.getTime() - Number(r.waits) * pools.fallbackMs).toISOString();
+        const { last } = eligiblePools(pools, { offeredAt, preemptions: Number(r.preemptions) }, now);
+        pool = pools.pools[last] ?? 'any';
+      }
+      const key = `${status}\n${r.pipeline}\n${pool}`;
+      const c = counts.get(key) ?? { status, pipeline: r.pipeline, pool, jobs: 0 };
+      c.jobs += Number(r.n);
+      counts.set(key, c);
+    }
+    return [...counts.values()];
   }
 }

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { ObjectSequencerStore } from '../ingest/sequencer.ts';
 import type { SkipRecordStore } from '../ingest/skip-log.ts';
 import type { DeliveryStore } from '../notify/delivery-store.ts';
+import type { WebhookStore } from '../notify/webhook-subscriptions.ts';
 import type { JobStore } from './job-store.ts';
 import { DEFAULT_POOLS, type PoolSettings } from './pool-offer.ts';
 import { PostgresJobStore, parsePostgresUrl } from './postgres-job-store.ts';
@@ -17,6 +18,8 @@ export type ServiceJobStore = JobStore &
   ObjectSequencerStore & {
     /** The notification outbox's storage, in the same database (notify/delivery-store.ts). */
     readonly deliveries: DeliveryStore;
+    /** Webhook subscriptions, in the same database (notify/webhook-subscriptions.ts). */
+    readonly webhooks: WebhookStore;
   };
 
 export function openJobStore(

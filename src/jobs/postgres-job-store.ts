@@ -22,6 +22,8 @@ import type { LoggedEvent } from '../notify/cloud-event.ts';
 import type { DeliveryStore } from '../notify/delivery-store.ts';
 import { DELIVERY_TABLES_POSTGRES, type DeliveryTables } from '../notify/delivery-tables.ts';
 import { KyselyDeliveries } from '../notify/kysely-deliveries.ts';
+import { KyselyWebhooks } from '../notify/kysely-webhooks.ts';
+import { WEBHOOK_TABLE_POSTGRES, type WebhookStore } from '../notify/webhook-subscriptions.ts';
 import type { Job, JobStatus, NewJob } from './job.ts';
 import { newJobDraft } from './job-draft.ts';
 import {
@@ -36,7 +38,7 @@ import {
   statusUpdateData,
   toRow,
 } from './job-rows.ts';
-import type { ClaimOptions, CreateResult, JobStore } from './job-store.ts';
+import type { ActiveJobCount, ClaimOptions, CreateResult, JobStore } from './job-store.ts';
 import { jobSummary } from './job-summary.ts';
 import { KyselyJobQueries } from './kysely-job-queries.ts';
 import { KyselyObjectSequencers, type ObjectSequencersTable } from './kysely-object-sequencers.ts';
@@ -176,6 +178,8 @@ export const PG_MIGRATIONS: readonly string[] = [
      ADD COLUMN IF NOT EXISTS tx xid8 NOT NULL DEFAULT pg_current_xact_id()`,
   'CREATE INDEX IF NOT EXISTS job_events_log ON job_events (tx, id)',
   ...DELIVERY_TABLES_POSTGRES,
+  // (issue 11) webhook subscriptions (notify/webhook-subscriptions.ts).
+  WEBHOOK_TABLE_POSTGRES,
 ];
 
 /** A claim's row: the job after the claim, the row before it (JSON) and the job:claimed event's data. */
@@ -251,6 +255,8 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
   private readonly seen: KyselySeenObjects;
   /** The outbox's storage (notify/delivery-store.ts), in this database. */
   readonly deliveries: DeliveryStore;
+  /** Webhook subscriptions (notify/webhook-subscriptions.ts), in this database. */
+  readonly webhooks: WebhookStore;
   private readonly work = new EventEmitter();
   private readonly channel: string;
   private listener: pg.Client | null = null;
@@ -280,6 +286,7 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     this.sequencers = new KyselyObjectSequencers(this.db as never);
     this.seen = new KyselySeenObjects(this.db as never);
     this.deliveries = new KyselyDeliveries(this.db as never, 'postgres');
+    this.webhooks = new KyselyWebhooks(this.db as never);
   }
 
   advanceSequencer(bucket: string, key: string, sequencer: string, now: Date) {
@@ -662,6 +669,10 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
       .where('status', '=', status)
       .executeTakeFirstOrThrow();
     return Number(r.n);
+  }
+
+  countActive(now: Date): Promise<ActiveJobCount[]> {
+    return this.queries.countActive(now, this.o.pools ?? DEFAULT_POOLS);
   }
 
   async expiredLeases(now: Date): Promise<Job[]> {

@@ -19,6 +19,8 @@ import {
 import type { DeliveryStore } from '../notify/delivery-store.ts';
 import { DELIVERY_TABLES_SQLITE, type DeliveryTables } from '../notify/delivery-tables.ts';
 import { KyselyDeliveries } from '../notify/kysely-deliveries.ts';
+import { KyselyWebhooks } from '../notify/kysely-webhooks.ts';
+import { WEBHOOK_TABLE_SQLITE, type WebhookStore } from '../notify/webhook-subscriptions.ts';
 import type { Job, JobStatus, NewJob } from './job.ts';
 import { newJobDraft } from './job-draft.ts';
 import {
@@ -31,7 +33,7 @@ import {
   statusUpdateData,
   toRow,
 } from './job-rows.ts';
-import type { ClaimOptions, CreateResult, JobStore } from './job-store.ts';
+import type { ActiveJobCount, ClaimOptions, CreateResult, JobStore } from './job-store.ts';
 import { KyselyJobQueries } from './kysely-job-queries.ts';
 import { KyselyObjectSequencers, type ObjectSequencersTable } from './kysely-object-sequencers.ts';
 import { KyselySeenObjects } from './kysely-seen-objects.ts';
@@ -154,6 +156,8 @@ export const MIGRATIONS: readonly string[] = [
   // the outbox's read position in the event log, its deliveries, and each delivery's attempts.
   'ALTER TABLE job_events ADD COLUMN job TEXT',
   ...DELIVERY_TABLES_SQLITE,
+  // (issue 11) webhook subscriptions (notify/webhook-subscriptions.ts).
+  WEBHOOK_TABLE_SQLITE,
 ];
 
 /** Skip records kept at most; the oldest go first (a folder of unrelated files cannot grow the database). */
@@ -170,6 +174,8 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
   private readonly seen: KyselySeenObjects;
   /** The outbox's storage (notify/delivery-store.ts), in this database. */
   readonly deliveries: DeliveryStore;
+  /** Webhook subscriptions (notify/webhook-subscriptions.ts), in this database. */
+  readonly webhooks: WebhookStore;
   /** In-process wake-ups: one control plane opens the file, so its own writes are all there are. */
   private readonly work = new EventEmitter();
   private readonly sqlite: Database.Database;
@@ -208,6 +214,7 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     this.sequencers = new KyselyObjectSequencers(this.db as never);
     this.seen = new KyselySeenObjects(this.db as never);
     this.deliveries = new KyselyDeliveries(this.db as never, 'sqlite');
+    this.webhooks = new KyselyWebhooks(this.db as never);
   }
 
   async migrate(): Promise<void> {
@@ -394,6 +401,10 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
       .where('status', '=', status)
       .executeTakeFirstOrThrow();
     return Number(r.n);
+  }
+
+  countActive(now: Date): Promise<ActiveJobCount[]> {
+    return this.queries.countActive(now, this.pools);
   }
 
   async expiredLeases(now: Date): Promise<Job[]> {

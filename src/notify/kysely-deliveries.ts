@@ -109,6 +109,8 @@ export class KyselyDeliveries implements DeliveryStore {
         .where((eb) => eb.or([eb('held_until', 'is', null), eb('held_until', '<', at)]))
         .orderBy('next_attempt_at')
         .orderBy('created_at')
+        // Deliveries made in one fan-out tie on both: the log's order, so a job's events go in order.
+        .orderBy('event_id')
         .limit(limit);
       if (this.dialect === 'postgres') pick = pick.forUpdate().skipLocked();
       const ids = (await pick.execute()).map((r) => r.id);
@@ -119,7 +121,9 @@ export class KyselyDeliveries implements DeliveryStore {
         .where('id', 'in', ids)
         .returningAll()
         .execute();
-      return rows.map(deliveryFromRow).sort((a, b) => a.nextAttemptAt.localeCompare(b.nextAttemptAt));
+      return rows
+        .map(deliveryFromRow)
+        .sort((a, b) => a.nextAttemptAt.localeCompare(b.nextAttemptAt) || a.eventId - b.eventId);
     });
   }
 

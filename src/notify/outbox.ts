@@ -14,6 +14,9 @@ import type { DeliveryStore, NewDelivery } from './delivery-store.ts';
 import type { Delivery, DeliveryOutcome, DeliveryStatus, Sink } from './sink.ts';
 import { StatusUpdates } from './status-updates.ts';
 
+/** How often an idle outbox looks at the deliveries anyway. */
+const DUE_CHECK_MS = 5_000;
+
 /** The outbox's read position in the event log (outbox_positions.consumer). */
 export const SINKS_CONSUMER = 'sinks';
 
@@ -54,6 +57,13 @@ export class Outbox {
   private stopped = false;
   private lastStatusTick = 0;
   private lastPurge = 0;
+  /** The read position while this process leads (read from the store again after a change of leader). */
+  private position: number | null = null;
+  /** When a PENDING delivery is next due, as last read; the store is asked again then, or after a while. */
+  private nextDue = 0;
+  private lastDueCheck = 0;
+  /** Deliveries made since the deliveries were last looked at. */
+  private made = 0;
 
   constructor(
     private readonly store: JobStore,
@@ -111,13 +121,23 @@ export class Outbox {
 
   /** One pass: fan out what the log gained, start due deliveries, tick status updates; never throws. */
   private async runPass(): Promise<void> {
-    if (!this.o.isLeader()) return;
+    if (!this.o.isLeader()) {
+      this.position = null;
+      return;
+    }
     try {
-      while ((await this.fanOut()) === this.o.batch && !this.stopped) {
-        // A backlog (a restart after downtime): read on at once.
-      }
-      await this.deliverDue();
+      // A backlog (a restart after downtime): read on at once.
+      while ((await this.fanOut()) === this.o.batch && !this.stopped) {}
       const now = this.o.now().getTime();
+      // Idle, a pass is one indexed read of the log: the deliveries are looked at when some were just made,
+      // when the earliest pending one falls due, or every few seconds (a redelivery asked of another replica).
+      if (this.made > 0 || now >= this.nextDue || now - this.lastDueCheck >= DUE_CHECK_MS) {
+        this.lastDueCheck = now;
+        this.made = 0;
+        await this.deliverDue();
+        const due = await this.deliveries.nextDeliveryDue();
+        this.nextDue = due ? new Date(due).getTime() : Number.POSITIVE_INFINITY;
+      }
       if (this.statusUpdates && now - this.lastStatusTick >= Math.min(5_000, this.o.statusUpdateMs / 4)) {
         this.lastStatusTick = now;
         await this.statusUpdates.tick(new Date(now));
@@ -134,13 +154,14 @@ export class Outbox {
 
   /** Fans out the next batch of the log; returns how many events were read. */
   async fanOut(): Promise<number> {
-    let position = await this.deliveries.outboxPosition(SINKS_CONSUMER);
+    let position = this.position ?? (await this.deliveries.outboxPosition(SINKS_CONSUMER));
     if (position === null) {
       // First start: what happened before notifications existed is not news; start at the head.
       position = (await this.store.lastEventId()) ?? 0;
       await this.deliveries.enqueueDeliveries(SINKS_CONSUMER, position, [], this.o.now());
       this.log.info({ position }, 'outbox starts at the head of the job-event log');
     }
+    this.position = position;
     const events = await this.store.eventsAfter(position, this.o.batch);
     if (events.length === 0) return 0;
     const made: NewDelivery[] = [];
@@ -154,7 +175,14 @@ export class Outbox {
       }
     }
     const upTo = events[events.length - 1]?.id ?? position;
-    await this.deliveries.enqueueDeliveries(SINKS_CONSUMER, upTo, made, this.o.now());
+    try {
+      await this.deliveries.enqueueDeliveries(SINKS_CONSUMER, upTo, made, this.o.now());
+    } catch (err) {
+      this.position = null; // read it again: the write may or may not have landed
+      throw err;
+    }
+    this.position = upTo;
+    this.made += made.length;
     if (made.length > 0)
       this.log.debug({ events: events.length, deliveries: made.length }, 'events fanned out');
     return events.length;
@@ -170,6 +198,11 @@ export class Outbox {
       this.inFlight.add(p);
     }
     return due.length;
+  }
+
+  /** Looks at the deliveries on the next pass (a user asked for a redelivery). */
+  poke(): void {
+    this.nextDue = 0;
   }
 
   /** Waits for the attempts in flight (tests). */

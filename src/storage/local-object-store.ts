@@ -56,6 +56,20 @@ export class LocalObjectStore implements ObjectStore {
     return dir;
   }
 
+  /** Each bucket's folder is there (a link is not a bucket); unlike ensureBucket, nothing is made. */
+  async checkBuckets(buckets: string[]): Promise<void> {
+    for (const bucket of buckets) {
+      const dir = path.join(this.root, validateBucketName(bucket));
+      const st = await fs.lstat(dir).catch(() => null);
+      if (!st?.isDirectory()) {
+        throw new SluiceError(
+          'BUCKET_NOT_FOUND',
+          `bucket ${bucket} is missing: no folder ${dir}; restarting the server makes it again`,
+        );
+      }
+    }
+  }
+
   async stat(bucket: string, key: string): Promise<ObjectInfo | null> {
     const { st } = await this.walk(bucket, key, 'stat');
     return st?.isFile() ? info(bucket, key, st) : null;

@@ -86,4 +86,6 @@ export interface ObjectStore {
     method: 'GET' | 'PUT',
     expiresSeconds: number,
   ): Promise<PresignedRequest>;
+  /** Optional: each bucket exists and answers, without making it (BUCKET_NOT_FOUND, …; GET /v1/ready). */
+  checkBuckets?(buckets: string[]): Promise<void>;
 }

@@ -7,6 +7,7 @@ import { type ApiDeps, buildApi } from '../../src/api/server.ts';
 import { Ingest } from '../../src/ingest/ingest.ts';
 import { defaultPipeline, type Pipeline } from '../../src/ingest/pipeline.ts';
 import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
+import { WebhookSink } from '../../src/notify/webhook-sink.ts';
 import { Scheduler } from '../../src/scheduler/scheduler.ts';
 import { LocalObjectStore } from '../../src/storage/local-object-store.ts';
 import { TemplateRegistry } from '../../src/templates/template-registry.ts';
@@ -26,6 +27,15 @@ export interface TestApiOptions {
   pools?: ApiDeps['pools'];
   /** The pipelines ingest runs (default: the default pipeline, as with no configuration file). */
   pipelines?: Pipeline[];
+  /** GET /metrics, and whether it is public (SLUICE_METRICS_PUBLIC). */
+  metrics?: ApiDeps['metrics'];
+  metricsPublic?: boolean;
+  /** GET /v1/ready's timeout and cache. */
+  readiness?: ApiDeps['readiness'];
+  /** SLUICE_WEBHOOK_ALLOW_PRIVATE (default false, as in production). */
+  webhookAllowPrivate?: boolean;
+  /** SLUICE_WEBHOOK_TIMEOUT_MS. */
+  webhookTimeoutMs?: number;
   /** Live event streams' settings (sse.test.ts makes them small). */
   eventStreams?: ApiDeps['eventStreams'];
 }
@@ -47,7 +57,15 @@ export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiO
   const templates = new TemplateRegistry(o.userTemplates ? path.join(dir, 'templates') : null);
   const pipelines = o.pipelines ?? [defaultPipeline('abr-default')];
   const ingest = new Ingest(store, objects, pipelines, templates, silentLog);
+  const allowPrivate = o.webhookAllowPrivate ?? false;
+  const webhookSink = new WebhookSink({
+    store: store.webhooks,
+    allowPrivate,
+    log: silentLog,
+    ...(o.webhookTimeoutMs ? { timeoutMs: o.webhookTimeoutMs } : {}),
+  });
   const app = buildApi({
+    webhooks: { webhooks: store.webhooks, deliveries: store.deliveries, sink: webhookSink, allowPrivate },
     store,
     workerTokens: store,
     templates,
@@ -65,6 +83,9 @@ export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiO
     ...(o.clientLimits ? { clientLimits: o.clientLimits } : {}),
     ...(o.probe ? { probe: o.probe } : {}),
     ...(o.pools ? { pools: o.pools } : {}),
+    ...(o.metrics ? { metrics: o.metrics } : {}),
+    ...(o.metricsPublic ? { metricsPublic: true } : {}),
+    ...(o.readiness ? { readiness: o.readiness } : {}),
     ...(o.eventStreams ? { eventStreams: o.eventStreams } : {}),
   });
   t.after(async () => {
@@ -73,5 +94,5 @@ export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiO
     await store.close();
   });
   const put = (key: string, body = 'not really a video') => objects.put('source', key, Readable.from([body]));
-  return { dir, app, store, objects, launcher, scheduler, put, ingest };
+  return { dir, app, store, objects, launcher, scheduler, put, ingest, webhookSink };
 }

@@ -210,3 +210,14 @@ test('deploy/kubernetes: the workers of each pool scale on the demand route of t
     }
   }
 });
+
+test('deploy/kubernetes: the control plane is alive on /v1/health and ready on /v1/ready', async () => {
+  const all = [...(await load()).values()].flat();
+  const cp = podSpecs(all).find((d) => d.spec.containers[0]?.args?.[0] === 'serve');
+  const c = cp?.spec.containers[0] as Container & {
+    livenessProbe?: { httpGet?: { path?: string } };
+    readinessProbe?: { httpGet?: { path?: string } };
+  };
+  assert.equal(c.livenessProbe?.httpGet?.path, '/v1/health', 'liveness: the process answers');
+  assert.equal(c.readinessProbe?.httpGet?.path, '/v1/ready', 'readiness: store and buckets answer');
+});

@@ -188,9 +188,12 @@ test('the pool migration is appended: a database of the previous version gets th
   // (indexes first: a column an index uses cannot be dropped), as a pre-pool server left it.
   const db = new Database(file);
   const later = MIGRATIONS.slice(before);
-  for (const m of later) for (const [, i] of m.matchAll(/CREATE INDEX (\w+)/g)) db.exec(`DROP INDEX ${i}`);
+  for (const m of later)
+    for (const [, i] of m.matchAll(/CREATE INDEX (?:IF NOT EXISTS )?(\w+)/g))
+      db.exec(`DROP INDEX IF EXISTS ${i}`);
   for (const m of [...later].reverse())
-    for (const [, c] of m.matchAll(/ADD COLUMN (\w+)/g)) db.exec(`ALTER TABLE jobs DROP COLUMN ${c}`);
+    for (const [, table, c] of m.matchAll(/ALTER TABLE (\w+) ADD COLUMN (\w+)/g))
+      db.exec(`ALTER TABLE ${table} DROP COLUMN ${c}`);
   db.pragma(`user_version = ${before}`);
   db.close();
   const store = new SqliteJobStore(file, POOLS);

@@ -277,6 +277,44 @@ export function outboxContract(name: string, open: OpenStore): void {
     );
   });
 
+  test(`${name} outbox running: started, it delivers what happens as it happens; stopped, it stops`, async (t) => {
+    const store = await open(t);
+    const sink = new RecordingSink('webhook');
+    const outbox = outboxOf(store, [sink], { pollMs: 20 });
+    outbox.start();
+    t.after(() => outbox.stop());
+    // The first pass starts at the head; wait for it before making news.
+    for (let i = 0; i < 500 && (await store.deliveries.outboxPosition(SINKS_CONSUMER)) === null; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    const id = await runJob(store, 'live.mp4', new Date());
+    for (let i = 0; i < 1000 && sink.delivered.length < 4; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(
+      sink.delivered.map((d) => [d.jobId, d.event.type]),
+      [
+        [id, 'sluice.job.submitted'],
+        [id, 'sluice.job.progressing'],
+        [id, 'sluice.input.information'],
+        [id, 'sluice.job.complete'],
+      ],
+    );
+    await outbox.stop();
+    await store.create(newJob('after-stop.mp4'), new Date());
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(sink.delivered.length, 4, 'nothing after stop');
+  });
+
+  test(`${name} outbox: a follower (not the leader) delivers nothing`, async (t) => {
+    const store = await open(t);
+    const sink = new RecordingSink('webhook');
+    const outbox = outboxOf(store, [sink], { pollMs: 20, isLeader: () => false });
+    outbox.start();
+    t.after(() => outbox.stop());
+    await runJob(store, 'f.mp4', new Date());
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(sink.delivered.length, 0);
+    assert.equal(await store.deliveries.outboxPosition(SINKS_CONSUMER), null);
+  });
+
   test(`${name} STATUS_UPDATE: a PROGRESSING job gets a job:status-update event every interval with its progress; others none`, async (t) => {
     const store = await open(t);
     const c = clock();
