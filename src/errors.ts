@@ -112,6 +112,8 @@ export const ERROR_CATALOGUE = {
   },
   WEBHOOK_DISABLED: { status: 409, title: 'Webhook subscription is disabled', retryable: false },
   DELIVERY_NOT_FOUND: { status: 404, title: 'No delivery with that id', retryable: false },
+  // Live event streams (SSE): docs/notifications.md.
+  INVALID_LAST_EVENT_ID: { status: 400, title: 'Last-Event-ID is not an event id', retryable: false },
   INTERNAL: { status: 500, title: 'Internal error', retryable: true },
 } as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
 

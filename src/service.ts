@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { isLoopback, loadOrCreateToken, TOKEN_FILE } from './api/api-token.ts';
-import { buildApi } from './api/server.ts';
+import { buildApi, closeEventStreams } from './api/server.ts';
 import { type Config, ceilingsOf, localPoolsOf, poolSettingsOf, retryScheduleOf } from './config/config.ts';
 import { destinationBucketsOf, loadConfigFile, sourceBucketsOf } from './config/pipeline-file.ts';
 import { SluiceError } from './errors.ts';
@@ -211,6 +211,7 @@ async function startLocked(
       snsTopics: config.ingestSnsTopicArns ?? [],
     },
     apiToken,
+    eventStreams: { maxStreams: config.maxEventStreams, source: config.eventSource },
     maxUploadBytes: config.maxUploadBytes,
     clientLimits: {
       headersTimeoutMs: config.headersTimeoutMs,
@@ -371,6 +372,9 @@ async function startLocked(
           failures.push(err);
         }
       };
+      // Live event streams (SSE) end first: their clients move on at once (to another replica, or to
+      // reconnect once this one is back) rather than wait for the running jobs' grace.
+      await step('live event streams', () => closeEventStreams(api));
       await step('event stream', () => jetstream?.stop());
       await step('source watch', () => Promise.all(watchers.map((w) => w.stop())));
       await step('scheduler', () => scheduler.drain(graceMs));

@@ -15,6 +15,7 @@ import type { WorkerTokenStore } from '../jobs/worker-token-store.ts';
 import type { MediaInfo } from '../media/media-info.ts';
 import { probe as ffprobe } from '../media/probe.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import { EventFeed } from '../notify/event-feed.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { validateObjectKey } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
@@ -23,6 +24,7 @@ import { parseTemplate } from '../templates/template.ts';
 import type { TemplateRegistry } from '../templates/template-registry.ts';
 import { tokenMatches } from './api-token.ts';
 import type { ClientLimits } from './client-limits.ts';
+import { registerEventStreamRoutes, wantsEventStream } from './event-stream-routes.ts';
 import {
   INGEST_EVENTS_ROUTE,
   type IngestEventDeps,
@@ -83,6 +85,26 @@ export interface ApiDeps {
   readiness?: Pick<ReadinessOptions, 'timeoutMs' | 'cacheMs'>;
   /** Webhook subscriptions and the delivery log (webhook-routes.ts): served when given. */
   webhooks?: Omit<WebhookRouteDeps, 'getJob'>;
+  /** Live event streams (SSE, event-stream-routes.ts); defaults where omitted. */
+  eventStreams?: EventStreamSettings;
+}
+
+export interface EventStreamSettings {
+  /** Open streams at most (SLUICE_MAX_EVENT_STREAMS); default 1000. */
+  maxStreams?: number;
+  /** The shared feed's poll of the event log and of running jobs' progress; default 300 ms. */
+  pollMs?: number;
+  /** A keep-alive comment this often; default 15 s. */
+  keepAliveMs?: number;
+  /** The `retry:` hint to clients; default 3 s. */
+  retryMs?: number;
+  /** A client that leaves more than this unread is dropped; default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** CloudEvents' source; default `sluice`. */
+  source?: string;
+  /** The feed's ring of recent events and its page size (event-feed.ts); tests make them small. */
+  ringSize?: number;
+  pageSize?: number;
 }
 
 export const CreateJob = z.strictObject({
@@ -119,6 +141,16 @@ function statusOf(value: string | undefined): JobStatus | undefined {
     );
   }
   return upper;
+}
+
+const feeds = new WeakMap<FastifyInstance, EventFeed>();
+
+/**
+ * Ends every live event stream of a server built by buildApi and refuses new ones (503): the first step
+ * of a stop, so clients move on at once rather than wait for the running jobs' grace period.
+ */
+export async function closeEventStreams(app: FastifyInstance): Promise<void> {
+  await feeds.get(app)?.close();
 }
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
@@ -236,8 +268,33 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => view(await getJob(req.params.id)));
 
-  app.get<{ Params: { id: string } }>('/v1/jobs/:id/events', async (req) => {
+  // One feed per server process, however many streams are open; closed (ending every stream) when the
+  // server closes, so a stop never waits on a client.
+  const es = deps.eventStreams ?? {};
+  const feed = new EventFeed(store, deps.log.child({ component: 'event-feed' }), {
+    ...(es.pollMs !== undefined ? { pollMs: es.pollMs } : {}),
+    ...(es.ringSize !== undefined ? { ringSize: es.ringSize } : {}),
+    ...(es.pageSize !== undefined ? { pageSize: es.pageSize } : {}),
+  });
+  feeds.set(app, feed);
+  app.addHook('preClose', async () => feed.close());
+  const streams = registerEventStreamRoutes(app, {
+    store,
+    feed,
+    getJob,
+    maxStreams: es.maxStreams ?? 1000,
+    sse: {
+      retryMs: es.retryMs ?? 3000,
+      keepAliveMs: es.keepAliveMs ?? 15_000,
+      maxBufferedBytes: es.maxBufferedBytes ?? 1 << 20,
+    },
+    ...(es.source ? { source: es.source } : {}),
+  });
+
+  // The job's history as JSON; with Accept: text/event-stream, its live event stream instead.
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/events', async (req, reply) => {
     const job = await getJob(req.params.id);
+    if (wantsEventStream(req)) return streams.followJob(req, reply, job);
     return { events: await store.events(job.id) };
   });
 

@@ -14,6 +14,7 @@ import type { SkipRecord } from '../ingest/skip-log.ts';
 import type { WorkerToken } from '../jobs/worker-token-store.ts';
 import type { WebhookView } from '../notify/webhook-subscriptions.ts';
 import type { ObjectInfo } from '../storage/object-store.ts';
+import { type EventStreamOptions, readEventStream } from './event-stream-client.ts';
 
 /** --server, else SLUICE_SERVER, else the server.json a running `sluice serve` leaves in its data dir. */
 export async function resolveServerUrl(flag: string | undefined, dataDir: string): Promise<string> {
@@ -63,6 +64,18 @@ export class ApiClient {
 
   getJob(id: string): Promise<JobView> {
     return this.request('GET', `/v1/jobs/${encodeURIComponent(id)}`, undefined, {}, isJob);
+  }
+
+  /**
+   * Reads a job's live event stream (GET /v1/jobs/:id/events, text/event-stream) until `onEvent` returns
+   * true, reconnecting with Last-Event-ID; StreamUnsupported when the server has no stream (older).
+   */
+  followEvents(id: string, o: Omit<EventStreamOptions, 'url' | 'token'>): Promise<void> {
+    return readEventStream({
+      ...o,
+      url: `${this.baseUrl}/v1/jobs/${encodeURIComponent(id)}/events`,
+      ...(this.token ? { token: this.token } : {}),
+    });
   }
 
   cancel(id: string): Promise<JobView> {

@@ -97,6 +97,8 @@ export const Config = z.object({
   maxConcurrentUploads: z.coerce.number().int().min(1).max(100_000).default(LIMITS.maxConcurrentUploads),
   maxConcurrentProbes: z.coerce.number().int().min(1).max(1024).default(LIMITS.maxConcurrentProbes),
   maxQueuedProbes: z.coerce.number().int().min(0).max(100_000).default(LIMITS.maxQueuedProbes),
+  /** Open live event streams (SSE) at most; past it 503 SERVER_BUSY with Retry-After. */
+  maxEventStreams: z.coerce.number().int().min(1).max(100_000).default(1000),
   /** On SIGTERM, running jobs get this long to finish before they are released for the next start. */
   shutdownGraceSeconds: z.coerce.number().min(0).max(86_400).default(30),
   /** Finished jobs and their events are purged this many days after they end (0 keeps them). */
@@ -279,6 +281,7 @@ export const CONFIG_ENV: Record<keyof Config, string> = {
   maxConcurrentUploads: 'SLUICE_MAX_CONCURRENT_UPLOADS',
   maxConcurrentProbes: 'SLUICE_MAX_CONCURRENT_PROBES',
   maxQueuedProbes: 'SLUICE_MAX_QUEUED_PROBES',
+  maxEventStreams: 'SLUICE_MAX_EVENT_STREAMS',
   shutdownGraceSeconds: 'SLUICE_SHUTDOWN_GRACE_SECONDS',
   retentionDays: 'SLUICE_RETENTION_DAYS',
   maxJobSeconds: 'SLUICE_MAX_JOB_SECONDS',

@@ -36,6 +36,8 @@ export interface TestApiOptions {
   webhookAllowPrivate?: boolean;
   /** SLUICE_WEBHOOK_TIMEOUT_MS. */
   webhookTimeoutMs?: number;
+  /** Live event streams' settings (sse.test.ts makes them small). */
+  eventStreams?: ApiDeps['eventStreams'];
 }
 
 export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiOptions = {}) {
@@ -84,6 +86,7 @@ export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiO
     ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(o.metricsPublic ? { metricsPublic: true } : {}),
     ...(o.readiness ? { readiness: o.readiness } : {}),
+    ...(o.eventStreams ? { eventStreams: o.eventStreams } : {}),
   });
   t.after(async () => {
     await scheduler.stop();

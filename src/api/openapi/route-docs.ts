@@ -14,6 +14,7 @@
 // A function, not a constant: the route modules import this file's consumers, and the schemas are read
 // only when a document is made (no import cycle at module load).
 import { z } from 'zod';
+import { EventsQuery, JobEventsStreamQuery } from '../event-stream-routes.ts';
 import { ListQuery as InputListQuery } from '../input-routes.ts';
 import { CreateJob, ListQuery, PlanRequest, SkippedQuery } from '../server.ts';
 import {
@@ -143,12 +144,44 @@ export function routeDocs(): Record<string, RouteDoc> {
     },
     'GET /v1/jobs/:id/events': {
       operationId: 'getJobEvents',
-      summary: "A job's events, oldest first",
+      summary: "A job's events, oldest first; with Accept: text/event-stream, its live event stream",
+      description:
+        "Without `Accept: text/event-stream`: the job's history as JSON. With it: Server-Sent Events from " +
+        "the job's first event (or after `Last-Event-ID` / `lastEventId`), then live: `id:` the log " +
+        'position, `event:` the CloudEvent type, `data:` the CloudEvent; `sluice.job.progress` messages ' +
+        '(no id) carry progress between events (docs/notifications.md#server-sent-events).',
       tag: 'Jobs',
       auth: 'api-token',
       params: { id: JOB_ID },
-      responses: { 200: { description: 'Events', schema: JobEventsSchema } },
-      errors: ['JOB_NOT_FOUND', 'AMBIGUOUS_JOB_ID'],
+      query: JobEventsStreamQuery,
+      responses: {
+        200: {
+          description: 'Events (JSON), or the live event stream (text/event-stream)',
+          schema: JobEventsSchema,
+          alsoContentTypes: ['text/event-stream'],
+        },
+      },
+      errors: ['JOB_NOT_FOUND', 'AMBIGUOUS_JOB_ID', 'INVALID_LAST_EVENT_ID', 'SERVER_BUSY'],
+    },
+    'GET /v1/events': {
+      operationId: 'streamEvents',
+      summary: "Every job's live events and progress (Server-Sent Events), filtered",
+      description:
+        'A text/event-stream of told job events (and `sluice.job.progress` messages), from now, from the ' +
+        'log start (`from=start`) or after `Last-Event-ID` / `lastEventId`. Filters narrow it: `job`, ' +
+        '`type`, `pipeline`, `status` (each repeatable or a comma list) and `meta.<key>=<value>` on ' +
+        'userMetadata (any number of them). See docs/notifications.md#server-sent-events.',
+      tag: 'Jobs',
+      auth: 'api-token',
+      query: EventsQuery,
+      responses: { 200: { description: 'The live event stream', contentType: 'text/event-stream' } },
+      errors: [
+        'VALIDATION_FAILED',
+        'JOB_NOT_FOUND',
+        'AMBIGUOUS_JOB_ID',
+        'INVALID_LAST_EVENT_ID',
+        'SERVER_BUSY',
+      ],
     },
     // Webhooks (docs/notifications.md#webhooks).
     'POST /v1/webhooks': {
