@@ -191,6 +191,19 @@ type ClaimedRow = Selectable<JobsTable> & {
 };
 
 /**
+ * How far the event log may be read: below the oldest transaction that was running when this statement's
+ * snapshot was taken and may still commit an event, else everything. Transactions pg_stat_activity shows
+ * running in another database cannot write this one's events and do not count, so an idle-in-transaction
+ * session elsewhere on a shared server does not hold notifications back. One that has ended since the
+ * snapshot (no longer listed), or whose database this role may not see, counts: the next read sees it.
+ */
+const LOG_HORIZON = sql.raw(`COALESCE(
+  (SELECT min(x) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+    WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+      WHERE a.backend_xid = x::xid AND a.datname IS DISTINCT FROM current_database())),
+  pg_snapshot_xmax(pg_current_snapshot()))`);
+
+/**
  * job-summary.ts's jobSummary in SQL, over a jobs row (the claim writes its event in the same statement);
  * every claim checks it against jobSummary.
  */
@@ -432,7 +445,7 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     const job = filter.jobId !== undefined ? sql`AND job_id = ${filter.jobId}` : sql``;
     const rows = await sql<Selectable<Schema['job_events']>>`
       SELECT id, job_id, at, type, from_status, to_status, data, job FROM job_events
-      WHERE tx < pg_snapshot_xmin(pg_current_snapshot()) ${after} ${job}
+      WHERE tx < (${LOG_HORIZON}) ${after} ${job}
       ORDER BY tx, id LIMIT ${limit}`.execute(this.db);
     return rows.rows.map(loggedEventOf);
   }

@@ -112,6 +112,40 @@ test('PostgreSQL event log: an event committed late (a lower id, a slower transa
   }
 });
 
+test('PostgreSQL event log: a transaction left open in another database of the server does not hold it back', async (t) => {
+  let store: PostgresJobStore | null = null;
+  const schema = freshSchema(t, async () => {
+    await store?.close().catch(() => {});
+  });
+  store = new PostgresJobStore({ connectionString: TEST_DATABASE_URL, schema, maxConnections: 4 });
+  await store.migrate();
+  const start = await store.lastEventId();
+  // Another application on the same server: a write transaction (it has an xid) idle in another database.
+  const elsewhere = new URL(TEST_DATABASE_URL);
+  elsewhere.pathname = '/postgres';
+  const other = new pg.Client({ connectionString: elsewhere.toString() });
+  await other.connect();
+  try {
+    await other.query('BEGIN');
+    await other.query('SELECT pg_current_xact_id()');
+    const made = await store.create(jobFor('c.mp4'), T0);
+    // Other tests' own transactions in this database may hold it a moment; the idle one elsewhere never does.
+    let read = await store.eventsAfter(start, 10);
+    for (let i = 0; i < 500 && read.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      read = await store.eventsAfter(start, 10);
+    }
+    assert.deepEqual(
+      read.map((e) => [e.jobId, e.type]),
+      [[made.job.id, 'job:created']],
+      'read while the other database’s transaction is still open',
+    );
+  } finally {
+    await other.query('ROLLBACK').catch(() => {});
+    await other.end().catch(() => {});
+  }
+});
+
 test('SQLite event log: read in id order from a position, one job or all, with each event’s summary', async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-log-'));
   const store = new SqliteJobStore(path.join(dir, 'sluice.db'));
