@@ -74,7 +74,7 @@ export class Outbox {
   ) {
     this.o = {
       source: o.source ?? DEFAULT_EVENT_SOURCE,
-      pollMs: o.pollMs ?? 250,
+      pollMs: o.pollMs ?? 1000,
       batch: o.batch ?? 200,
       concurrency: o.concurrency ?? 8,
       holdMs: o.holdMs ?? 60_000,
