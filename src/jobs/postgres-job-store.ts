@@ -20,7 +20,11 @@ import {
 } from '../ingest/skip-log.ts';
 import type { LoggedEvent } from '../notify/cloud-event.ts';
 import type { DeliveryStore } from '../notify/delivery-store.ts';
-import { DELIVERY_TABLES_POSTGRES, type DeliveryTables } from '../notify/delivery-tables.ts';
+import {
+  DELIVERY_TABLES_POSTGRES,
+  type DeliveryTables,
+  OUTBOX_START_POSTGRES,
+} from '../notify/delivery-tables.ts';
 import { KyselyDeliveries } from '../notify/kysely-deliveries.ts';
 import { KyselyWebhooks } from '../notify/kysely-webhooks.ts';
 import { WEBHOOK_TABLE_POSTGRES, type WebhookStore } from '../notify/webhook-subscriptions.ts';
@@ -180,6 +184,8 @@ export const PG_MIGRATIONS: readonly string[] = [
   ...DELIVERY_TABLES_POSTGRES,
   // (issue 11) webhook subscriptions (notify/webhook-subscriptions.ts).
   WEBHOOK_TABLE_POSTGRES,
+  // (issue 11) the outbox starts at the log's head as of this migration (delivery-tables.ts).
+  OUTBOX_START_POSTGRES,
 ];
 
 /** A claim's row: the job after the claim, the row before it (JSON) and the job:claimed event's data. */

@@ -17,7 +17,11 @@ import {
   skipRecordFromRow,
 } from '../ingest/skip-log.ts';
 import type { DeliveryStore } from '../notify/delivery-store.ts';
-import { DELIVERY_TABLES_SQLITE, type DeliveryTables } from '../notify/delivery-tables.ts';
+import {
+  DELIVERY_TABLES_SQLITE,
+  type DeliveryTables,
+  OUTBOX_START_SQLITE,
+} from '../notify/delivery-tables.ts';
 import { KyselyDeliveries } from '../notify/kysely-deliveries.ts';
 import { KyselyWebhooks } from '../notify/kysely-webhooks.ts';
 import { WEBHOOK_TABLE_SQLITE, type WebhookStore } from '../notify/webhook-subscriptions.ts';
@@ -158,6 +162,8 @@ export const MIGRATIONS: readonly string[] = [
   ...DELIVERY_TABLES_SQLITE,
   // (issue 11) webhook subscriptions (notify/webhook-subscriptions.ts).
   WEBHOOK_TABLE_SQLITE,
+  // (issue 11) the outbox starts at the log's head as of this migration (delivery-tables.ts).
+  OUTBOX_START_SQLITE,
 ];
 
 /** Skip records kept at most; the oldest go first (a folder of unrelated files cannot grow the database). */

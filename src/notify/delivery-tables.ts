@@ -92,3 +92,15 @@ export const DELIVERY_TABLES_POSTGRES: readonly string[] = tables(
   ' COLLATE "C"',
   'BOOLEAN',
 );
+
+/**
+ * Where the outbox starts: at the head of the job-event log when this migration runs, in the same
+ * transaction. An upgraded database does not replay its history to the sinks; every event made after it,
+ * even before the outbox's first pass (a server not yet leading), is delivered. Appended after the tables
+ * (and after webhook_subscriptions), as its own migration.
+ */
+export const OUTBOX_START_SQLITE = `INSERT OR IGNORE INTO outbox_positions (consumer, event_id, updated_at)
+  SELECT 'sinks', COALESCE(MAX(id), 0), strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM job_events`;
+export const OUTBOX_START_POSTGRES = `INSERT INTO outbox_positions (consumer, event_id, updated_at)
+  SELECT 'sinks', COALESCE(MAX(id), 0), to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+  FROM job_events ON CONFLICT (consumer) DO NOTHING`;

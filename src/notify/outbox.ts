@@ -156,7 +156,8 @@ export class Outbox {
   async fanOut(): Promise<number> {
     let position = this.position ?? (await this.deliveries.outboxPosition(SINKS_CONSUMER));
     if (position === null) {
-      // First start: what happened before notifications existed is not news; start at the head.
+      // The migration that made the outbox set its start (delivery-tables.ts); a store without it starts
+      // at the head, so history is not replayed.
       position = (await this.store.lastEventId()) ?? 0;
       await this.deliveries.enqueueDeliveries(SINKS_CONSUMER, position, [], this.o.now());
       this.log.info({ position }, 'outbox starts at the head of the job-event log');

@@ -5,10 +5,13 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { NewJob } from '../../src/jobs/job.ts';
 import { PostgresJobStore } from '../../src/jobs/postgres-job-store.ts';
-import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
+import { MIGRATIONS, SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
+import { OUTBOX_START_SQLITE } from '../../src/notify/delivery-tables.ts';
+import { SINKS_CONSUMER } from '../../src/notify/outbox.ts';
 import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
 import { freshSchema, requirePostgres, TEST_DATABASE_URL } from '../pg-test-db.ts';
 import { outboxContract } from './outbox.contract.ts';
@@ -144,6 +147,29 @@ test('PostgreSQL event log: a transaction left open in another database of the s
     await other.query('ROLLBACK').catch(() => {});
     await other.end().catch(() => {});
   }
+});
+
+test('SQLite upgrade: a database with job events from before the outbox starts it at their head (no history replayed)', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-upgrade-'));
+  const file = path.join(dir, 'sluice.db');
+  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  {
+    const old = new SqliteJobStore(file);
+    await old.migrate();
+    await old.create(jobFor('old.mp4'), T0);
+    await old.close();
+    // As the version before this migration left it: events, and no start recorded.
+    const db = new Database(file);
+    db.exec('DELETE FROM outbox_positions');
+    db.pragma(`user_version = ${MIGRATIONS.indexOf(OUTBOX_START_SQLITE)}`);
+    db.close();
+  }
+  const store = new SqliteJobStore(file);
+  t.after(() => store.close());
+  await store.migrate();
+  const head = await store.lastEventId();
+  assert.ok(head !== null && head > 0);
+  assert.equal(await store.deliveries.outboxPosition(SINKS_CONSUMER), head, 'the upgrade starts at the head');
 });
 
 test('SQLite event log: read in id order from a position, one job or all, with each event’s summary', async (t) => {
