@@ -27,6 +27,8 @@ export interface S3Server {
   requests: { method: string; path: string; status: number; presigned: boolean }[];
   /** The next `n` requests are answered with this error (503 SlowDown by default) without reaching s3rver. */
   failNext(n: number, error?: { status: number; code: string }): void;
+  /** The next `n` requests are read and never answered (a stuck connection); the socket stays open. */
+  stallNext(n: number): void;
   credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
@@ -50,6 +52,7 @@ export async function startS3rver(t: T, buckets: string[] = ['source', 'destinat
   const direct = `http://127.0.0.1:${addr.port}`;
   const requests: S3Server['requests'] = [];
   let failing = 0;
+  let stalling = 0;
   let failure = { status: 503, code: 'SlowDown' };
   const proxy = http.createServer((req, res) => {
     // Presigned requests carry their signature in the query; the SDK's own, in the Authorization header.
@@ -60,6 +63,11 @@ export async function startS3rver(t: T, buckets: string[] = ['source', 'destinat
       presigned: /[?&]X-Amz-Signature=/.test(req.url ?? ''),
     };
     requests.push(entry);
+    if (stalling > 0) {
+      stalling--;
+      req.resume(); // read, never answered: closed with the proxy
+      return;
+    }
     if (failing > 0) {
       failing--;
       entry.status = failure.status;
@@ -98,6 +106,9 @@ export async function startS3rver(t: T, buckets: string[] = ['source', 'destinat
     failNext(n, error = { status: 503, code: 'SlowDown' }) {
       failing = n;
       failure = error;
+    },
+    stallNext(n) {
+      stalling = n;
     },
     credentials: S3RVER_CREDENTIALS,
   };

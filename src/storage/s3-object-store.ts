@@ -91,6 +91,9 @@ export class S3ObjectStore implements ObjectStore {
       requestHandler: {
         connectionTimeout: o.connectionTimeoutMs ?? 5000,
         requestTimeout: o.requestTimeoutMs ?? 30_000,
+        // Without it the request timeout only logs a warning and the request waits on for ever (a stuck
+        // connection held a publish for 20 minutes); with it the request fails and the retry policy resends.
+        throwOnRequestTimeout: true,
       },
     };
     if (o.endpoint) config.endpoint = o.endpoint;

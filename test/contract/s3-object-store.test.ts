@@ -94,6 +94,18 @@ test(`${NAME}: list follows continuation tokens over three pages; removePrefix d
   );
 });
 
+test(`${NAME}: a request the store never answers times out and is sent again, not waited on for ever`, {
+  timeout: 30_000,
+}, async (t) => {
+  const s3 = await startS3rver(t);
+  const store = s3StoreOn(t, s3, { maxAttempts: 3, requestTimeoutMs: 500 });
+  await store.put('source', 'stuck.mp4', body('answered on the second try'));
+  const before = s3.requests.length;
+  s3.stallNext(1);
+  assert.equal((await store.stat('source', 'stuck.mp4'))?.size, 26);
+  assert.equal(s3.requests.length - before, 2, 'the stalled request, then the retry');
+});
+
 test(`${NAME}: throttling (503 SlowDown) and 5xx are retried: a put, a stat and a list still succeed`, async (t) => {
   const s3 = await startS3rver(t);
   const store = s3StoreOn(t, s3, { maxAttempts: 4 });
