@@ -200,9 +200,20 @@ export function loggedEventOf(r: Selectable<JobEventsTable>): LoggedEvent {
   };
 }
 
-/** The job:status-update event of a PROGRESSING job: where it is, as a STATUS_UPDATE tells it. */
-export function statusUpdateData(job: Job): Record<string, unknown> {
-  return { phase: job.phase, ...job.progress, attempt: job.attempts };
+/**
+ * Writes the job:status-update event of the job read as `row` (MediaConvert's STATUS_UPDATE: where it
+ * is), if it is PROGRESSING; false otherwise. The job row is unchanged.
+ */
+export async function insertStatusUpdate(
+  trx: Transaction<JobTables>,
+  row: Selectable<JobsTable> | undefined,
+  now: Date,
+): Promise<boolean> {
+  if (row?.status !== 'PROGRESSING') return false;
+  const job = fromRow(row);
+  const data = { phase: job.phase, ...job.progress, attempt: job.attempts };
+  await insertEvent(trx, job, now.toISOString(), 'job:status-update', job.status, job.status, data);
+  return true;
 }
 
 /** A transaction of a store whose schema has (at least) the job tables. */

@@ -33,13 +33,12 @@ import { newJobDraft } from './job-draft.ts';
 import {
   applyAndSave,
   fromRow,
-  insertEvent,
+  insertStatusUpdate,
   type JobsTable,
   type JobTables,
   jobsOf,
   loggedEventOf,
   retryOnConflict,
-  statusUpdateData,
   toRow,
 } from './job-rows.ts';
 import type { ActiveJobCount, ClaimOptions, CreateResult, JobStore } from './job-store.ts';
@@ -471,18 +470,7 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
         .where('id', '=', jobId)
         .forShare()
         .executeTakeFirst();
-      if (row?.status !== 'PROGRESSING') return false;
-      const job = fromRow(row);
-      await insertEvent(
-        jobsOf(trx),
-        job,
-        now.toISOString(),
-        'job:status-update',
-        job.status,
-        job.status,
-        statusUpdateData(job),
-      );
-      return true;
+      return insertStatusUpdate(jobsOf(trx), row, now);
     });
   }
 

@@ -31,10 +31,10 @@ import {
   applyAndSave,
   fromRow,
   insertEvent,
+  insertStatusUpdate,
   type JobTables,
   jobsOf,
   retryOnConflict,
-  statusUpdateData,
   toRow,
 } from './job-rows.ts';
 import type { ActiveJobCount, ClaimOptions, CreateResult, JobStore } from './job-store.ts';
@@ -321,19 +321,7 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
   async recordStatusUpdate(jobId: string, now: Date): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
-      if (row?.status !== 'PROGRESSING') return false;
-      const job = fromRow(row);
-      const at = now.toISOString();
-      await insertEvent(
-        jobsOf(trx),
-        job,
-        at,
-        'job:status-update',
-        job.status,
-        job.status,
-        statusUpdateData(job),
-      );
-      return true;
+      return insertStatusUpdate(jobsOf(trx), row, now);
     });
   }
 

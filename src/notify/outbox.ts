@@ -165,15 +165,21 @@ export class Outbox {
     this.position = position;
     const events = await this.store.eventsAfter(position, this.o.batch);
     if (events.length === 0) return 0;
-    const made: NewDelivery[] = [];
-    for (const e of events) {
+    const told = events.flatMap((e) => {
       const event = toCloudEvent(e, this.o.source);
-      if (!event) continue;
-      for (const sink of this.sinks.values()) {
-        for (const target of await sink.targets(event)) {
+      return event ? [{ e, event }] : [];
+    });
+    const made: NewDelivery[] = [];
+    for (const sink of this.sinks.values()) {
+      const cloudEvents = told.map((t) => t.event);
+      const targets = sink.targetsOf
+        ? await sink.targetsOf(cloudEvents)
+        : await Promise.all(cloudEvents.map((event) => sink.targets(event)));
+      told.forEach(({ e, event }, i) => {
+        for (const target of targets[i] ?? []) {
           made.push({ sink: sink.name, target, eventId: e.id, jobId: e.jobId, event });
         }
-      }
+      });
     }
     const upTo = events[events.length - 1]?.id ?? position;
     try {

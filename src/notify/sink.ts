@@ -69,6 +69,11 @@ export interface Sink {
    * fanned out. Throwing makes the outbox try the whole batch again later, so nothing is skipped.
    */
   targets(event: JobCloudEvent): Promise<string[]>;
+  /**
+   * The targets of each of `events` (one list per event, in order), when the sink can decide a batch at
+   * less cost than one event at a time (webhooks read their subscriptions once). The outbox prefers it.
+   */
+  targetsOf?(events: readonly JobCloudEvent[]): Promise<string[][]>;
   /** One attempt; never throws (a thrown error counts as a retryable failure). */
   deliver(delivery: Delivery): Promise<DeliveryOutcome>;
   /** Called once when an attempt said `disableTarget` (the sink stops offering that target). */

@@ -54,8 +54,14 @@ export class WebhookSink implements Sink {
   }
 
   async targets(event: JobCloudEvent): Promise<string[]> {
+    return (await this.targetsOf([event]))[0] ?? [];
+  }
+
+  /** One read of the enabled subscriptions for a whole fan-out batch. */
+  async targetsOf(events: readonly JobCloudEvent[]): Promise<string[][]> {
+    if (events.length === 0) return [];
     const enabled = await this.o.store.listWebhooks({ enabled: true });
-    return enabled.filter((w) => wantsEvent(w, event)).map((w) => w.id);
+    return events.map((event) => enabled.filter((w) => wantsEvent(w, event)).map((w) => w.id));
   }
 
   async deliver(d: Delivery): Promise<DeliveryOutcome> {

@@ -150,6 +150,29 @@ export function outboxContract(name: string, open: OpenStore): void {
     assert.ok(listed.every((d) => d.status === 'DELIVERED' && d.attempts === 1 && d.deliveredAt));
   });
 
+  test(`${name} outbox: a sink that decides a batch at once is asked once per fan-out, with the told events in log order`, async (t) => {
+    const store = await open(t);
+    const c = clock();
+    const calls: string[][] = [];
+    const batched: Sink = {
+      name: 'webhook',
+      targets: async () => assert.fail('targetsOf is preferred'),
+      targetsOf: async (events) => {
+        calls.push(events.map((e) => e.type));
+        return events.map(() => ['t1']);
+      },
+      deliver: async () => ({ ok: true }),
+    };
+    const outbox = outboxOf(store, [batched], { now: c.now });
+    const id = await runJob(store, 'batch.mp4', c.now());
+    await caughtUp(store, outbox);
+    assert.deepEqual(calls, [
+      ['sluice.job.submitted', 'sluice.job.progressing', 'sluice.input.information', 'sluice.job.complete'],
+    ]);
+    const made = await store.deliveries.listDeliveries({ jobId: id });
+    assert.equal(made.length, 4);
+  });
+
   test(`${name} outbox: events made before its first pass (the server not yet leading) are delivered too`, async (t) => {
     const store = await open(t);
     const c = clock();

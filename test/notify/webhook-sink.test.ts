@@ -288,6 +288,31 @@ test('targets: event types (empty: all) and userMetadata fields that must all ma
   const complete = { ...other, type: 'sluice.job.complete' as const };
   assert.deepEqual((await f.sink.targets(complete)).sort(), [all.id, completeOnly.id].sort());
   assert.ok(NOTIFICATION_TYPES.includes(complete.type));
+  // A batch (the outbox's fan-out) gets the same answers from one read of the subscriptions.
+  let reads = 0;
+  const store = f.store.webhooks;
+  const counting = new WebhookSink({
+    store: new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'listWebhooks') reads++;
+        const v = Reflect.get(target, prop);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    }),
+    allowPrivate: false,
+    log: silentLog,
+  });
+  const batch = await counting.targetsOf([shop, shopEuEvent, other, complete]);
+  assert.deepEqual(
+    batch.map((ids) => ids.sort()),
+    [
+      [all.id, submittedShop.id].sort(),
+      [all.id, submittedShop.id, shopEu.id].sort(),
+      [all.id],
+      [all.id, completeOnly.id].sort(),
+    ],
+  );
+  assert.equal(reads, 1, 'one read of the subscriptions for the batch');
 });
 
 test('SSRF: private, loopback, link-local and mapped targets are refused unless the server allows them', async (t) => {
