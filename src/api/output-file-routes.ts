@@ -34,7 +34,7 @@ export function rangeOf(header: string | undefined, size: number): ByteRange | n
   }
   const start = Number(m[1]);
   const end = m[2] === '' ? size - 1 : Number(m[2]);
-  if (end < start) return null; // invalid: ignored, as RFC 9110 says
+  if (m[2] !== '' && end < start) return null; // invalid: ignored, as RFC 9110 says
   if (start >= size) return 'unsatisfiable';
   return { start, end: Math.min(end, size - 1) };
 }
