@@ -29,6 +29,7 @@ async function failedJob(store: JobStore, key: string, pipeline: string): Promis
       leaseToken: `tok-${key}`,
       error: { code: 'INPUT_UNREADABLE', message: 'not media' },
       retryable: false,
+      retryDelayMs: 0,
     },
     new Date(),
   );
