@@ -3,9 +3,10 @@
 // body past the upload limit and an unknown template are each refused with their own code.
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import { clip } from '../helpers.ts';
+import { clip, waitFor } from '../helpers.ts';
 import { buildTestApi } from './test-api.ts';
 
 /** What is left in the scratch folder and the buckets: nothing, after any plan of a file. */
@@ -83,4 +84,34 @@ test('an empty body, one past the upload limit, an unknown template or query fie
   const extra = await post('/v1/plan/file?bucket=source', Buffer.alloc(10, 1));
   assert.equal(extra.json().code, 'VALIDATION_FAILED');
   assert.deepEqual(await leftovers(dir, objects), { tmp: [], stored: [] });
+});
+
+test('a body that trickles in is cut off like a slow upload, and its scratch folder removed', {
+  timeout: 20_000,
+}, async (t) => {
+  const { app, dir } = await buildTestApi(t, {
+    clientLimits: { minBodyBytesPerSecond: 1024, bodyRateWindowMs: 1000 },
+  });
+  app.addHook('preClose', async () => app.server.closeAllConnections());
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  assert.ok(address && typeof address === 'object');
+  const socket = net.connect(address.port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  socket.on('error', () => {});
+  socket.resume();
+  const gone = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(
+    'POST /v1/plan/file?name=slow.mp4 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: video/mp4\r\nContent-Length: 1000000\r\n\r\nx',
+  );
+  const scratch = async () =>
+    (await fs.readdir(path.join(dir, 'tmp')).catch(() => [] as string[])).filter((n) =>
+      n.startsWith('plan-file-'),
+    );
+  await waitFor('the body to start landing in a scratch folder', async () => (await scratch()).length > 0);
+  const drip = setInterval(() => socket.writable && socket.write('x'), 200);
+  t.after(() => clearInterval(drip));
+  await gone;
+  clearInterval(drip);
+  await waitFor('the scratch folder to be removed', async () => (await scratch()).length === 0);
 });
