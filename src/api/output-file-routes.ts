@@ -59,7 +59,8 @@ export function registerOutputFileRoutes(
   const serve = async (
     req: { params: { id: string; '*': string }; headers: Record<string, unknown>; method: string },
     reply: FastifyReply,
-  ) => {
+    attempt = 1,
+  ): Promise<FastifyReply> => {
     const job = await deps.getJob(req.params.id);
     // The router decoded the path once; a second decode (%252e%252e) is the key validator's to refuse.
     const rel = req.params['*'];
@@ -91,7 +92,8 @@ export function registerOutputFileRoutes(
     }
     const start = range?.start ?? 0;
     const end = range?.end ?? info.size - 1;
-    if (range) reply.code(206).header('content-range', `bytes ${start}-${end}/${info.size}`);
+    reply.code(range ? 206 : 200);
+    if (range) reply.header('content-range', `bytes ${start}-${end}/${info.size}`);
     reply.header('content-length', String(Math.max(0, end - start + 1)));
     if (req.method === 'HEAD' || info.size === 0) return reply.send();
     const opened = await deps.objects.openRead(bucket, key, { start, end }).catch((err: unknown) => {
@@ -99,6 +101,12 @@ export function registerOutputFileRoutes(
       if (err instanceof SluiceError && err.code === 'OBJECT_NOT_FOUND') throw notFound(job, rel);
       throw err;
     });
+    if (opened.info.etag !== info.etag && attempt < 3) {
+      // Replaced between the stat and the read (an entry point republished): the headers above describe
+      // the old bytes, so start again from the new object.
+      opened.stream.destroy();
+      return serve(req, reply, attempt + 1);
+    }
     return reply.send(opened.stream);
   };
 

@@ -205,3 +205,24 @@ test('with an API token the files need it, or the session cookie (what a <video>
   const res = await get('v/job-1/720p/seg-1.m4s', { cookie, range: 'bytes=0-0' });
   assert.equal(res.status, 206);
 });
+
+test('a file replaced between its stat and its read is served whole from the new bytes', async (t) => {
+  const api = await served(t);
+  const key = `${PREFIX}/master.m3u8`;
+  const republished = `${MASTER}#EXT-X-STREAM-INF:BANDWIDTH=2000\nv/job-2/1080p.m3u8\n`;
+  const stat = api.objects.stat.bind(api.objects);
+  let replaced = false;
+  api.objects.stat = async (bucket, k) => {
+    const info = await stat(bucket, k);
+    if (k === key && !replaced) {
+      replaced = true; // a republish lands right after the route looked
+      await api.objects.put('destination', key, Readable.from([Buffer.from(republished)]));
+    }
+    return info;
+  };
+  const res = await api.get('master.m3u8');
+  assert.ok(replaced);
+  assert.equal(res.status, 200);
+  assert.equal(res.body.toString(), republished);
+  assert.equal(res.headers['content-length'], String(Buffer.byteLength(republished)));
+});
