@@ -206,3 +206,21 @@ test('DELETE /v1/session clears the cookie', async (t) => {
     /^sluice_session=; HttpOnly; SameSite=Strict; Path=\/; Max-Age=0$/,
   );
 });
+
+test('an upload signed in by the cookie needs this origin too; refused, it stores nothing', async (t) => {
+  const { app, cookie, objects } = await signedIn(t);
+  const put = (headers: Record<string, string>) =>
+    app.inject({
+      method: 'PUT',
+      url: '/v1/uploads/from-console.mp4',
+      headers: { host: HOST, cookie, 'content-type': 'application/octet-stream', ...headers },
+      payload: Buffer.from('not really a video'),
+    });
+  const refused = await put({ origin: 'https://evil.example' });
+  assert.equal(refused.statusCode, 403);
+  assert.equal(refused.json().code, 'CROSS_SITE_REQUEST');
+  assert.equal(await objects.stat('source', 'from-console.mp4'), null);
+  const ok = await put({ origin: `http://${HOST}` });
+  assert.equal(ok.statusCode, 201, ok.body);
+  assert.ok(await objects.stat('source', 'from-console.mp4'));
+});

@@ -87,3 +87,30 @@ test('POST /v1/jobs/retry refuses a body without a pipeline name, naming the fie
   const unknown = await app.inject({ method: 'POST', url: '/v1/jobs/retry', payload: { pipeline: 'nope' } });
   assert.deepEqual(unknown.json(), { retried: [], failed: [] });
 });
+
+test('two bulk retries at once retry each job exactly once between them', async (t) => {
+  const { app, store, scheduler } = await buildTestApi(t);
+  await scheduler.stop();
+  const ids: string[] = [];
+  for (let i = 0; i < 6; i++) ids.push(await failedJob(store, `c${i}.mp4`, 'promo'));
+  const post = () => app.inject({ method: 'POST', url: '/v1/jobs/retry', payload: { pipeline: 'promo' } });
+  const [a, b] = (await Promise.all([post(), post()])).map((r) => {
+    assert.equal(r.statusCode, 200, r.body);
+    return r.json() as { retried: { id: string }[]; failed: { id: string; code: string }[] };
+  }) as [
+    { retried: { id: string }[]; failed: { id: string; code: string }[] },
+    { retried: { id: string }[]; failed: { id: string; code: string }[] },
+  ];
+  const retried = [...a.retried, ...b.retried].map((j) => j.id).sort();
+  assert.deepEqual(retried, [...ids].sort(), 'every job once, none twice');
+  for (const f of [...a.failed, ...b.failed]) {
+    assert.ok(retried.includes(f.id));
+    assert.ok(['INVALID_TRANSITION', 'VERSION_CONFLICT'].includes(f.code), f.code);
+  }
+  for (const id of ids) {
+    const events = (await store.events(id)).filter(
+      (e) => e.type === 'job:retried' || e.toStatus === 'SUBMITTED',
+    );
+    assert.equal(events.filter((e) => e.fromStatus === 'ERROR').length, 1, `${id} left ERROR once`);
+  }
+});
