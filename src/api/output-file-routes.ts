@@ -63,7 +63,10 @@ export function registerOutputFileRoutes(
   ): Promise<FastifyReply> => {
     const job = await deps.getJob(req.params.id);
     // The router decoded the path once; a second decode (%252e%252e) is the key validator's to refuse.
-    const rel = req.params['*'];
+    // One leading `/` is the separator after the prefix (an output key minus destination.prefix): the
+    // path is still under the prefix. Anything else absolute (`//x`) is refused by the validator.
+    const given = req.params['*'];
+    const rel = given.startsWith('/') ? given.slice(1) : given;
     const key = outputFileKey(job, rel);
     const { bucket } = job.destination;
     const info = await deps.objects.stat(bucket, key);

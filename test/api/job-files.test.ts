@@ -165,9 +165,8 @@ test('no spelling of the path leaves the job prefix: .., encoded dots and slashe
     '..%252fsecret.txt',
     'v/..%2f..%2fsecret.txt',
     'v/%2e%2e/%2e%2e/secret.txt',
-    '/secret.txt',
     '//secret.txt',
-    '%2fsecret.txt',
+    '///secret.txt',
     '..%5csecret.txt',
     '..\\secret.txt',
     './master.m3u8',
@@ -180,7 +179,14 @@ test('no spelling of the path leaves the job prefix: .., encoded dots and slashe
     assert.equal(JSON.parse(res.body.toString()).code, 'INVALID_OBJECT_KEY', rel);
     assert.ok(!res.body.toString().includes(SECRET), rel);
   }
-  // The encodings refused above are real paths once decoded: the files are there.
+  // One leading slash is the separator after the prefix (output key minus destination.prefix): still
+  // inside it, so /secret.txt is the prefix's own (absent) secret.txt, not the one outside.
+  for (const rel of ['/secret.txt', '%2fsecret.txt']) {
+    const inside = await get(rel);
+    assert.equal(inside.status, 404, rel);
+    assert.equal(JSON.parse(inside.body.toString()).code, 'OUTPUT_NOT_FOUND', rel);
+  }
+  assert.equal((await get('/master.m3u8')).body.toString(), MASTER);
   assert.equal((await get('master.m3u8')).status, 200);
 });
 
