@@ -130,9 +130,11 @@ test('the queue is the order claims take: draining it claims the listed jobs in 
 
 test('GET /v1/jobs/counts: every status counted (0 included); configured pipelines, then others seen', async (t) => {
   const { app, store } = await buildTestApi(t);
+  const none = { SUBMITTED: 0, PROGRESSING: 0, COMPLETE: 0, ERROR: 0, CANCELED: 0 };
   assert.deepEqual((await app.inject('/v1/jobs/counts')).json(), {
-    counts: { SUBMITTED: 0, PROGRESSING: 0, COMPLETE: 0, ERROR: 0, CANCELED: 0 },
+    counts: none,
     pipelines: ['default'],
+    byPipeline: { default: none },
   });
   const now = new Date();
   await store.create(newJob('a.mp4'), now);
@@ -142,6 +144,11 @@ test('GET /v1/jobs/counts: every status counted (0 included); configured pipelin
   assert.deepEqual((await app.inject('/v1/jobs/counts')).json(), {
     counts: { SUBMITTED: 2, PROGRESSING: 0, COMPLETE: 0, ERROR: 0, CANCELED: 1 },
     pipelines: ['default', 'api', 'zeta'],
+    byPipeline: {
+      default: { ...none, SUBMITTED: 1 },
+      api: { ...none, CANCELED: 1 },
+      zeta: { ...none, SUBMITTED: 1 },
+    },
   });
 });
 

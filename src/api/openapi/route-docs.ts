@@ -349,6 +349,9 @@ export function routeDocs(): Record<string, RouteDoc> {
           schema: z.object({
             counts: z.record(z.string(), z.number().int()),
             pipelines: z.array(z.string()),
+            byPipeline: z
+              .record(z.string(), z.record(z.string(), z.number().int()))
+              .describe('The same counts for each pipeline of `pipelines`'),
           }),
         },
       },
