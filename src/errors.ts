@@ -114,6 +114,10 @@ export const ERROR_CATALOGUE = {
   DELIVERY_NOT_FOUND: { status: 404, title: 'No delivery with that id', retryable: false },
   // Live event streams (SSE): docs/notifications.md.
   INVALID_LAST_EVENT_ID: { status: 400, title: 'Last-Event-ID is not an event id', retryable: false },
+  // The console's API (docs/console.md): its session and the files of a job's outputs.
+  CROSS_SITE_REQUEST: { status: 403, title: 'Request came from another site', retryable: false },
+  OUTPUT_NOT_FOUND: { status: 404, title: 'No such output file of the job', retryable: false },
+  RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range is beyond the file', retryable: false },
   INTERNAL: { status: 500, title: 'Internal error', retryable: true },
 } as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
 
@@ -147,4 +151,24 @@ export function toSluiceError(err: unknown): SluiceError {
   if (err instanceof SluiceError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new SluiceError('INTERNAL', message);
+}
+
+/** One invalid field of a request, template or configuration: `ladder[0].videoBitrate`, "" for the whole. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** A field's path (zod's issue path) as `a.b[0].c`; "" for the top level. */
+export function fieldPathOf(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `${out ? '.' : ''}${String(p)}`;
+  return out;
+}
+
+/** Zod's issues as field errors (what problem+json's `errors` lists). */
+export function fieldErrorsOf(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+): FieldError[] {
+  return issues.map((i) => ({ field: fieldPathOf(i.path), message: i.message }));
 }

@@ -236,6 +236,8 @@ async function startLocked(
     defaultTemplate: config.defaultTemplate,
     leaseMs,
     pools,
+    pipelines,
+    ceilings: ceilingsOf(config),
     heartbeatSeconds: config.heartbeatSeconds,
     retryDelay: (attempt) => retryDelayMs(attempt, Math.random()),
     version: VERSION,

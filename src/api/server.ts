@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { SluiceError } from '../errors.ts';
 import type { Ingest } from '../ingest/ingest.ts';
+import type { Pipeline } from '../ingest/pipeline.ts';
 import type { SkipLog } from '../ingest/skip-log.ts';
 import { isJobStatus, JOB_STATUSES, type Job, type JobStatus } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
@@ -19,11 +20,12 @@ import { EventFeed } from '../notify/event-feed.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
 import { validateObjectKey } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import type { Ceilings } from '../templates/ceilings.ts';
 import { planJob } from '../templates/ladder.ts';
 import { parseTemplate } from '../templates/template.ts';
 import type { TemplateRegistry } from '../templates/template-registry.ts';
-import { tokenMatches } from './api-token.ts';
 import type { ClientLimits } from './client-limits.ts';
+import { checkAccess, registerSessionRoutes, SESSION_ROUTE } from './console-session.ts';
 import { registerEventStreamRoutes, wantsEventStream } from './event-stream-routes.ts';
 import {
   INGEST_EVENTS_ROUTE,
@@ -31,13 +33,20 @@ import {
   registerIngestEventRoutes,
 } from './ingest-event-routes.ts';
 import { registerInputRoutes } from './input-routes.ts';
+import { registerJobCountsRoute } from './job-counts-route.ts';
+import { registerJobRetryRoutes } from './job-retry-routes.ts';
 import { jobView } from './job-view.ts';
 import { METRICS_ROUTE, READY_ROUTE, registerObservabilityRoutes } from './observability-routes.ts';
 import { collectRoutes, PUBLIC_DOC_ROUTES, registerDocsRoutes } from './openapi/docs-routes.ts';
+import { registerOutputFileRoutes } from './output-file-routes.ts';
+import { registerPipelineRoutes } from './pipeline-routes.ts';
+import { PLAN_FILE_ROUTE, registerPlanFileRoute } from './plan-file-route.ts';
 import { registerPoolRoutes } from './pool-routes.ts';
 import { sendProblem } from './problem.ts';
+import { registerQueueRoutes } from './queue-routes.ts';
 import { jobCounts, Readiness, type ReadinessOptions } from './readiness.ts';
 import { guardClients, resolveClientLimits, serverOptions } from './slow-client-guard.ts';
+import { registerTemplateValidateRoute } from './template-validate-route.ts';
 import { registerUploadRoute } from './upload-route.ts';
 import { parseBody } from './validate.ts';
 import { registerWebhookRoutes, type WebhookRouteDeps } from './webhook-routes.ts';
@@ -87,6 +96,10 @@ export interface ApiDeps {
   webhooks?: Omit<WebhookRouteDeps, 'getJob'>;
   /** Live event streams (SSE, event-stream-routes.ts); defaults where omitted. */
   eventStreams?: EventStreamSettings;
+  /** The pipelines ingest runs (GET /v1/pipelines, the counts' pipeline names); absent: none shown. */
+  pipelines?: Pipeline[];
+  /** The server's ceilings, for the attempts GET /v1/pipelines shows; absent: the templates' own. */
+  ceilings?: Ceilings;
 }
 
 export interface EventStreamSettings {
@@ -124,6 +137,14 @@ export const PlanRequest = z.strictObject({
 
 export const ListQuery = z.strictObject({
   status: z.string().optional(),
+  pipeline: z.string().min(1).optional().describe('Only jobs of this pipeline (exact name)'),
+  q: z
+    .string()
+    .max(200)
+    .optional()
+    .describe(
+      'Text the job id, the input key or a userMetadata value contains (case folded, taken literally)',
+    ),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
@@ -175,31 +196,30 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       'request completed',
     );
   });
-  const guard = guardClients(app, limits, { uploads: ['/v1/uploads/*'], streams: [OUTPUTS_ROUTE] });
+  const guard = guardClients(app, limits, {
+    uploads: ['/v1/uploads/*', PLAN_FILE_ROUTE],
+    streams: [OUTPUTS_ROUTE],
+  });
   const apiToken = deps.apiToken;
   // Probes (health, readiness) carry no token, and neither does a browser opening the API reference.
   const publicRoutes = new Set([
     READY_ROUTE,
+    SESSION_ROUTE,
     ...PUBLIC_DOC_ROUTES,
     ...(deps.metricsPublic ? [METRICS_ROUTE] : []),
   ]);
-  if (apiToken) {
-    app.addHook('onRequest', async (req, reply) => {
-      if (req.url === '/v1/health' || req.url.startsWith('/v1/worker/')) return;
-      if (publicRoutes.has(req.routeOptions.url ?? '')) return;
-      if (deps.ingestEvents && req.routeOptions.url === INGEST_EVENTS_ROUTE) return;
-      if (!tokenMatches(req.headers.authorization, apiToken)) {
-        return sendProblem(
-          reply,
-          new SluiceError(
-            'UNAUTHORIZED',
-            'this API needs "Authorization: Bearer <token>"; the token is in <data-dir>/api-token',
-          ),
-          req,
-        );
-      }
-    });
-  }
+  // Every route but the public ones: the bearer token or the console's session cookie (when the server
+  // has a token), and no cross-site changes (console-session.ts).
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.url === '/v1/health' || req.url.startsWith('/v1/worker/')) return;
+    if (publicRoutes.has(req.routeOptions.url ?? '')) return;
+    if (deps.ingestEvents && req.routeOptions.url === INGEST_EVENTS_ROUTE) return;
+    try {
+      checkAccess(req, apiToken);
+    } catch (err) {
+      return sendProblem(reply, err, req);
+    }
+  });
   app.setNotFoundHandler((req, reply) =>
     sendProblem(reply, new SluiceError('ROUTE_NOT_FOUND', `no route ${req.method} ${req.url}`), req),
   );
@@ -233,6 +253,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   registerDocsRoutes(app, { routes, version: deps.version });
+  registerSessionRoutes(app, apiToken);
   registerObservabilityRoutes(app, {
     metrics: deps.metrics,
     readiness: new Readiness({
@@ -255,7 +276,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.get('/v1/jobs', async (req) => {
     const q = parseBody(ListQuery, req.query, 'query');
-    const jobs = await store.list({ status: statusOf(q.status), limit: q.limit });
+    const jobs = await store.list({
+      status: statusOf(q.status),
+      limit: q.limit,
+      ...(q.pipeline !== undefined ? { pipeline: q.pipeline } : {}),
+      ...(q.q ? { q: q.q } : {}),
+    });
     return { jobs: jobs.map(view) };
   });
 
@@ -267,6 +293,19 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => view(await getJob(req.params.id)));
+  registerJobCountsRoute(app, { store, pipelines: (deps.pipelines ?? []).map((p) => p.name) });
+  registerOutputFileRoutes(app, { objects, getJob });
+  registerQueueRoutes(app, {
+    store,
+    ...(deps.pools ? { pools: deps.pools } : {}),
+    ...(deps.workerTokens ? { workerTokens: deps.workerTokens } : {}),
+  });
+  registerPipelineRoutes(app, {
+    pipelines: deps.pipelines ?? [],
+    templates,
+    ...(deps.ceilings ? { ceilings: deps.ceilings } : {}),
+  });
+  registerJobRetryRoutes(app, { store, view, poke: () => scheduler.poke() });
 
   // One feed per server process, however many streams are open; closed (ending every stream) when the
   // server closes, so a stop never waits on a client.
@@ -343,6 +382,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.get('/v1/templates', async () => ({ templates: await templates.list() }));
+  registerTemplateValidateRoute(app);
   app.get<{ Params: { name: string } }>('/v1/templates/:name', async (req) => templates.get(req.params.name));
 
   // Dry run: what a given object would get under a template, before anything runs.
@@ -364,6 +404,15 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
+  });
+
+  registerPlanFileRoute(app, {
+    objects,
+    templates,
+    defaultTemplate: deps.defaultTemplate,
+    maxUploadBytes: deps.maxUploadBytes ?? Number.POSITIVE_INFINITY,
+    probes: guard.probes,
+    probe,
   });
 
   // Seed 002's routes: /jobs/<STATUS> lists, /jobs/<id> shows one job.

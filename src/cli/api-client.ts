@@ -86,6 +86,13 @@ export class ApiClient {
     return this.request('POST', `/v1/jobs/${encodeURIComponent(id)}/retry`, {}, {}, isJob);
   }
 
+  /** Every ERROR job of a pipeline, retried (POST /v1/jobs/retry); those that changed meanwhile in `failed`. */
+  retryPipeline(
+    pipeline: string,
+  ): Promise<{ retried: JobView[]; failed: { id: string; code: string; message: string }[] }> {
+    return this.request('POST', '/v1/jobs/retry', { pipeline }, {}, (b) => Array.isArray(b.retried));
+  }
+
   createWorkerToken(pool?: string, label?: string): Promise<WorkerToken & { token: string }> {
     return this.request(
       'POST',

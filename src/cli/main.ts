@@ -259,9 +259,23 @@ program
 program
   .command('retry')
   .description('run an ERROR or CANCELED job again, with a fresh set of attempts')
-  .argument('<id>', 'job id')
-  .action(async (id: string) => {
-    const job = await (await api()).retry(id);
+  .argument('[id]', 'job id')
+  .option('--pipeline <name>', 'instead: every ERROR job of this pipeline')
+  .action(async (id: string | undefined, o: { pipeline?: string }) => {
+    if ((id === undefined) === (o.pipeline === undefined)) {
+      throw new SluiceError('VALIDATION_FAILED', 'give a job id or --pipeline <name>, not both');
+    }
+    if (o.pipeline !== undefined) {
+      const { retried, failed } = await (await api()).retryPipeline(o.pipeline);
+      for (const job of retried) console.log(`${job.id}  ${job.status}`);
+      // A job someone else changed meanwhile: named, and the exit status says not all went.
+      for (const f of failed) console.error(`sluice: ${f.id}: ${f.code}: ${f.message}`);
+      if (retried.length === 0 && failed.length === 0)
+        console.error(`sluice: pipeline ${o.pipeline} has no ERROR jobs`);
+      if (failed.length > 0) process.exitCode = 1;
+      return;
+    }
+    const job = await (await api()).retry(id as string);
     console.log(`${job.id}  ${job.status}`);
   });
 

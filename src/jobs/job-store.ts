@@ -35,6 +35,16 @@ export interface ActiveJobCount {
   jobs: number;
 }
 
+/** Which jobs `list` returns: all filters apply together; at most `limit` (default 100). */
+export interface JobListFilter {
+  status?: JobStatus;
+  /** Exactly this pipeline name. */
+  pipeline?: string;
+  /** Literal text (LIKE's `%` and `_` match themselves), ASCII case folded on SQLite. */
+  q?: string;
+  limit?: number;
+}
+
 /** Also the source watch's ledger of seen object versions (ingest/seen-objects.ts). */
 export interface JobStore extends SeenObjectStore {
   migrate(): Promise<void>;
@@ -55,7 +65,10 @@ export interface JobStore extends SeenObjectStore {
   get(id: string): Promise<Job | null>;
   /** Jobs whose id starts with `prefix`, at most `limit` (a user's short form of an id). */
   findByIdPrefix(prefix: string, limit: number): Promise<Job[]>;
-  list(filter: { status?: JobStatus; limit?: number }): Promise<Job[]>;
+  /** Newest first; `q` is a case-insensitive substring of the id, the input key or a userMetadata value. */
+  list(filter: JobListFilter): Promise<Job[]>;
+  /** Jobs by status and pipeline: one grouped count (the console's counts and pipeline filter). */
+  countByStatusAndPipeline(): Promise<{ status: JobStatus; pipeline: string; jobs: number }[]>;
   events(jobId: string): Promise<JobEvent[]>;
   /**
    * The job-event log in commit order: the events after event `afterId` (null: from the first), at most

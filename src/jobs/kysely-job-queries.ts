@@ -7,7 +7,7 @@ import { SluiceError } from '../errors.ts';
 import type { LoggedEvent } from '../notify/cloud-event.ts';
 import type { Job, JobEvent, JobStatus } from './job.ts';
 import { fromRow, type JobTables, loggedEventOf } from './job-rows.ts';
-import type { ActiveJobCount, JobStore, LedgerEntry } from './job-store.ts';
+import type { ActiveJobCount, JobListFilter, JobStore, LedgerEntry } from './job-store.ts';
 import { eligiblePools, type PoolSettings } from './pool-offer.ts';
 
 export class KyselyJobQueries {
@@ -17,6 +17,8 @@ export class KyselyJobQueries {
     private readonly insertionOrder: RawBuilder<unknown>,
     /** The store's own transition (its locking and fencing). */
     private readonly transition: JobStore['transition'],
+    /** Where the JSON columns are read differently (the list's text search). */
+    private readonly dialect: 'sqlite' | 'postgres',
   ) {}
 
   async supersede(versionGroup: string, byJobId: string, now: Date): Promise<Job[]> {
@@ -76,15 +78,45 @@ export class KyselyJobQueries {
     return rows.map(fromRow);
   }
 
-  async list(filter: { status?: JobStatus; limit?: number }): Promise<Job[]> {
+  async list(filter: JobListFilter): Promise<Job[]> {
     let q = this.db.selectFrom('jobs').selectAll();
     if (filter.status) q = q.where('status', '=', filter.status);
+    if (filter.pipeline !== undefined) q = q.where('pipeline', '=', filter.pipeline);
+    if (filter.q) q = q.where(this.textMatch(filter.q));
     const rows = await q
       .orderBy('created_at', 'desc')
       .orderBy(this.insertionOrder, 'desc')
       .limit(filter.limit ?? 100)
       .execute();
     return rows.map(fromRow);
+  }
+
+  /**
+   * The job's id, its input key or one of its userMetadata values contains `text`, case folded. The
+   * pattern is bound, never spliced, and LIKE's wildcards in it are escaped: `50%_off` finds only that.
+   * SQLite's LIKE folds ASCII letters only; PostgreSQL's ILIKE folds every letter.
+   */
+  private textMatch(text: string): RawBuilder<boolean> {
+    const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    if (this.dialect === 'postgres') {
+      return sql<boolean>`(id ILIKE ${pattern} ESCAPE '\\'
+        OR (input::jsonb ->> 'key') ILIKE ${pattern} ESCAPE '\\'
+        OR EXISTS (SELECT 1 FROM jsonb_each_text(user_metadata::jsonb) AS m
+                   WHERE m.value ILIKE ${pattern} ESCAPE '\\'))`;
+    }
+    return sql<boolean>`(id LIKE ${pattern} ESCAPE '\\'
+      OR json_extract(input, '$.key') LIKE ${pattern} ESCAPE '\\'
+      OR EXISTS (SELECT 1 FROM json_each(jobs.user_metadata) AS m
+                 WHERE m.type = 'text' AND m.value LIKE ${pattern} ESCAPE '\\'))`;
+  }
+
+  async countByStatusAndPipeline(): Promise<{ status: JobStatus; pipeline: string; jobs: number }[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select((eb) => ['status', 'pipeline', eb.fn.countAll<number | string>().as('n')])
+      .groupBy(['status', 'pipeline'])
+      .execute();
+    return rows.map((r) => ({ status: r.status as JobStatus, pipeline: r.pipeline, jobs: Number(r.n) }));
   }
 
   async listByInput(inputId: string): Promise<Job[]> {

@@ -41,7 +41,7 @@ import {
   retryOnConflict,
   toRow,
 } from './job-rows.ts';
-import type { ActiveJobCount, ClaimOptions, CreateResult, JobStore } from './job-store.ts';
+import type { ActiveJobCount, ClaimOptions, CreateResult, JobListFilter, JobStore } from './job-store.ts';
 import { jobSummary } from './job-summary.ts';
 import { KyselyJobQueries } from './kysely-job-queries.ts';
 import { KyselyObjectSequencers, type ObjectSequencersTable } from './kysely-object-sequencers.ts';
@@ -298,8 +298,11 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     this.pool.on('error', (err) => o.log?.warn({ err: err.message }, 'idle PostgreSQL connection lost'));
     this.db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: this.pool }) });
     this.tokens = new KyselyWorkerTokens(this.db as never, sql`seq`);
-    this.queries = new KyselyJobQueries(this.db as never, sql`seq`, (id, t, now) =>
-      this.transition(id, t, now),
+    this.queries = new KyselyJobQueries(
+      this.db as never,
+      sql`seq`,
+      (id, t, now) => this.transition(id, t, now),
+      'postgres',
     );
     this.sequencers = new KyselyObjectSequencers(this.db as never);
     this.seen = new KyselySeenObjects(this.db as never);
@@ -419,8 +422,12 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     return this.queries.findByIdPrefix(prefix, limit);
   }
 
-  list(filter: { status?: JobStatus; limit?: number }) {
+  list(filter: JobListFilter) {
     return this.queries.list(filter);
+  }
+
+  countByStatusAndPipeline() {
+    return this.queries.countByStatusAndPipeline();
   }
 
   events(jobId: string) {

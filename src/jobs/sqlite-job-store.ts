@@ -37,7 +37,7 @@ import {
   retryOnConflict,
   toRow,
 } from './job-rows.ts';
-import type { ActiveJobCount, ClaimOptions, CreateResult, JobStore } from './job-store.ts';
+import type { ActiveJobCount, ClaimOptions, CreateResult, JobListFilter, JobStore } from './job-store.ts';
 import { KyselyJobQueries } from './kysely-job-queries.ts';
 import { KyselyObjectSequencers, type ObjectSequencersTable } from './kysely-object-sequencers.ts';
 import { KyselySeenObjects } from './kysely-seen-objects.ts';
@@ -214,8 +214,11 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     this.sqlite.pragma('busy_timeout = 5000');
     this.db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: this.sqlite }) });
     this.tokens = new KyselyWorkerTokens(this.db as never, sql`rowid`);
-    this.queries = new KyselyJobQueries(this.db as never, sql`rowid`, (id, t, now) =>
-      this.transition(id, t, now),
+    this.queries = new KyselyJobQueries(
+      this.db as never,
+      sql`rowid`,
+      (id, t, now) => this.transition(id, t, now),
+      'sqlite',
     );
     this.sequencers = new KyselyObjectSequencers(this.db as never);
     this.seen = new KyselySeenObjects(this.db as never);
@@ -302,8 +305,12 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     return this.queries.findByIdPrefix(prefix, limit);
   }
 
-  list(filter: { status?: JobStatus; limit?: number }) {
+  list(filter: JobListFilter) {
     return this.queries.list(filter);
+  }
+
+  countByStatusAndPipeline() {
+    return this.queries.countByStatusAndPipeline();
   }
 
   events(jobId: string) {

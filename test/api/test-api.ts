@@ -79,6 +79,7 @@ export async function buildTestApi(t: Parameters<typeof tempDir>[0], o: TestApiO
     retryDelay: () => 0,
     version: 'test',
     apiToken: o.apiToken ?? null,
+    pipelines,
     ...(o.maxUploadBytes ? { maxUploadBytes: o.maxUploadBytes } : {}),
     ...(o.clientLimits ? { clientLimits: o.clientLimits } : {}),
     ...(o.probe ? { probe: o.probe } : {}),

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
+import { jobListContract } from './job-list.contract.ts';
 import { jobStoreContract, type StoreFactory } from './job-store.contract.ts';
 import { objectSequencerContract } from './object-sequencers.contract.ts';
 import { priorityContract } from './priority.contract.ts';
@@ -58,5 +59,6 @@ const factory: StoreFactory = {
 };
 jobStoreContract('SqliteJobStore', factory);
 priorityContract('SqliteJobStore', factory);
+jobListContract('SqliteJobStore', factory);
 objectSequencerContract('SqliteJobStore', factory);
 seenObjectsContract('SqliteJobStore', factory);

@@ -14,8 +14,12 @@
 // A function, not a constant: the route modules import this file's consumers, and the schemas are read
 // only when a document is made (no import cycle at module load).
 import { z } from 'zod';
+import { SignIn } from '../console-session.ts';
 import { EventsQuery, JobEventsStreamQuery } from '../event-stream-routes.ts';
 import { ListQuery as InputListQuery } from '../input-routes.ts';
+import { RetryPipeline } from '../job-retry-routes.ts';
+import { PlanFileQuery } from '../plan-file-route.ts';
+import { QueueQuery } from '../queue-routes.ts';
 import { CreateJob, ListQuery, PlanRequest, SkippedQuery } from '../server.ts';
 import {
   CreateWebhookBody,
@@ -101,6 +105,40 @@ export function routeDocs(): Record<string, RouteDoc> {
       tag: 'Operations',
       auth: 'none',
       responses: { 200: { description: 'The page', contentType: 'text/html' } },
+    },
+
+    // The console's session (docs/console.md#api-for-the-console).
+    'GET /v1/session': {
+      operationId: 'getSession',
+      summary: 'Whether this server needs a sign-in, and whether this request has one',
+      description:
+        '`required`: the server has an API token (it listens beyond loopback). `authenticated`: the request carries the bearer token or a valid session cookie (always true on a server without a token).',
+      tag: 'Console session',
+      auth: 'none',
+      responses: {
+        200: {
+          description: 'The session state',
+          schema: z.object({ required: z.boolean(), authenticated: z.boolean() }),
+        },
+      },
+    },
+    'POST /v1/session': {
+      operationId: 'signIn',
+      summary: 'Sign in with the API token: sets the `sluice_session` cookie',
+      description:
+        "The cookie (HttpOnly, SameSite=Strict, Path=/, 12 hours; Secure over https or behind X-Forwarded-Proto: https) is `v1.<expiresAtSeconds>.<HMAC-SHA256 keyed by the token>`, never the token; rotating the token ends every session. It authenticates every route the bearer token does; a POST, PUT, PATCH or DELETE authenticated by it must carry this server's `Origin` (or `Sec-Fetch-Site: same-origin`), else 403 CROSS_SITE_REQUEST. On a server without a token: 204 and no cookie.",
+      tag: 'Console session',
+      auth: 'none',
+      body: { schema: SignIn },
+      responses: { 204: { description: 'Signed in (Set-Cookie)' } },
+      errors: ['UNAUTHORIZED', 'VALIDATION_FAILED'],
+    },
+    'DELETE /v1/session': {
+      operationId: 'signOut',
+      summary: 'Sign out: clears the session cookie',
+      tag: 'Console session',
+      auth: 'none',
+      responses: { 204: { description: 'Cookie cleared' } },
     },
 
     // Jobs.
@@ -298,6 +336,108 @@ export function routeDocs(): Record<string, RouteDoc> {
       responses: { 200: { description: 'The job, CANCELED', schema: JobViewSchema } },
       errors: ['JOB_NOT_FOUND', 'AMBIGUOUS_JOB_ID', 'INVALID_TRANSITION'],
     },
+    'GET /v1/jobs/counts': {
+      operationId: 'countJobs',
+      summary: 'How many jobs are in each status, and the pipeline names jobs can be filtered by',
+      description:
+        '`pipelines`: the configured ones, then any other name jobs carry (`api` for POST /v1/jobs).',
+      tag: 'Jobs',
+      auth: 'api-token',
+      responses: {
+        200: {
+          description: 'Counts',
+          schema: z.object({
+            counts: z.record(z.string(), z.number().int()),
+            pipelines: z.array(z.string()),
+            byPipeline: z
+              .record(z.string(), z.record(z.string(), z.number().int()))
+              .describe('The same counts for each pipeline of `pipelines`'),
+          }),
+        },
+      },
+    },
+    'POST /v1/jobs/retry': {
+      operationId: 'retryPipelineJobs',
+      summary: 'Run every ERROR job of a pipeline again',
+      description: `Each job is retried on its own; one that changed meanwhile (retried by someone else) is listed in \`failed\` with its code, the rest go ahead. At most 1000 jobs per request.`,
+      tag: 'Jobs',
+      auth: 'api-token',
+      body: { schema: RetryPipeline },
+      responses: {
+        200: {
+          description: 'The jobs retried, and those that could not be',
+          schema: z.object({
+            retried: z.array(JobViewSchema),
+            failed: z.array(z.object({ id: z.string(), code: z.string(), message: z.string() })),
+          }),
+        },
+      },
+      errors: ['VALIDATION_FAILED'],
+    },
+    'GET /v1/jobs/:id/files/*': {
+      operationId: 'getJobFile',
+      summary: "A file of the job's outputs (HEAD too), with byte ranges",
+      description:
+        "The object `<destination.prefix>/<path>` in the job's destination bucket: relative URLs in master.m3u8, manifest.mpd and sprites.vtt resolve here. One `Range: bytes=a-b`, `a-` or `-n` is answered 206 with Content-Range; several ranges get the whole file (200). Content-Type from the name; ETag and Last-Modified; If-None-Match answers 304.",
+      tag: 'Jobs',
+      auth: 'api-token',
+      wildcard: 'path',
+      params: {
+        id: JOB_ID,
+        path: "The file's path under the job's output prefix (`master.m3u8`, `v/<version>/…`)",
+      },
+      responses: {
+        200: { description: 'The file', contentType: 'application/octet-stream' },
+        206: { description: 'The range asked for', contentType: 'application/octet-stream' },
+        304: { description: 'Not modified (If-None-Match)' },
+      },
+      errors: [
+        'JOB_NOT_FOUND',
+        'AMBIGUOUS_JOB_ID',
+        'INVALID_OBJECT_KEY',
+        'OUTPUT_NOT_FOUND',
+        'RANGE_NOT_SATISFIABLE',
+        'SYMLINK_REFUSED',
+      ],
+    },
+    'GET /v1/queue': {
+      operationId: 'getQueue',
+      summary: 'The queued jobs in claim order, and each pool with its running jobs and workers',
+      description:
+        'Runnable SUBMITTED jobs by priority (highest first), then age, each with its `position` (1 is claimed next). Each pool: its demand (as GET /v1/pools), `runningJobs` and the remote worker tokens of the pool (`workers`).',
+      tag: 'Pools and workers',
+      auth: 'api-token',
+      query: QueueQuery,
+      responses: {
+        200: {
+          description: 'The queue',
+          schema: z.object({
+            jobs: z.array(JobViewSchema.extend({ position: z.number().int() })),
+            pools: z.array(
+              PoolDemandSchema.extend({
+                runningJobs: z.array(
+                  z.object({
+                    id: z.string(),
+                    key: z.string(),
+                    phase: z.string().nullable(),
+                    percent: z.number(),
+                  }),
+                ),
+                workers: z.array(
+                  z.object({
+                    id: z.string(),
+                    label: z.string().nullable(),
+                    lastUsedAt: z.string().nullable(),
+                    revokedAt: z.string().nullable(),
+                  }),
+                ),
+              }),
+            ),
+          }),
+        },
+      },
+      errors: ['VALIDATION_FAILED'],
+    },
     'POST /v1/jobs/:id/retry': {
       operationId: 'retryJob',
       summary: 'Run an ERROR or CANCELED job again, with a fresh set of attempts',
@@ -412,6 +552,78 @@ export function routeDocs(): Record<string, RouteDoc> {
       params: { name: 'The template name' },
       responses: { 200: { description: 'The template', schema: TemplateSchema } },
       errors: ['TEMPLATE_NOT_FOUND', 'INVALID_TEMPLATE'],
+    },
+    'POST /v1/templates/validate': {
+      operationId: 'validateTemplate',
+      summary: 'Check a template document; answers it with every default filled in',
+      description:
+        'Nothing is stored. Invalid: INVALID_TEMPLATE, with each invalid field in `errors` (`ladder[0].videoBitrate`).',
+      tag: 'Templates',
+      auth: 'api-token',
+      body: { schema: z.record(z.string(), z.unknown()) },
+      responses: {
+        200: {
+          description: 'Valid',
+          schema: z.object({ valid: z.literal(true), template: TemplateSchema }),
+        },
+      },
+      errors: ['INVALID_TEMPLATE', 'VALIDATION_FAILED'],
+    },
+    'GET /v1/pipelines': {
+      operationId: 'listPipelines',
+      summary: 'Every pipeline this server runs, with every default filled in',
+      tag: 'Templates',
+      auth: 'api-token',
+      responses: {
+        200: {
+          description: 'Pipelines',
+          schema: z.object({
+            pipelines: z.array(
+              z.looseObject({
+                name: z.string(),
+                bucket: z.string(),
+                prefix: z.string(),
+                suffixes: z.array(z.string()),
+                template: z.string(),
+                destinationBucket: z.string(),
+                destinationPrefix: z.string(),
+                settingsPrefix: z.string().nullable(),
+                priority: z.number(),
+                retry: z.object({
+                  maxAttempts: z.number().int().nullable(),
+                  backoff: z.object({
+                    initialSeconds: z.number(),
+                    maxSeconds: z.number(),
+                    multiplier: z.number(),
+                  }),
+                }),
+              }),
+            ),
+          }),
+        },
+      },
+    },
+    'POST /v1/plan/file': {
+      operationId: 'planFile',
+      summary: 'Dry run for a file that is not uploaded: the body is probed, never stored',
+      description:
+        'The raw body (any content type) is written to a scratch folder under the upload size limit and slow-client guard, probed, planned like POST /v1/plan, and removed.',
+      tag: 'Templates',
+      auth: 'api-token',
+      query: PlanFileQuery,
+      body: { contentType: 'application/octet-stream' },
+      responses: { 200: { description: 'The probe and the plan', schema: PlanSchema } },
+      errors: [
+        'VALIDATION_FAILED',
+        'TEMPLATE_NOT_FOUND',
+        'INVALID_TEMPLATE',
+        'PAYLOAD_TOO_LARGE',
+        'INPUT_EMPTY',
+        'UPLOAD_INCOMPLETE',
+        'INPUT_UNREADABLE',
+        'REQUEST_TOO_SLOW',
+        'SERVER_BUSY',
+      ],
     },
     'POST /v1/plan': {
       operationId: 'plan',
