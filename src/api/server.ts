@@ -24,6 +24,7 @@ import { parseTemplate } from '../templates/template.ts';
 import type { TemplateRegistry } from '../templates/template-registry.ts';
 import { tokenMatches } from './api-token.ts';
 import type { ClientLimits } from './client-limits.ts';
+import { CONSOLE_ROUTES, registerConsoleRoutes } from './console-routes.ts';
 import { registerEventStreamRoutes, wantsEventStream } from './event-stream-routes.ts';
 import {
   INGEST_EVENTS_ROUTE,
@@ -183,11 +184,14 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...PUBLIC_DOC_ROUTES,
     ...(deps.metricsPublic ? [METRICS_ROUTE] : []),
   ]);
+  const consoleRoutes = new Set<string>(CONSOLE_ROUTES);
   if (apiToken) {
     app.addHook('onRequest', async (req, reply) => {
       if (req.url === '/v1/health' || req.url.startsWith('/v1/worker/')) return;
       if (publicRoutes.has(req.routeOptions.url ?? '')) return;
       if (deps.ingestEvents && req.routeOptions.url === INGEST_EVENTS_ROUTE) return;
+      // The console's pages decide themselves (the login page needs no token).
+      if (consoleRoutes.has(req.routeOptions.url ?? '')) return;
       if (!tokenMatches(req.headers.authorization, apiToken)) {
         return sendProblem(
           reply,
@@ -364,6 +368,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
+  });
+
+  // The web console. Until sessions exist, only a bearer token opens it on a server with a token.
+  registerConsoleRoutes(app, {
+    authenticated: (req) => !apiToken || tokenMatches(req.headers.authorization, apiToken),
   });
 
   // Seed 002's routes: /jobs/<STATUS> lists, /jobs/<id> shows one job.

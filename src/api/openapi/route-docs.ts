@@ -103,6 +103,57 @@ export function routeDocs(): Record<string, RouteDoc> {
       responses: { 200: { description: 'The page', contentType: 'text/html' } },
     },
 
+    // The web console (docs/console.md): pages for a browser, not API calls.
+    'GET /': {
+      operationId: 'consoleRedirect',
+      summary: 'Redirect to the web console',
+      tag: 'Console',
+      auth: 'none',
+      responses: { 302: { description: 'To /console/' } },
+    },
+    'GET /console': {
+      operationId: 'consoleRedirectSlash',
+      summary: 'Redirect to the web console',
+      tag: 'Console',
+      auth: 'none',
+      responses: { 302: { description: 'To /console/' } },
+    },
+    'GET /console/': {
+      operationId: 'console',
+      summary: 'The web console (or its login page when a token is needed and no session is open)',
+      tag: 'Console',
+      auth: 'none',
+      responses: { 200: { description: 'The page', contentType: 'text/html' } },
+      errors: ['CONSOLE_NOT_BUILT'],
+    },
+    'GET /console/assets/:name': {
+      operationId: 'consoleAsset',
+      summary: "A file of the console's build (content-hashed name, cached for ever)",
+      description: "Served only with a session when the server needs a token, except the login page's own.",
+      tag: 'Console',
+      auth: 'none',
+      params: { name: 'The file name' },
+      responses: { 200: { description: 'The file', contentType: 'application/octet-stream' } },
+      errors: ['UNAUTHORIZED', 'ROUTE_NOT_FOUND'],
+    },
+    'GET /console/vendor/:name': {
+      operationId: 'consoleVendor',
+      summary: 'The players the job page loads: hls.min.js, dash.all.min.js',
+      tag: 'Console',
+      auth: 'none',
+      params: { name: 'hls.min.js or dash.all.min.js' },
+      responses: { 200: { description: 'The script', contentType: 'text/javascript' } },
+      errors: ['ROUTE_NOT_FOUND'],
+    },
+    'GET /console/*': {
+      operationId: 'consoleNotFound',
+      summary: 'Any other path under /console/: 404',
+      tag: 'Console',
+      auth: 'none',
+      responses: {},
+      errors: ['ROUTE_NOT_FOUND'],
+    },
+
     // Jobs.
     'GET /v1/jobs': {
       operationId: 'listJobs',
