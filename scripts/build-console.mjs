@@ -79,6 +79,7 @@ function page(title, { script, style }, head) {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
+<link rel="icon" href="data:,">
 <title>${title}</title>
 ${style ? `<link rel="stylesheet" href="${style}">\n` : ''}${head ? `${head}\n` : ''}<script type="module" src="${script}"></script>
 </head>

@@ -90,7 +90,7 @@ export function renderJobPage(view: HTMLElement, id: string, setTitle: (t: strin
   const outputsBody = h('div', null, h('p', { class: 'note' }, 'Loading…'));
   const mediaBody = h('div', null, h('p', { class: 'note' }, 'Loading…'));
   const planBody = h('div', null, h('p', { class: 'note' }, 'Loading…'));
-  const timeline = h('ol', { class: 'timeline', 'aria-label': 'Events' });
+  const timeline = h('ol', { id: 'timeline', class: 'timeline', 'aria-label': 'Events' });
   const stderr = h('pre', { class: 'stderr', 'aria-label': 'ffmpeg stderr', tabindex: '0' });
   const stderrSection = section('stderr', 'ffmpeg stderr', stderr);
   stderrSection.hidden = true;
