@@ -91,8 +91,8 @@ export function renderJobPage(view: HTMLElement, id: string, setTitle: (t: strin
   const mediaBody = h('div', null, h('p', { class: 'note' }, 'Loading…'));
   const planBody = h('div', null, h('p', { class: 'note' }, 'Loading…'));
   const timeline = h('ol', { id: 'timeline', class: 'timeline', 'aria-label': 'Events' });
-  const stderr = h('pre', { class: 'stderr', 'aria-label': 'ffmpeg stderr', tabindex: '0' });
-  const stderrSection = section('stderr', 'ffmpeg stderr', stderr);
+  const stderr = h('pre', { id: 'stderr', class: 'stderr', 'aria-label': 'ffmpeg stderr', tabindex: '0' });
+  const stderrSection = section('stderr-section', 'ffmpeg stderr', stderr);
   stderrSection.hidden = true;
 
   const main = h(
@@ -485,6 +485,8 @@ function renderTimeline(el: HTMLOListElement, events: JobEvent[]): void {
     events.map((e) => {
       const d = (e.data ?? {}) as Record<string, unknown>;
       if (typeof d.attempt === 'number') attempt = d.attempt;
+      // A retried ERROR or CANCELED job starts a fresh set of attempts.
+      if (e.type === 'job:resubmitted') attempt = 0;
       const err = d.error as { code?: string; message?: string } | undefined;
       const transition =
         e.fromStatus && e.toStatus && e.fromStatus !== e.toStatus

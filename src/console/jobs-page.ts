@@ -232,6 +232,12 @@ export function renderJobsPage(view: HTMLElement, setTitle: (t: string) => void)
     const fresh = row(job);
     rows.set(job.id, fresh);
     tbody.prepend(fresh);
+    // The list stays the newest LIST_LIMIT: the oldest row goes as a new one comes.
+    const last = tbody.lastElementChild as HTMLTableRowElement | null;
+    if (rows.size > LIST_LIMIT && last?.dataset.jobId) {
+      rows.delete(last.dataset.jobId);
+      last.remove();
+    }
     setText(listNote, '');
     addPipeline(job.pipeline);
   }
