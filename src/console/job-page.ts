@@ -452,6 +452,11 @@ function outputRow(job: JobView, o: Output): HTMLTableRowElement {
   const peak = num('peakBitrate');
   const target = num('targetBitrate');
   const size = num('width') && num('height') ? `${num('width')}×${num('height')}` : null;
+  const details = [
+    peak !== null && peak !== avg ? `peak ${formatBitrate(peak)}` : null,
+    target !== null ? `target ${formatBitrate(target)}` : null,
+    size,
+  ].filter((d): d is string => d !== null);
   return h(
     'tr',
     { 'data-output-type': o.type },
@@ -469,11 +474,9 @@ function outputRow(job: JobView, o: Output): HTMLTableRowElement {
     h('td', { 'data-label': 'Size', class: 'num' }, formatBytes(o.size)),
     h(
       'td',
-      { 'data-label': 'Measured bitrate', class: 'num' },
+      { 'data-label': 'Measured bitrate', class: 'bitrate-cell' },
       avg !== null ? formatBitrate(avg) : '—',
-      peak !== null && peak !== avg ? h('span', { class: 'meta' }, ` peak ${formatBitrate(peak)}`) : null,
-      target !== null ? h('span', { class: 'meta' }, ` target ${formatBitrate(target)}`) : null,
-      size ? h('span', { class: 'meta' }, ` · ${size}`) : null,
+      details.length ? h('div', { class: 'meta' }, details.join(' · ')) : null,
     ),
   );
 }
