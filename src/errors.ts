@@ -16,6 +16,7 @@ export const ERROR_CATALOGUE = {
   JOB_NOT_FOUND: { status: 404, title: 'Job not found', retryable: false },
   OBJECT_NOT_FOUND: { status: 404, title: 'Object not found', retryable: false },
   ROUTE_NOT_FOUND: { status: 404, title: 'Route not found', retryable: false },
+  CONSOLE_NOT_BUILT: { status: 503, title: 'The web console is not built', retryable: false },
   INVALID_TRANSITION: { status: 409, title: 'Job cannot make that transition', retryable: false },
   LEASE_LOST: { status: 409, title: 'Attempt no longer holds the job', retryable: false },
   VERSION_CONFLICT: { status: 503, title: 'Job changed concurrently; try again', retryable: true },

@@ -25,7 +25,13 @@ import { planJob } from '../templates/ladder.ts';
 import { parseTemplate } from '../templates/template.ts';
 import type { TemplateRegistry } from '../templates/template-registry.ts';
 import type { ClientLimits } from './client-limits.ts';
-import { checkAccess, registerSessionRoutes, SESSION_ROUTE } from './console-session.ts';
+import { CONSOLE_ROUTES, registerConsoleRoutes } from './console-routes.ts';
+import {
+  checkAccess,
+  registerSessionRoutes,
+  requestAuthenticated,
+  SESSION_ROUTE,
+} from './console-session.ts';
 import { registerEventStreamRoutes, wantsEventStream } from './event-stream-routes.ts';
 import {
   INGEST_EVENTS_ROUTE,
@@ -208,12 +214,15 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...PUBLIC_DOC_ROUTES,
     ...(deps.metricsPublic ? [METRICS_ROUTE] : []),
   ]);
+  const consoleRoutes = new Set<string>(CONSOLE_ROUTES);
   // Every route but the public ones: the bearer token or the console's session cookie (when the server
   // has a token), and no cross-site changes (console-session.ts).
   app.addHook('onRequest', async (req, reply) => {
     if (req.url === '/v1/health' || req.url.startsWith('/v1/worker/')) return;
     if (publicRoutes.has(req.routeOptions.url ?? '')) return;
     if (deps.ingestEvents && req.routeOptions.url === INGEST_EVENTS_ROUTE) return;
+    // The console's pages decide themselves (the login page needs no token).
+    if (consoleRoutes.has(req.routeOptions.url ?? '')) return;
     try {
       checkAccess(req, apiToken);
     } catch (err) {
@@ -404,6 +413,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
+  });
+
+  // The web console: its pages and assets need the token's session where the API needs the token.
+  registerConsoleRoutes(app, {
+    authenticated: (req) => requestAuthenticated(req, apiToken),
   });
 
   registerPlanFileRoute(app, {

@@ -38,8 +38,10 @@ export async function runDemo(dataDir: string, file: string | undefined): Promis
     console.log(`\noutputs in ${dest}`);
     console.log(`  play HLS:  ffplay "${path.join(dest, 'master.m3u8')}"`);
     console.log(`  play DASH: ffplay "${path.join(dest, 'manifest.mpd')}"`);
+    // The demo's server stops with it: the console plays the outputs once `sluice serve` runs on this
+    // data directory (its default port; docs/console.md).
     console.log(
-      `  in a browser: serve ${dest} over HTTP (e.g. python3 -m http.server) and open master.m3u8 in hls.js or manifest.mpd in dash.js`,
+      `  in a browser: run \`sluice --data-dir ${config.dataDir} serve\` and open http://127.0.0.1:8787/console/#/jobs/${done.id}`,
     );
     return 0;
   } finally {
