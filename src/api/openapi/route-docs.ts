@@ -139,6 +139,8 @@ export function routeDocs(): Record<string, RouteDoc> {
       tag: 'Console session',
       auth: 'none',
       responses: { 204: { description: 'Cookie cleared' } },
+    },
+
     // The web console (docs/console.md): pages for a browser, not API calls.
     'GET /': {
       operationId: 'consoleRedirect',
