@@ -64,7 +64,7 @@ async function start(): Promise<void> {
         'a',
         { class: 'brand', href: '#/' },
         h('span', { class: 'brand-mark', 'aria-hidden': 'true' }),
-        h('span', null, 'Sluice'),
+        h('span', { class: 'brand-name' }, 'Sluice'),
       ),
       h('nav', { 'aria-label': 'Main' }, navLinks.jobs, navLinks.templates, navLinks.pipelines),
       account,

@@ -190,7 +190,8 @@ export function renderPlayer(job: JobView): { element: HTMLElement; stop: Stop }
   async function use(s: Source): Promise<void> {
     const src = sources[s];
     if (!src || stopped) return;
-    const at = video.currentTime;
+    // Another source goes on where this one is, except after the end: then it starts from the start.
+    const at = video.ended ? 0 : video.currentTime;
     const wasPlaying = !video.paused;
     detach?.();
     detach = null;

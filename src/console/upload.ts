@@ -15,6 +15,7 @@ export function renderUpload(o: { onJobs(jobs: JobView[]): void }): { element: H
     id: 'upload-file',
     class: 'sr-only',
     tabindex: '-1',
+    'aria-label': 'Choose a video to upload',
     accept: 'video/*,audio/*,.mxf,.mkv,.ts,.m2ts',
   });
   const chosen = h('p', { class: 'chosen', 'aria-live': 'polite' }, 'No file chosen.');
