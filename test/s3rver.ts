@@ -53,6 +53,8 @@ export async function startS3rver(t: T, buckets: string[] = ['source', 'destinat
   const requests: S3Server['requests'] = [];
   let failing = 0;
   let stalling = 0;
+  /** The last object write of each key (path) the proxy passed on; the next waits for it. */
+  const writes = new Map<string, Promise<void>>();
   let failure = { status: 503, code: 'SlowDown' };
   const proxy = http.createServer((req, res) => {
     // Presigned requests carry their signature in the query; the SDK's own, in the Authorization header.
@@ -78,16 +80,42 @@ export async function startS3rver(t: T, buckets: string[] = ['source', 'destinat
       );
       return;
     }
-    const up = http.request(
-      { host: '127.0.0.1', port: addr.port, method: req.method, path: req.url, headers: req.headers },
-      (upRes) => {
-        entry.status = upRes.statusCode ?? 0;
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-        upRes.pipe(res);
-      },
-    );
-    up.on('error', () => res.destroy());
-    req.pipe(up);
+    const forward = () =>
+      new Promise<void>((done) => {
+        const up = http.request(
+          { host: '127.0.0.1', port: addr.port, method: req.method, path: req.url, headers: req.headers },
+          (upRes) => {
+            entry.status = upRes.statusCode ?? 0;
+            res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+            upRes.pipe(res);
+            upRes.once('end', done);
+            upRes.once('error', done);
+          },
+        );
+        up.on('error', () => {
+          res.destroy();
+          done();
+        });
+        res.once('close', done);
+        req.pipe(up);
+      });
+    // s3rver writes an object in place (truncate, then write), so two PUTs of one key at once can
+    // interleave into a mix of both, which S3 never returns (each PUT is atomic; the last one wins). The
+    // proxy passes one object write of a key at a time, as S3 appears to.
+    const url = new URL(req.url ?? '/', 'http://s3');
+    const write =
+      (req.method === 'PUT' && !url.searchParams.has('partNumber')) ||
+      (req.method === 'POST' && url.searchParams.has('uploadId'));
+    if (!write) {
+      void forward();
+      return;
+    }
+    const before = writes.get(url.pathname) ?? Promise.resolve();
+    const mine = before.then(forward);
+    writes.set(url.pathname, mine);
+    void mine.then(() => {
+      if (writes.get(url.pathname) === mine) writes.delete(url.pathname);
+    });
   });
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   const port = (proxy.address() as AddressInfo).port;
