@@ -117,7 +117,7 @@ function open(kind: Kind, i: number): Promise<void> {
       if (kind === 'slow head') socket.write('G');
       if (kind === 'slow upload') {
         socket.write(
-          `PUT /v1/uploads/slow-${i}.mp4 HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n` +
+          `PUT /v1/uploads/slow-${i}.mp4 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n` +
             'Content-Length: 1000000\r\n\r\nx',
         );
       }
@@ -131,7 +131,7 @@ function open(kind: Kind, i: number): Promise<void> {
     });
   });
 }
-const HEAD = 'ET /v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: '.split('');
+const HEAD = 'ET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: '.split('');
 let tick = 0;
 const drip = setInterval(() => {
   tick++;

@@ -8,6 +8,7 @@ export const ERROR_CATALOGUE = {
   TEMPLATE_NOT_FOUND: { status: 400, title: 'Template not found', retryable: false },
   INVALID_TEMPLATE: { status: 400, title: 'Template is not valid', retryable: false },
   UNAUTHORIZED: { status: 401, title: 'Missing or wrong token', retryable: false },
+  HOST_NOT_ALLOWED: { status: 403, title: 'An open server answers loopback names only', retryable: false },
   WORKER_TOKEN_INVALID: { status: 401, title: 'Worker token is not known', retryable: false },
   WORKER_TOKEN_REVOKED: { status: 401, title: 'Worker token was revoked', retryable: false },
   WORKER_TOKEN_NOT_FOUND: { status: 404, title: 'No worker token with that id', retryable: false },

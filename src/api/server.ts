@@ -42,6 +42,7 @@ import { registerInputRoutes } from './input-routes.ts';
 import { registerJobCountsRoute } from './job-counts-route.ts';
 import { registerJobRetryRoutes } from './job-retry-routes.ts';
 import { jobView } from './job-view.ts';
+import { guardLoopbackHost } from './loopback-host.ts';
 import { METRICS_ROUTE, READY_ROUTE, registerObservabilityRoutes } from './observability-routes.ts';
 import { collectRoutes, PUBLIC_DOC_ROUTES, registerDocsRoutes } from './openapi/docs-routes.ts';
 import { registerOutputFileRoutes } from './output-file-routes.ts';
@@ -214,6 +215,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     ...PUBLIC_DOC_ROUTES,
     ...(deps.metricsPublic ? [METRICS_ROUTE] : []),
   ]);
+  // An open server answers loopback names only (DNS rebinding; loopback-host.ts).
+  if (!apiToken) guardLoopbackHost(app);
   const consoleRoutes = new Set<string>(CONSOLE_ROUTES);
   // Every route but the public ones: the bearer token or the console's session cookie (when the server
   // has a token), and no cross-site changes (console-session.ts).

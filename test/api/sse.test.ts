@@ -258,7 +258,7 @@ test('a client that stops reading is dropped once its unsent buffer passes the b
   });
   await new Promise<void>((r) => socket.once('connect', () => r()));
   socket.pause(); // reads nothing, ever
-  socket.write('GET /v1/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n');
+  socket.write('GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n');
   // It holds the only stream place.
   await waitFor('the slow stream open', async () => {
     const res = await fetch(`${api.url}/v1/events`, { headers: { accept: 'text/event-stream' } });
