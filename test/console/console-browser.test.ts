@@ -360,24 +360,48 @@ test('web console in Chromium against a real sluice serve beyond loopback (login
     assert.deepEqual(dialogs, [], 'no script ran');
   });
 
-  await t.test('a running job is canceled from its page', async () => {
-    const long = await fs.readFile(await clip({ width: 640, height: 360, seconds: 30 }));
-    const put = await fetch(`${base}/v1/uploads/long.mp4?template=slow`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${token}` },
-      body: long,
-    });
-    assert.equal(put.status, 201);
-    const { jobs } = (await put.json()) as { jobs: JobView[] };
-    const id = jobs[0]?.id;
-    assert.ok(id);
-    await page.goto(`${base}/console/#/jobs/${id}`);
-    await page.locator('#job [data-field="status"]', { hasText: 'PROGRESSING' }).waitFor({ timeout: 60_000 });
-    await page.getByRole('button', { name: 'Cancel job' }).click();
-    await page.locator('#job [data-field="status"]', { hasText: 'CANCELED' }).waitFor({ timeout: 30_000 });
-    const after = await server.api.getJob(id);
-    assert.equal(after.status, 'CANCELED');
-  });
+  await t.test(
+    'the queue and the pool show a running and a waiting job; the running one is canceled from its page',
+    async () => {
+      const upload = async (key: string, body: Buffer, template: string) => {
+        const put = await fetch(`${base}/v1/uploads/${key}?template=${template}`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${token}` },
+          body: Uint8Array.from(body),
+        });
+        assert.equal(put.status, 201);
+        const id = ((await put.json()) as { jobs: JobView[] }).jobs[0]?.id;
+        assert.ok(id);
+        return id;
+      };
+      const id = await upload(
+        'long.mp4',
+        await fs.readFile(await clip({ width: 640, height: 360, seconds: 30 })),
+        'slow',
+      );
+      await waitFor('long.mp4 running', async () => (await server.api.getJob(id)).status === 'PROGRESSING');
+      // One worker (--concurrency 1): the next upload waits in the queue behind it.
+      const waiting = await upload('queued.mp4', bytes, 'tiny');
+      await page.goto(`${base}/console/#/`);
+      await page.locator(`#queue li[data-job-id="${waiting}"]`, { hasText: 'queued.mp4' }).waitFor();
+      assert.equal(await page.locator('#queue li[data-job-id] .pos').first().innerText(), '1');
+      await page.locator('#pools [data-pool="local"]', { hasText: 'long.mp4' }).waitFor();
+      await page.goto(`${base}/console/#/jobs/${id}`);
+      await page
+        .locator('#job [data-field="status"]', { hasText: 'PROGRESSING' })
+        .waitFor({ timeout: 60_000 });
+      await page.getByRole('button', { name: 'Cancel job' }).click();
+      await page.locator('#job [data-field="status"]', { hasText: 'CANCELED' }).waitFor({ timeout: 30_000 });
+      const after = await server.api.getJob(id);
+      assert.equal(after.status, 'CANCELED');
+      // The worker it freed takes the waiting job.
+      await waitFor(
+        'the queued job ran',
+        async () => (await server.api.getJob(waiting)).status === 'COMPLETE',
+        60_000,
+      );
+    },
+  );
 
   await t.test('a failed job shows its code and what to do, and is retried from its page', async () => {
     const put = await fetch(`${base}/v1/uploads/broken.mp4`, {
