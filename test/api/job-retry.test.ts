@@ -3,38 +3,8 @@
 // `failed` with its code, and the others are still retried.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { JobStore } from '../../src/jobs/job-store.ts';
-import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
+import { failedJob } from './failed-job.ts';
 import { buildTestApi } from './test-api.ts';
-
-async function failedJob(store: JobStore, key: string, pipeline: string): Promise<string> {
-  const { job } = await store.create(
-    {
-      pipeline,
-      input: { bucket: 'source', key, size: 10, etag: `e-${key}` },
-      templateName: 'abr-default',
-      template: getBuiltinTemplate('abr-default'),
-      destination: { bucket: 'destination', prefix: `${key}/abr-default` },
-      userMetadata: {},
-      idempotencyKey: JSON.stringify([pipeline, key]),
-    },
-    new Date(),
-  );
-  const claimed = await store.claimNext(`tok-${key}`, 30_000, new Date());
-  assert.equal(claimed?.id, job.id);
-  await store.transition(
-    job.id,
-    {
-      type: 'fail',
-      leaseToken: `tok-${key}`,
-      error: { code: 'INPUT_UNREADABLE', message: 'not media' },
-      retryable: false,
-      retryDelayMs: 0,
-    },
-    new Date(),
-  );
-  return job.id;
-}
 
 test('every ERROR job of the pipeline is retried; one retried meanwhile by another client is in failed', async (t) => {
   const { app, store } = await buildTestApi(t);

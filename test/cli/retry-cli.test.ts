@@ -1,29 +1,11 @@
 // `sluice retry <id>` end to end: the real CLI process and its ApiClient against the API listening on
 // loopback (real Fastify, real SQLite), not inject().
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { ApiClient } from '../../src/cli/api-client.ts';
 import { SluiceError } from '../../src/errors.ts';
 import { buildTestApi } from '../api/test-api.ts';
-
-const run = promisify(execFile);
-const SLUICE = path.resolve('bin/sluice.js');
-
-async function sluice(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [SLUICE, ...args], {
-      timeout: 30_000,
-      env: { ...process.env, SLUICE_LOG_LEVEL: 'silent' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+import { sluice } from './run-sluice.ts';
 
 test('sluice retry <id> resubmits an ERROR job through a listening server; a second retry is refused', async (t) => {
   const { app, put, scheduler, store } = await buildTestApi(t);
