@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { SluiceError } from '../errors.ts';
 import type { Job } from '../jobs/job.ts';
-import { contentTypeOf, IMMUTABLE } from '../storage/content-type.ts';
+import { cacheControlOf, contentTypeOf } from '../storage/content-type.ts';
 import { validateObjectKey } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 
@@ -72,18 +72,17 @@ export function registerOutputFileRoutes(
     const info = await deps.objects.stat(bucket, key);
     if (!info) throw notFound(job, rel);
     const etag = JSON.stringify(info.etag);
-    reply
-      .header('accept-ranges', 'bytes')
-      .header('content-type', contentTypeOf(key))
-      .header('etag', etag)
-      .header('last-modified', new Date(info.lastModified).toUTCString())
-      // Behind the API's access rule: a shared cache must not keep it; versioned files never change.
-      .header(
-        'cache-control',
-        /(^|\/)v\/[^/]+\/./.test(rel) ? IMMUTABLE.replace('public', 'private') : 'no-cache',
-      )
-      .header('x-content-type-options', 'nosniff');
-    if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+    // Only an answer with the file's bytes (or a 304 for them) carries its validators and cache lifetime:
+    // an error under them (a 416, a failed read) could be kept by a browser cache for a year.
+    const describe = () =>
+      reply
+        .header('content-type', contentTypeOf(key))
+        .header('etag', etag)
+        .header('last-modified', new Date(info.lastModified).toUTCString())
+        // Behind the API's access rule: a shared cache must not keep it; versioned files never change.
+        .header('cache-control', cacheControlOf(rel).replace('public', 'private'));
+    reply.header('accept-ranges', 'bytes').header('x-content-type-options', 'nosniff');
+    if (req.headers['if-none-match'] === etag) return describe().code(304).send();
     const header = req.headers.range;
     const range = rangeOf(typeof header === 'string' ? header : undefined, info.size);
     if (range === 'unsatisfiable') {
@@ -95,22 +94,24 @@ export function registerOutputFileRoutes(
     }
     const start = range?.start ?? 0;
     const end = range?.end ?? info.size - 1;
-    reply.code(range ? 206 : 200);
-    if (range) reply.header('content-range', `bytes ${start}-${end}/${info.size}`);
-    reply.header('content-length', String(Math.max(0, end - start + 1)));
-    if (req.method === 'HEAD' || info.size === 0) return reply.send();
+    const answer = () => {
+      describe().code(range ? 206 : 200);
+      if (range) reply.header('content-range', `bytes ${start}-${end}/${info.size}`);
+      return reply.header('content-length', String(Math.max(0, end - start + 1)));
+    };
+    if (req.method === 'HEAD' || info.size === 0) return answer().send();
     const opened = await deps.objects.openRead(bucket, key, { start, end }).catch((err: unknown) => {
       // Gone between the stat and the read (a republish): as missing.
       if (err instanceof SluiceError && err.code === 'OBJECT_NOT_FOUND') throw notFound(job, rel);
       throw err;
     });
     if (opened.info.etag !== info.etag && attempt < 3) {
-      // Replaced between the stat and the read (an entry point republished): the headers above describe
+      // Replaced between the stat and the read (an entry point republished): the headers would describe
       // the old bytes, so start again from the new object.
       opened.stream.destroy();
       return serve(req, reply, attempt + 1);
     }
-    return reply.send(opened.stream);
+    return answer().send(opened.stream);
   };
 
   // HEAD is its own route: Fastify's automatic HEAD would open the file only to throw its bytes away.

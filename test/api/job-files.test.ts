@@ -115,6 +115,10 @@ test('single ranges are 206 with Content-Range; past the end is 416; several ran
     assert.equal(res.status, 416, range);
     assert.equal(res.headers['content-range'], `bytes */${size}`, range);
     assert.equal(JSON.parse(res.body.toString()).code, 'RANGE_NOT_SATISFIABLE');
+    // An error is not the file: no validator a cache would keep it under, no lifetime (a year, here).
+    assert.equal(res.headers.etag, undefined, `${range}: no ETag on an error`);
+    assert.equal(res.headers['last-modified'], undefined, range);
+    assert.doesNotMatch(String(res.headers['cache-control'] ?? ''), /max-age|immutable/, range);
   }
   // Several ranges, another unit, or nonsense: ignored (RFC 9110), the whole file.
   for (const range of ['bytes=0-1,5-6', 'items=0-1', 'bytes=9-3', 'bytes=abc']) {
