@@ -27,22 +27,30 @@ export function registerJobRetryRoutes(
     const jobs = await deps.store.list({ status: 'ERROR', pipeline, limit: RETRY_BATCH });
     const retried: JobView[] = [];
     const failed: { id: string; code: string; message: string }[] = [];
-    for (const { id } of jobs) {
-      try {
-        const job = await deps.store.transition(
-          id,
-          { type: 'retry', reason: `retried through the API with every ERROR job of pipeline ${pipeline}` },
-          new Date(),
-        );
-        retried.push(deps.view(job));
-      } catch (err) {
-        const e = toSluiceError(err);
-        if (e.code === 'INTERNAL') throw err;
-        failed.push({ id, code: e.code, message: e.message });
+    try {
+      for (const { id } of jobs) {
+        try {
+          const job = await deps.store.transition(
+            id,
+            { type: 'retry', reason: `retried through the API with every ERROR job of pipeline ${pipeline}` },
+            new Date(),
+          );
+          retried.push(deps.view(job));
+        } catch (err) {
+          const e = toSluiceError(err);
+          if (e.code === 'INTERNAL') throw err;
+          failed.push({ id, code: e.code, message: e.message });
+        }
       }
+    } finally {
+      // Those retried before a store failure run too.
+      if (retried.length > 0) deps.poke();
+      req.log.info(
+        { pipeline, retried: retried.length, failed: failed.length },
+        'pipeline ERROR jobs retried',
+      );
     }
-    if (retried.length > 0) deps.poke();
-    req.log.info({ pipeline, retried: retried.length, failed: failed.length }, 'pipeline ERROR jobs retried');
-    return { retried, failed };
+    // A full batch: more ERROR jobs may wait; the same request again takes the next ones.
+    return { retried, failed, more: jobs.length === RETRY_BATCH };
   });
 }

@@ -8,12 +8,12 @@
 // A job offered to several pools counts in each: whichever claims it first runs it.
 import type { FastifyInstance } from 'fastify';
 import { SluiceError } from '../errors.ts';
-import { WAITING_FOR_CAPACITY } from '../jobs/job.ts';
+import { type Job, WAITING_FOR_CAPACITY } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
 import { DEFAULT_POOLS, type PoolSettings, poolMayClaim } from '../jobs/pool-offer.ts';
 
 /** The most jobs of one status read per request (a queue deeper than this is reported as this deep). */
-const SCAN_LIMIT = 10_000;
+export const SCAN_LIMIT = 10_000;
 
 export interface PoolDemand {
   pool: string;
@@ -28,6 +28,11 @@ export async function poolDemand(store: JobStore, s: PoolSettings, now: Date): P
     store.list({ status: 'SUBMITTED', limit: SCAN_LIMIT }),
     store.list({ status: 'PROGRESSING', limit: SCAN_LIMIT }),
   ]);
+  return poolDemandOf(submitted, progressing, s, now);
+}
+
+/** Each pool's demand from the SUBMITTED and PROGRESSING jobs (pure). */
+export function poolDemandOf(submitted: Job[], progressing: Job[], s: PoolSettings, now: Date): PoolDemand[] {
   const runnable = submitted.filter((j) => Date.parse(j.runAfter) <= now.getTime());
   return s.pools.map((pool) => {
     const offered = runnable.filter((j) => poolMayClaim(s, pool, j, now));

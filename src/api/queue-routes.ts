@@ -4,30 +4,16 @@
 // yet in the queue (run_after in the future).
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { Job } from '../jobs/job.ts';
 import type { JobStore } from '../jobs/job-store.ts';
 import { DEFAULT_POOLS, type PoolSettings } from '../jobs/pool-offer.ts';
 import type { WorkerTokenStore } from '../jobs/worker-token-store.ts';
 import { type JobView, jobView } from './job-view.ts';
-import { poolDemand } from './pool-routes.ts';
+import { poolDemandOf, SCAN_LIMIT } from './pool-routes.ts';
 import { parseBody } from './validate.ts';
-
-/** The most queued jobs read per request, as GET /v1/pools (a deeper queue is shown this deep). */
-const SCAN_LIMIT = 10_000;
 
 export const QueueQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
-
-/** Runnable SUBMITTED jobs in claim order. */
-export function claimOrder(submitted: Job[], now: Date): Job[] {
-  // The store lists newest first, ties by insertion order: reversed, that is oldest first with the same
-  // tie-break as a claim; the sort is stable, so priority then keeps that order within each priority.
-  return submitted
-    .filter((j) => Date.parse(j.runAfter) <= now.getTime())
-    .reverse()
-    .sort((a, b) => b.priority - a.priority);
-}
 
 export function registerQueueRoutes(
   app: FastifyInstance,
@@ -37,15 +23,19 @@ export function registerQueueRoutes(
   app.get('/v1/queue', async (req) => {
     const { limit } = parseBody(QueueQuery, req.query, 'query');
     const now = new Date();
-    const [submitted, progressing, demand, tokens] = await Promise.all([
+    // The front of the queue from the store in claim order (however deep the queue); the pools' counts
+    // from one read of each status, as GET /v1/pools reads them.
+    const [front, submitted, progressing, tokens] = await Promise.all([
+      deps.store.listQueued(now, limit),
       deps.store.list({ status: 'SUBMITTED', limit: SCAN_LIMIT }),
       deps.store.list({ status: 'PROGRESSING', limit: SCAN_LIMIT }),
-      poolDemand(deps.store, pools, now),
       deps.workerTokens ? deps.workerTokens.listWorkerTokens() : Promise.resolve([]),
     ]);
-    const jobs: (JobView & { position: number })[] = claimOrder(submitted, now)
-      .slice(0, limit)
-      .map((job, i) => ({ ...jobView(job, pools, now), position: i + 1 }));
+    const demand = poolDemandOf(submitted, progressing, pools, now);
+    const jobs: (JobView & { position: number })[] = front.map((job, i) => ({
+      ...jobView(job, pools, now),
+      position: i + 1,
+    }));
     return {
       jobs,
       pools: demand.map((d) => ({

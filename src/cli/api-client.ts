@@ -89,7 +89,7 @@ export class ApiClient {
   /** Every ERROR job of a pipeline, retried (POST /v1/jobs/retry); those that changed meanwhile in `failed`. */
   retryPipeline(
     pipeline: string,
-  ): Promise<{ retried: JobView[]; failed: { id: string; code: string; message: string }[] }> {
+  ): Promise<{ retried: JobView[]; failed: { id: string; code: string; message: string }[]; more: boolean }> {
     return this.request('POST', '/v1/jobs/retry', { pipeline }, {}, (b) => Array.isArray(b.retried));
   }
 

@@ -1,6 +1,7 @@
 // The `sluice` command.
 import path from 'node:path';
 import { Command, Option } from 'commander';
+import type { JobView } from '../api/job-view.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import { isJobStatus } from '../jobs/job.ts';
 import { createLogger } from '../log.ts';
@@ -266,7 +267,16 @@ program
       throw new SluiceError('VALIDATION_FAILED', 'give a job id or --pipeline <name>, not both');
     }
     if (o.pipeline !== undefined) {
-      const { retried, failed } = await (await api()).retryPipeline(o.pipeline);
+      // 1000 jobs per request: again while the batch was full and something was retried.
+      const client = await api();
+      const retried: JobView[] = [];
+      const failed: { id: string; code: string; message: string }[] = [];
+      for (;;) {
+        const batch = await client.retryPipeline(o.pipeline);
+        retried.push(...batch.retried);
+        failed.push(...batch.failed);
+        if (!batch.more || batch.retried.length === 0) break;
+      }
       for (const job of retried) console.log(`${job.id}  ${job.status}`);
       // A job someone else changed meanwhile: named, and the exit status says not all went.
       for (const f of failed) console.error(`sluice: ${f.id}: ${f.code}: ${f.message}`);

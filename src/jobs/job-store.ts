@@ -67,6 +67,8 @@ export interface JobStore extends SeenObjectStore {
   findByIdPrefix(prefix: string, limit: number): Promise<Job[]>;
   /** Newest first; `q` is a case-insensitive substring of the id, the input key or a userMetadata value. */
   list(filter: JobListFilter): Promise<Job[]>;
+  /** Runnable SUBMITTED jobs in claim order (priority, highest first, then the oldest): the queue's front. */
+  listQueued(now: Date, limit: number): Promise<Job[]>;
   /** Jobs by status and pipeline: one grouped count (the console's counts and pipeline filter). */
   countByStatusAndPipeline(): Promise<{ status: JobStatus; pipeline: string; jobs: number }[]>;
   events(jobId: string): Promise<JobEvent[]>;

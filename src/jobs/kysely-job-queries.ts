@@ -78,6 +78,21 @@ export class KyselyJobQueries {
     return rows.map(fromRow);
   }
 
+  /** Runnable SUBMITTED jobs in the order claims take them (priority, then age), the first `limit`. */
+  async listQueued(now: Date, limit: number): Promise<Job[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('status', '=', 'SUBMITTED')
+      .where('run_after', '<=', now.toISOString())
+      .orderBy('priority', 'desc')
+      .orderBy('created_at')
+      .orderBy(this.insertionOrder)
+      .limit(limit)
+      .execute();
+    return rows.map(fromRow);
+  }
+
   async list(filter: JobListFilter): Promise<Job[]> {
     let q = this.db.selectFrom('jobs').selectAll();
     if (filter.status) q = q.where('status', '=', filter.status);

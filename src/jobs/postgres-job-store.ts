@@ -426,6 +426,10 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     return this.queries.list(filter);
   }
 
+  listQueued(now: Date, limit: number) {
+    return this.queries.listQueued(now, limit);
+  }
+
   countByStatusAndPipeline() {
     return this.queries.countByStatusAndPipeline();
   }

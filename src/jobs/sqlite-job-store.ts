@@ -309,6 +309,10 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     return this.queries.list(filter);
   }
 
+  listQueued(now: Date, limit: number) {
+    return this.queries.listQueued(now, limit);
+  }
+
   countByStatusAndPipeline() {
     return this.queries.countByStatusAndPipeline();
   }

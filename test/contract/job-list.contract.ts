@@ -104,4 +104,36 @@ export function jobListContract(name: string, factory: StoreFactory): void {
       { status: 'SUBMITTED', pipeline: 'promo', jobs: 1 },
     ]);
   });
+
+  test(`${name}: listQueued is the claim order (priority, then age, then insertion), runnable only, the first n`, async (t) => {
+    const { store } = await factory.open(t);
+    const made: string[] = [];
+    const job = (key: string, priority: number) => ({ ...newJob(key, 'default'), priority });
+    // Two at the same instant: insertion order breaks the tie, as a claim does.
+    for (const [key, priority, at] of [
+      ['old-low.mp4', 0, 0],
+      ['new-high.mp4', 5, 3],
+      ['tie-1.mp4', 1, 2],
+      ['tie-2.mp4', 1, 2],
+      ['newest-low.mp4', 0, 4],
+    ] as const) {
+      made.push((await store.create(job(key, priority), new Date(T0 + at * 1000))).job.id);
+    }
+    const now = new Date(T0 + 10_000);
+    const keys = async (n: number) => (await store.listQueued(now, n)).map((j) => j.input.key);
+    assert.deepEqual(await keys(10), [
+      'new-high.mp4',
+      'tie-1.mp4',
+      'tie-2.mp4',
+      'old-low.mp4',
+      'newest-low.mp4',
+    ]);
+    assert.deepEqual(await keys(2), ['new-high.mp4', 'tie-1.mp4'], 'the front, however deep the queue');
+    // What claims would take, in that order.
+    for (const key of await keys(10)) {
+      assert.equal((await store.claimNext(`tok-${key}`, 30_000, now))?.input.key, key);
+    }
+    assert.deepEqual(await keys(10), [], 'claimed jobs leave the queue');
+    assert.deepEqual(await store.listQueued(new Date(T0 - 1000), 10), [], 'not before they may run');
+  });
 }

@@ -410,7 +410,7 @@ export function routeDocs(): Record<string, RouteDoc> {
     'POST /v1/jobs/retry': {
       operationId: 'retryPipelineJobs',
       summary: 'Run every ERROR job of a pipeline again',
-      description: `Each job is retried on its own; one that changed meanwhile (retried by someone else) is listed in \`failed\` with its code, the rest go ahead. At most 1000 jobs per request.`,
+      description: `Each job is retried on its own; one that changed meanwhile (retried by someone else) is listed in \`failed\` with its code, the rest go ahead. At most 1000 jobs per request; \`more\` says whether to send it again.`,
       tag: 'Jobs',
       auth: 'api-token',
       body: { schema: RetryPipeline },
@@ -420,6 +420,7 @@ export function routeDocs(): Record<string, RouteDoc> {
           schema: z.object({
             retried: z.array(JobViewSchema),
             failed: z.array(z.object({ id: z.string(), code: z.string(), message: z.string() })),
+            more: z.boolean().describe('the batch was full: send the request again for the next ones'),
           }),
         },
       },
