@@ -4,12 +4,12 @@
 // and the players it loads on a job page under /console/vendor/. Every answer carries a strict
 // Content-Security-Policy: only this origin's scripts, styles and media, nothing inline, no framing.
 // These routes are outside the API's token hook: they decide themselves, through `authenticated`.
-import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SluiceError } from '../errors.ts';
 import { sendProblem } from './problem.ts';
@@ -49,6 +49,7 @@ export interface ConsoleDeps {
 }
 
 const require = createRequire(import.meta.url);
+const gzip = promisify(gzipCallback);
 
 /** The players' browser builds, from their packages (loaded by the job page only). */
 const VENDOR: Record<string, () => string> = {
@@ -88,16 +89,18 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
       'CONSOLE_NOT_BUILT',
       `the console is not built (no ${path.join(dir, 'index.html')}); run \`npm run build\` (npm ci runs it)`,
     );
-  /** The assets the login page names: the only ones served without a session. */
-  const loginAssets = (): Set<string> => {
-    try {
-      const html = readFileSync(path.join(dir, 'login.html'), 'utf8');
-      return new Set([...html.matchAll(/\/console\/assets\/([^"'\s>]+)/g)].map((m) => m[1] ?? ''));
-    } catch {
-      return new Set();
-    }
+  /** The assets the login page names: the only ones served without a session (read once it exists). */
+  let loginNames: Set<string> | null = null;
+  const loginAssets = async (): Promise<Set<string>> => {
+    if (loginNames) return loginNames;
+    const html = await fs.readFile(path.join(dir, 'login.html'), 'utf8').catch(() => null);
+    if (html === null) return new Set();
+    loginNames = new Set([...html.matchAll(/\/console\/assets\/([^"'\s>]+)/g)].map((m) => m[1] ?? ''));
+    return loginNames;
   };
-  const vendorCache = new Map<string, { body: Buffer; gz: Buffer }>();
+  // Each player read and compressed once, off the event loop (zlib's thread pool), shared by the
+  // requests that arrive meanwhile.
+  const vendorCache = new Map<string, Promise<{ body: Buffer; gz: Buffer }>>();
 
   app.register(async (scope) => {
     scope.addHook('onSend', async (_req, reply, payload) => {
@@ -125,7 +128,7 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
     scope.get<{ Params: { name: string } }>('/console/assets/:name', async (req, reply) => {
       const name = req.params.name;
       if (!ASSET_NAME.test(name)) return notFound(reply, req);
-      if (!deps.authenticated(req) && !loginAssets().has(name)) {
+      if (!deps.authenticated(req) && !(await loginAssets()).has(name)) {
         return sendProblem(
           reply,
           new SluiceError('UNAUTHORIZED', 'sign in at /console/ first (the API token opens a session)'),
@@ -148,12 +151,13 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
     scope.get<{ Params: { name: string } }>('/console/vendor/:name', async (req, reply) => {
       const resolve = Object.hasOwn(VENDOR, req.params.name) ? VENDOR[req.params.name] : undefined;
       if (!resolve) return notFound(reply, req);
-      let cached = vendorCache.get(req.params.name);
-      if (!cached) {
-        const body = await fs.readFile(resolve());
-        cached = { body, gz: gzipSync(body) };
-        vendorCache.set(req.params.name, cached);
+      let loading = vendorCache.get(req.params.name);
+      if (!loading) {
+        loading = fs.readFile(resolve()).then(async (body) => ({ body, gz: await gzip(body) }));
+        vendorCache.set(req.params.name, loading);
+        loading.catch(() => vendorCache.delete(req.params.name));
       }
+      const cached = await loading;
       if (acceptsGzip(req)) reply.header('content-encoding', 'gzip');
       return reply
         .header('cache-control', 'public, max-age=86400')

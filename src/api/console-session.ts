@@ -47,22 +47,26 @@ export function sessionValid(value: string, token: string, now = new Date()): bo
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-/** The session cookie's value from a Cookie header (the first of that name), or null. */
-export function sessionCookieOf(req: Headers): string | null {
+/**
+ * Every value of the session cookie in a Cookie header. A browser sends one per matching path and
+ * domain, so another (a stale one, or one a sibling subdomain set on a narrower path) can come first:
+ * any valid one counts.
+ */
+export function sessionCookiesOf(req: Headers): string[] {
   const header = req.headers.cookie;
-  if (typeof header !== 'string') return null;
+  if (typeof header !== 'string') return [];
+  const values: string[] = [];
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) return part.slice(eq + 1).trim();
+    if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) values.push(part.slice(eq + 1).trim());
   }
-  return null;
+  return values.slice(0, 8);
 }
 
 /** How the request proves it may call the API: its bearer token, a valid session cookie, or neither. */
 export function authenticatedBy(req: Headers, apiToken: string): 'bearer' | 'cookie' | null {
   if (tokenMatches(req.headers.authorization, apiToken)) return 'bearer';
-  const cookie = sessionCookieOf(req);
-  return cookie !== null && sessionValid(cookie, apiToken) ? 'cookie' : null;
+  return sessionCookiesOf(req).some((c) => sessionValid(c, apiToken)) ? 'cookie' : null;
 }
 
 /** Bearer or cookie: what the console's own routes ask of a request when the server has a token. */

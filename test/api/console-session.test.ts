@@ -224,3 +224,18 @@ test('an upload signed in by the cookie needs this origin too; refused, it store
   assert.equal(ok.statusCode, 201, ok.body);
   assert.ok(await objects.stat('source', 'from-console.mp4'));
 });
+
+test('a stale or planted session cookie sent first does not hide the valid one', async (t) => {
+  const { app, value } = await signedIn(t);
+  // A browser sends one value per matching path and domain: a narrower-path one (planted by a sibling
+  // subdomain, or left from an old token) comes first.
+  const res = await app.inject({
+    method: 'GET',
+    url: '/v1/jobs',
+    headers: {
+      host: HOST,
+      cookie: `sluice_session=v1.9999999999.${'A'.repeat(43)}; sluice_session=${value}`,
+    },
+  });
+  assert.equal(res.statusCode, 200, res.body);
+});
