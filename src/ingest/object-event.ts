@@ -1,7 +1,7 @@
 // "Object created" as a CloudEvent (spec 1.0): subject is the key, data names the object's version.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { SluiceError } from '../errors.ts';
+import { fieldPathOf, SluiceError } from '../errors.ts';
 import type { ObjectInfo } from '../storage/object-store.ts';
 
 export const OBJECT_CREATED = 'io.sluice.object.created';
@@ -39,7 +39,7 @@ export function objectCreatedEvent(object: ObjectInfo, source: string, now = new
 export function parseObjectEvent(input: unknown): ObjectEvent {
   const parsed = ObjectEvent.safeParse(input);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    const issues = parsed.error.issues.map((i) => `${fieldPathOf(i.path) || '(root)'}: ${i.message}`);
     throw new SluiceError('VALIDATION_FAILED', `not an object-created CloudEvent: ${issues.join('; ')}`);
   }
   return parsed.data;

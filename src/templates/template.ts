@@ -1,7 +1,7 @@
 // Templates (job settings) as zod schemas: the one definition of what a template may say. Every object is
 // strict: an unknown key (a typo such as `enabeld`) is an error naming it, never silently dropped.
 import { z } from 'zod';
-import { fieldErrorsOf, SluiceError } from '../errors.ts';
+import { fieldErrorsOf, fieldPathOf, SluiceError } from '../errors.ts';
 import { DEFAULT_LIMITS } from '../media/input-policy.ts';
 
 export const RenditionSpec = z.strictObject({
@@ -112,7 +112,7 @@ export type Template = z.infer<typeof Template>;
 export function parseTemplate(input: unknown, source = 'template'): Template {
   const parsed = Template.safeParse(input);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    const issues = parsed.error.issues.map((i) => `${fieldPathOf(i.path) || '(root)'}: ${i.message}`);
     throw new SluiceError('INVALID_TEMPLATE', `${source} is not valid: ${issues.join('; ')}`, {
       issues,
       errors: fieldErrorsOf(parsed.error.issues),

@@ -81,14 +81,14 @@ test('GET /v1/templates lists built-ins and user templates; a user template with
   assert.equal(list.find((x) => x.name === 'course')?.description, 'course');
   assert.match(
     list.find((x) => x.name === 'typo')?.description ?? '',
-    /INVALID.*ladder\.0\.videoBitrateKbps/,
+    /INVALID.*ladder\[0\]\.videoBitrateKbps/,
   );
   const course = await app.inject('/v1/templates/course');
   assert.equal(course.json().packaging.segmentSeconds, 4, 'defaults filled in');
   const typo = await app.inject('/v1/templates/typo');
   assert.equal(typo.statusCode, 400);
   assert.equal(typo.json().code, 'INVALID_TEMPLATE');
-  assert.match(typo.json().detail, /ladder\.0\.videoBitrateKbps/);
+  assert.match(typo.json().detail, /ladder\[0\]\.videoBitrateKbps/);
   assert.equal((await app.inject('/v1/templates/nope')).json().code, 'TEMPLATE_NOT_FOUND');
 });
 
@@ -131,7 +131,7 @@ test('sluice templates list|show|validate and sluice plan work on local files', 
   await fs.writeFile(bad, JSON.stringify({ ladder: [{ name: 'x', height: 'tall', videoBitrateKbps: 100 }] }));
   const refused = await sluice('templates', 'validate', bad).catch((e) => e);
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /INVALID_TEMPLATE.*ladder\.0\.height/);
+  assert.match(refused.stderr, /INVALID_TEMPLATE.*ladder\[0\]\.height/);
   const good = path.join(dir, 'good.json');
   await fs.writeFile(good, JSON.stringify({ ladder: [{ name: 'x', height: 240, videoBitrateKbps: 100 }] }));
   assert.match((await sluice('templates', 'validate', good)).stdout, /valid template/);

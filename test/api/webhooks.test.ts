@@ -115,7 +115,7 @@ test('POST /v1/webhooks: the secret once, never after; refused URLs, types and f
   await refused(
     { url: 'https://x.example/', eventTypes: ['sluice.job.done'] },
     'WEBHOOK_INVALID',
-    /eventTypes\.0: unknown event type; use one of sluice\.job\.submitted, .*sluice\.input\.information/,
+    /eventTypes\[0\]: unknown event type; use one of sluice\.job\.submitted, .*sluice\.input\.information/,
     400,
   );
   await refused({ url: 'ftp://x.example/' }, 'WEBHOOK_INVALID', /only http and https/, 400);

@@ -257,10 +257,10 @@ describe('parseTemplate', () => {
     assert.throws(() => parseTemplate({ name: 'bad', ladder: [] }), isCode('INVALID_TEMPLATE', 'ladder'));
   });
 
-  test('a rendition height that is not a number is INVALID_TEMPLATE naming ladder.0.height', () => {
+  test('a rendition height that is not a number is INVALID_TEMPLATE naming ladder[0].height', () => {
     assert.throws(
       () => parseTemplate({ name: 'bad', ladder: [{ name: 'x', height: 'x', videoBitrateKbps: 1000 }] }),
-      isCode('INVALID_TEMPLATE', 'ladder.0.height'),
+      isCode('INVALID_TEMPLATE', 'ladder[0].height'),
     );
   });
 
