@@ -21,6 +21,12 @@ export function onUnauthorized(listener: (err: ApiError) => void): void {
   listeners.add(listener);
 }
 
+/** Tells the listeners that the session ended, when a caller learnt it without a 401 (a closed stream). */
+export function sessionEnded(): void {
+  const err = new ApiError(401, 'UNAUTHORIZED', 'The session has ended.');
+  for (const l of listeners) l(err);
+}
+
 export async function problemOf(res: Response): Promise<ApiError> {
   let body: Record<string, unknown> = {};
   try {
@@ -66,17 +72,6 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
 
 export const get = <T>(path: string) => api<T>('GET', path);
 export const post = <T>(path: string, body?: unknown) => api<T>('POST', path, body ?? {});
-
-/** GET, or null when the route does not exist on this server (an older one): the caller falls back. */
-export async function getOptional<T>(path: string): Promise<T | null> {
-  try {
-    return await get<T>(path);
-  } catch (err) {
-    // Any 404: an unknown route may also land on a parameterised one (/v1/jobs/counts as a job id).
-    if (err instanceof ApiError && err.status === 404) return null;
-    throw err;
-  }
-}
 
 export function describeError(err: unknown): string {
   if (err instanceof ApiError) return `${err.code}: ${err.message}`;

@@ -2,7 +2,7 @@
 // router. Each page renders into the view and returns how to stop it (close its event streams), so
 // leaving a page leaves nothing running.
 import './console.css';
-import { ApiError, api, getOptional, onUnauthorized } from './api.ts';
+import { ApiError, api, get, onUnauthorized } from './api.ts';
 import { h, replace } from './dom.ts';
 import { renderJobPage } from './job-page.ts';
 import { renderJobsPage } from './jobs-page.ts';
@@ -82,9 +82,7 @@ async function start(): Promise<void> {
     banner.hidden = false;
   });
 
-  const session = await getOptional<{ required: boolean; authenticated: boolean }>('/v1/session').catch(
-    () => null,
-  );
+  const session = await get<{ required: boolean; authenticated: boolean }>('/v1/session').catch(() => null);
   if (session?.required && session.authenticated) {
     account.append(
       h(

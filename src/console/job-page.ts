@@ -56,6 +56,8 @@ export function renderJobPage(view: HTMLElement, id: string, setTitle: (t: strin
   const stops: Stop[] = [];
   let job: JobView | null = null;
   let playerKey: string | null = null;
+  // Set once the page is left: answers still in flight then change nothing (no player made, no timer).
+  let stopped = false;
 
   const title = h('h1', null, id);
   const sub = h('p', { class: 'sub' });
@@ -177,17 +179,20 @@ export function renderJobPage(view: HTMLElement, id: string, setTitle: (t: strin
     setText(actionNote, action === 'cancel' ? 'Canceling…' : 'Retrying…');
     try {
       const j = await post<JobView>(`/v1/jobs/${encodeURIComponent(id)}/${action}`);
+      if (stopped) return;
       setText(actionNote, action === 'cancel' ? 'Cancel requested.' : 'Job resubmitted.');
       render(j);
     } catch (err) {
+      if (stopped) return;
       setText(actionNote, `${action === 'cancel' ? 'Cancel' : 'Retry'} failed: ${describeError(err)}`);
     } finally {
       button.disabled = false;
-      refresh();
+      if (!stopped) refresh();
     }
   }
 
   function render(j: JobView): void {
+    if (stopped) return;
     job = j;
     setText(title, j.input.key);
     setTitle(j.input.key);
@@ -233,7 +238,7 @@ export function renderJobPage(view: HTMLElement, id: string, setTitle: (t: strin
       return;
     }
     const hint = (await errorHints())[j.error.code];
-    if (job !== j) return;
+    if (stopped || job !== j) return;
     replace(
       errorBox,
       h('h2', null, 'Error'),
@@ -248,13 +253,15 @@ export function renderJobPage(view: HTMLElement, id: string, setTitle: (t: strin
 
   async function loadTimeline(): Promise<void> {
     const { events } = await get<{ events: JobEvent[] }>(`/v1/jobs/${encodeURIComponent(id)}/events`);
-    renderTimeline(timeline, events);
+    if (!stopped) renderTimeline(timeline, events);
   }
 
   async function load(): Promise<void> {
+    if (stopped) return;
     try {
       render(await get<JobView>(`/v1/jobs/${encodeURIComponent(id)}`));
     } catch (err) {
+      if (stopped) return;
       if (err instanceof ApiError && err.status === 404) {
         replace(
           main,
@@ -267,11 +274,13 @@ export function renderJobPage(view: HTMLElement, id: string, setTitle: (t: strin
       }
       setText(actionNote, `Could not load the job: ${describeError(err)}`);
     }
-    await loadTimeline().catch((err) =>
-      replace(timeline, h('li', null, `Could not load the events: ${describeError(err)}`)),
-    );
+    if (stopped) return;
+    await loadTimeline().catch((err) => {
+      if (!stopped) replace(timeline, h('li', null, `Could not load the events: ${describeError(err)}`));
+    });
   }
   const refresh = throttle(() => void load(), 700);
+  stops.push(refresh.cancel);
 
   stops.push(
     openStream(`/v1/jobs/${encodeURIComponent(id)}/events`, {
@@ -291,9 +300,9 @@ export function renderJobPage(view: HTMLElement, id: string, setTitle: (t: strin
       onProgress: (m) => {
         if (job) showStatus({ ...job, status: m.status, phase: m.phase, progress: m.progress });
       },
+      onResync: () => refresh(),
     }),
   );
-  let stopped = false;
   const stopAll = () => {
     if (stopped) return;
     stopped = true;

@@ -1,13 +1,12 @@
 // The jobs page: counts by status, the filtered list (live from GET /v1/events: rows update, new jobs
-// appear at the top), bulk retry per pipeline, the queue in claim order, the pools and their workers,
-// and the upload panel. Routes a server may not have yet (counts, queue, pipeline/q filters, bulk retry)
-// fall back to what every server answers.
+// appear at the top, rows that stop matching the filters go), bulk retry per pipeline, the queue in claim
+// order, the pools and their workers, and the upload panel.
 
-import { ApiError, describeError, get, getOptional, post, query } from './api.ts';
+import { describeError, get, post, query } from './api.ts';
 import type { Stop } from './app.ts';
 import { h, replace, section, setText, statusBadge, tableWrap, updateStatusBadge } from './dom.ts';
 import { formatPercent, formatTimestamp } from './format.ts';
-import { openStream, throttle } from './live.ts';
+import { type JobEventMessage, openStream, throttle } from './live.ts';
 import { type JobView, type PoolView, STATUSES, type Status, templateNameOf } from './types.ts';
 import { renderUpload } from './upload.ts';
 
@@ -19,7 +18,7 @@ interface Filters {
   q: string;
 }
 
-/** The filters a job must pass to be listed (applied here too: live rows, and servers without q). */
+/** The filters a job must pass to be listed (applied here too, to the rows events bring or change). */
 export function matches(job: JobView, f: Filters): boolean {
   if (f.status && job.status !== f.status) return false;
   if (f.pipeline && job.pipeline !== f.pipeline) return false;
@@ -119,14 +118,20 @@ export function renderJobsPage(view: HTMLElement, setTitle: (t: string) => void)
     tbody,
   );
   const listNote = h('p', { class: 'note', role: 'status' });
+  const listAlert = h('p', { class: 'error-text', role: 'alert', hidden: true });
   const retryBar = h('div', { class: 'retry-bar' });
   const retryResult = h('p', { class: 'note', role: 'status' });
+  const summaryAlert = h('p', { class: 'error-text', role: 'alert', hidden: true });
   const liveState = h('span', { class: 'live-state', role: 'status' }, 'Connecting…');
 
   const queueBody = h('div', { class: 'queue-body' }, h('p', { class: 'note' }, 'Loading…'));
   const poolsBody = h('div', { class: 'pools-body' }, h('p', { class: 'note' }, 'Loading…'));
 
-  const upload = renderUpload({ onJobs: (jobs) => jobs.forEach(upsert) });
+  const upload = renderUpload({
+    onJobs: (jobs) => {
+      for (const j of jobs) upsert(j);
+    },
+  });
   stops.push(upload.stop);
 
   const main = h(
@@ -134,6 +139,7 @@ export function renderJobsPage(view: HTMLElement, setTitle: (t: string) => void)
     { id: 'jobs-page', tabindex: '-1' },
     h('div', { class: 'page-head' }, h('h1', null, 'Jobs'), liveState),
     counts,
+    summaryAlert,
     h(
       'div',
       { class: 'columns' },
@@ -146,6 +152,7 @@ export function renderJobsPage(view: HTMLElement, setTitle: (t: string) => void)
           filterBar,
           tableWrap(table),
           listNote,
+          listAlert,
           retryBar,
           retryResult,
         ),
@@ -167,7 +174,13 @@ export function renderJobsPage(view: HTMLElement, setTitle: (t: string) => void)
   view.append(main);
 
   const rows = new Map<string, HTMLTableRowElement>();
-  const jobs = new Map<string, JobView>();
+  // The seq of the newest event each row shows: an older summary (a replay, an event re-applied after a
+  // list load) never overwrites a newer one. Rows from a list or an upload have none.
+  const rowSeq = new WeakMap<HTMLTableRowElement, number>();
+  // While a list loads, the newest event of each job it brings: the snapshot may predate them, so they
+  // are applied again to the rebuilt rows (the stream is in seq order: anything newer than the snapshot
+  // that is still missing comes after).
+  let pending: Map<string, JobEventMessage> | null = null;
 
   function row(job: JobView): HTMLTableRowElement {
     const progress = h('progress', {
@@ -219,17 +232,26 @@ export function renderJobsPage(view: HTMLElement, setTitle: (t: string) => void)
     }
   }
 
-  /** A job from a list, an upload or an event: its row updated, or a new row on top if it is listed. */
-  function upsert(job: JobView): void {
-    const known = jobs.get(job.id);
-    jobs.set(job.id, { ...known, ...job });
+  /**
+   * A job from a list, an upload or an event (with its seq): its row updated, or removed when it no
+   * longer passes the filters, or a new row on top if it does.
+   */
+  function upsert(job: JobView, seq?: number): void {
     const tr = rows.get(job.id);
     if (tr) {
+      const shown = rowSeq.get(tr);
+      if (seq !== undefined && shown !== undefined && shown >= seq) return;
+      if (!matches(job, filters)) {
+        removeRow(job.id, tr);
+        return;
+      }
       update(tr, job);
+      if (seq !== undefined) rowSeq.set(tr, seq);
       return;
     }
     if (!matches(job, filters)) return;
     const fresh = row(job);
+    if (seq !== undefined) rowSeq.set(fresh, seq);
     rows.set(job.id, fresh);
     tbody.prepend(fresh);
     // The list stays the newest LIST_LIMIT: the oldest row goes as a new one comes.
@@ -240,6 +262,27 @@ export function renderJobsPage(view: HTMLElement, setTitle: (t: string) => void)
     }
     setText(listNote, '');
     addPipeline(job.pipeline);
+  }
+
+  function removeRow(id: string, tr: HTMLTableRowElement): void {
+    rows.delete(id);
+    tr.remove();
+    if (rows.size === 0) setText(listNote, emptyNote());
+  }
+
+  function emptyNote(): string {
+    return filters.status || filters.pipeline || filters.q
+      ? 'No job matches these filters.'
+      : 'No jobs yet. Upload a video, or drop one into the source bucket.';
+  }
+
+  function applyEvent(message: JobEventMessage): void {
+    const seq = message.seq ?? undefined;
+    if (pending) {
+      const held = pending.get(message.job.id)?.seq;
+      if (held == null || seq === undefined || held < seq) pending.set(message.job.id, message);
+    }
+    upsert(message.job, seq);
   }
 
   const knownPipelines = new Set<string>();
@@ -259,74 +302,61 @@ export function renderJobsPage(view: HTMLElement, setTitle: (t: string) => void)
   let listGeneration = 0;
   async function loadList(): Promise<void> {
     const generation = ++listGeneration;
+    pending = new Map();
     setText(listNote, 'Loading…');
     let list: JobView[];
     try {
       const params = { status: filters.status, pipeline: filters.pipeline, q: filters.q, limit: LIST_LIMIT };
-      list = await get<{ jobs: JobView[] }>(`/v1/jobs${query(params)}`)
-        .catch((err) => {
-          // A server without the pipeline and q filters refuses them (VALIDATION_FAILED): filter here.
-          if (err instanceof ApiError && err.status === 400 && (filters.pipeline || filters.q)) {
-            return get<{ jobs: JobView[] }>(`/v1/jobs${query({ status: filters.status, limit: 1000 })}`);
-          }
-          throw err;
-        })
-        .then((r) => r.jobs);
+      list = (await get<{ jobs: JobView[] }>(`/v1/jobs${query(params)}`)).jobs;
     } catch (err) {
-      if (generation === listGeneration) setText(listNote, `Could not load jobs: ${describeError(err)}`);
+      if (generation !== listGeneration) return;
+      pending = null;
+      setText(listNote, '');
+      showAlert(listAlert, `Could not load jobs: ${describeError(err)}`);
       return;
     }
     if (generation !== listGeneration) return;
+    const held = pending;
+    pending = null;
+    showAlert(listAlert, '');
     rows.clear();
     tbody.replaceChildren();
-    const shown = list.filter((j) => matches(j, filters)).slice(0, LIST_LIMIT);
-    for (const job of shown) {
-      jobs.set(job.id, job);
+    for (const job of list.slice(0, LIST_LIMIT)) {
       addPipeline(job.pipeline);
       const tr = row(job);
       rows.set(job.id, tr);
       tbody.append(tr);
     }
+    // Events that came while the list loaded: their summaries may be newer than the snapshot.
+    for (const message of held.values()) applyEvent(message);
     setText(
       listNote,
-      shown.length === 0
-        ? filters.status || filters.pipeline || filters.q
-          ? 'No job matches these filters.'
-          : 'No jobs yet. Upload a video, or drop one into the source bucket.'
-        : shown.length === LIST_LIMIT
-          ? `Showing the newest ${LIST_LIMIT} jobs.`
-          : '',
+      rows.size === 0 ? emptyNote() : rows.size >= LIST_LIMIT ? `Showing the newest ${LIST_LIMIT} jobs.` : '',
     );
   }
 
+  type StatusCounts = Record<Status, number>;
   async function loadCounts(): Promise<void> {
-    const answer =
-      (await getOptional<{ counts: Record<Status, number>; pipelines?: string[] }>('/v1/jobs/counts').catch(
-        () => null,
-      )) ??
-      (await get<{ jobs?: Record<Status, number> }>('/v1/health')
-        .then((h) => (h.jobs ? { counts: h.jobs, pipelines: [] } : null))
-        .catch(() => null));
-    if (!answer) return;
-    for (const s of STATUSES) setText(countEls.get(s), String(answer.counts[s] ?? 0));
-    for (const p of answer.pipelines ?? []) addPipeline(p);
-    await loadRetryButtons(answer.counts.ERROR ?? 0);
-  }
-
-  async function loadRetryButtons(errorCount: number): Promise<void> {
-    if (errorCount === 0) {
-      retryBar.replaceChildren();
+    let answer: { counts: StatusCounts; pipelines: string[]; byPipeline: Record<string, StatusCounts> };
+    try {
+      answer = await get<typeof answer>('/v1/jobs/counts');
+    } catch (err) {
+      showAlert(summaryAlert, `Could not load the counts: ${describeError(err)}`);
       return;
     }
-    const errored = await get<{ jobs: JobView[] }>('/v1/jobs?status=ERROR&limit=1000')
-      .then((r) => r.jobs)
-      .catch(() => []);
-    const byPipeline = new Map<string, number>();
-    for (const j of errored)
-      byPipeline.set(j.pipeline ?? 'default', (byPipeline.get(j.pipeline ?? 'default') ?? 0) + 1);
+    showAlert(summaryAlert, '');
+    for (const s of STATUSES) setText(countEls.get(s), String(answer.counts[s] ?? 0));
+    for (const p of answer.pipelines ?? []) addPipeline(p);
+    renderRetryButtons(answer.byPipeline ?? {});
+  }
+
+  /** A "Retry all ERROR jobs of <pipeline>" button for each pipeline with jobs in ERROR. */
+  function renderRetryButtons(byPipeline: Record<string, StatusCounts>): void {
     replace(
       retryBar,
-      [...byPipeline.entries()]
+      Object.entries(byPipeline)
+        .map(([pipeline, counts]) => [pipeline, counts.ERROR ?? 0] as const)
+        .filter(([, n]) => n > 0)
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([pipeline, n]) =>
           h(
@@ -343,44 +373,38 @@ export function renderJobsPage(view: HTMLElement, setTitle: (t: string) => void)
     );
   }
 
+  interface RetryAnswer {
+    retried: JobView[];
+    failed: { id: string; code: string; message: string }[];
+    more: boolean;
+  }
+
+  /** POST /v1/jobs/retry takes a batch at a time (`more`: it was full), so it is asked until done. */
   async function retryAll(pipeline: string, button: HTMLButtonElement): Promise<void> {
     button.disabled = true;
     setText(retryResult, `Retrying the ERROR jobs of ${pipeline}…`);
+    let retried = 0;
+    // By id: a job that could not be retried is still in ERROR, so a later batch may name it again.
+    const failed = new Map<string, RetryAnswer['failed'][number]>();
     try {
-      let retried: JobView[] = [];
-      let failed: { id: string; code: string; message: string }[] = [];
-      try {
-        ({ retried, failed } = await post<{ retried: JobView[]; failed: typeof failed }>('/v1/jobs/retry', {
-          pipeline,
-        }));
-      } catch (err) {
-        if (!(err instanceof ApiError && err.status === 404)) throw err;
-        // A server without bulk retry: one job at a time.
-        const errored = (await get<{ jobs: JobView[] }>('/v1/jobs?status=ERROR&limit=1000')).jobs.filter(
-          (j) => (j.pipeline ?? 'default') === pipeline,
-        );
-        for (const j of errored) {
-          try {
-            retried.push(await post<JobView>(`/v1/jobs/${encodeURIComponent(j.id)}/retry`));
-          } catch (e) {
-            failed.push({
-              id: j.id,
-              code: e instanceof ApiError ? e.code : 'ERROR',
-              message: describeError(e),
-            });
-          }
-        }
+      for (;;) {
+        const answer = await post<RetryAnswer>('/v1/jobs/retry', { pipeline });
+        for (const j of answer.retried) upsert(j);
+        retried += answer.retried.length;
+        for (const f of answer.failed) failed.set(f.id, f);
+        if (!(answer.more && answer.retried.length > 0)) break;
       }
-      retried.forEach(upsert);
+      const first = failed.values().next().value;
       setText(
         retryResult,
-        `Retried ${retried.length} job${retried.length === 1 ? '' : 's'} of ${pipeline}` +
-          (failed.length
-            ? `; ${failed.length} could not be retried (${failed[0]?.code}: ${failed[0]?.message})`
-            : '.'),
+        `Retried ${retried} job${retried === 1 ? '' : 's'} of ${pipeline}` +
+          (first ? `; ${failed.size} could not be retried (${first.code}: ${first.message})` : '.'),
       );
     } catch (err) {
-      setText(retryResult, `Retry failed: ${describeError(err)}`);
+      setText(
+        retryResult,
+        `Retry failed${retried ? ` after ${retried} job${retried === 1 ? '' : 's'}` : ''}: ${describeError(err)}`,
+      );
     } finally {
       button.disabled = false;
       refreshSummary();
@@ -388,23 +412,17 @@ export function renderJobsPage(view: HTMLElement, setTitle: (t: string) => void)
   }
 
   async function loadQueue(): Promise<void> {
-    const answer = await getOptional<{ jobs: JobView[]; pools: PoolView[] }>('/v1/queue').catch(() => null);
-    let queued: JobView[];
-    let pools: PoolView[];
-    if (answer) {
-      queued = answer.jobs;
-      pools = answer.pools;
-    } else {
-      // Older server: SUBMITTED jobs in claim order (priority, then oldest), and the pools' demand.
-      queued = (
-        await get<{ jobs: JobView[] }>('/v1/jobs?status=SUBMITTED&limit=1000').catch(() => ({ jobs: [] }))
-      ).jobs;
-      queued.sort((a, b) => (b.priority ?? 0) - (a.priority ?? 0) || a.createdAt.localeCompare(b.createdAt));
-      queued = queued.map((j, i) => ({ ...j, position: i + 1 }));
-      pools = (await get<{ pools: PoolView[] }>('/v1/pools').catch(() => ({ pools: [] }))).pools;
+    let answer: { jobs: JobView[]; pools: PoolView[] };
+    try {
+      answer = await get<typeof answer>('/v1/queue');
+    } catch (err) {
+      const alert = () => h('p', { class: 'error-text', role: 'alert' }, describeError(err));
+      replace(queueBody, alert());
+      replace(poolsBody, alert());
+      return;
     }
-    renderQueue(queued);
-    renderPools(pools);
+    renderQueue(answer.jobs);
+    renderPools(answer.pools);
   }
 
   function renderQueue(queued: JobView[]): void {
@@ -507,6 +525,7 @@ export function renderJobsPage(view: HTMLElement, setTitle: (t: string) => void)
     void loadCounts();
     void loadQueue();
   }, 1000);
+  stops.push(refreshSummary.cancel);
 
   function applyFilters(): void {
     filters.status = statusSelect.value;
@@ -526,13 +545,20 @@ export function renderJobsPage(view: HTMLElement, setTitle: (t: string) => void)
         );
         liveState.dataset.state = state;
       },
-      onEvent: ({ event, job }) => {
-        upsert(job);
-        if (event.fromStatus !== event.toStatus) refreshSummary();
+      onEvent: (message) => {
+        applyEvent(message);
+        if (message.event.fromStatus !== message.event.toStatus) refreshSummary();
       },
       onProgress: (m) => {
         const tr = rows.get(m.jobId);
-        if (tr) update(tr, { status: m.status, phase: m.phase, progress: m.progress });
+        if (!tr) return;
+        if (filters.status && m.status !== filters.status) removeRow(m.jobId, tr);
+        else update(tr, { status: m.status, phase: m.phase, progress: m.progress });
+      },
+      // Back after the stream had closed: what happened in the gap comes from the API instead.
+      onResync: () => {
+        void loadList();
+        refreshSummary();
       },
     }),
   );
@@ -544,6 +570,12 @@ export function renderJobsPage(view: HTMLElement, setTitle: (t: string) => void)
     for (const s of stops) s();
     if (searchTimer) clearTimeout(searchTimer);
   };
+}
+
+/** An alert's text, hidden while there is none. */
+function showAlert(el: HTMLElement, text: string): void {
+  setText(el, text);
+  el.hidden = !text;
 }
 
 function stat(label: string, value: number): HTMLElement {

@@ -44,9 +44,7 @@ form.addEventListener('submit', async (e) => {
       alert,
       res.status === 401
         ? 'That token is not right. Copy it again from <data-dir>/api-token.'
-        : res.status === 404
-          ? 'This server has no sign-in yet; open the console through a proxy that adds the token.'
-          : `Sign-in failed: ${err.code}: ${err.message}`,
+        : `Sign-in failed: ${err.code}: ${err.message}`,
     );
   } catch (err) {
     setText(alert, `Sign-in failed: ${err instanceof Error ? err.message : String(err)}`);

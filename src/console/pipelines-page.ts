@@ -1,6 +1,6 @@
 // Pipelines, read-only: what the server applies to each (GET /v1/pipelines, every default filled in).
 
-import { describeError, getOptional } from './api.ts';
+import { describeError, get } from './api.ts';
 import type { Stop } from './app.ts';
 import { h, replace, tableWrap } from './dom.ts';
 
@@ -38,15 +38,8 @@ export function renderPipelinesPage(view: HTMLElement, setTitle: (t: string) => 
     'Priority',
     'Retries',
   ];
-  getOptional<{ pipelines: PipelineView[] }>('/v1/pipelines')
+  get<{ pipelines: PipelineView[] }>('/v1/pipelines')
     .then((answer) => {
-      if (!answer) {
-        replace(
-          body,
-          h('p', { class: 'note' }, 'This server does not list its pipelines (no GET /v1/pipelines).'),
-        );
-        return;
-      }
       replace(
         body,
         h('p', { class: 'hint' }, 'What the server applies to each pipeline, every default filled in.'),

@@ -201,6 +201,8 @@ export function renderPlayer(job: JobView): { element: HTMLElement; stop: Stop }
     try {
       if (s === 'HLS') {
         await loadScript('/console/vendor/hls.min.js');
+        // Left the page or picked another source while the script loaded: no player for this one.
+        if (stopped || current !== s) return;
         const Hls = (window as unknown as { Hls?: HlsStatic }).Hls;
         if (Hls?.isSupported()) {
           const player = new Hls({ startPosition: at > 0 ? at : -1 });
@@ -216,6 +218,7 @@ export function renderPlayer(job: JobView): { element: HTMLElement; stop: Stop }
         } else throw new Error('this browser cannot play HLS');
       } else if (s === 'DASH') {
         await loadScript('/console/vendor/dash.all.min.js');
+        if (stopped || current !== s) return;
         const dashjs = (window as unknown as { dashjs?: DashStatic }).dashjs;
         if (!dashjs) throw new Error('dash.js did not load');
         const player = dashjs.MediaPlayer().create();
@@ -231,6 +234,7 @@ export function renderPlayer(job: JobView): { element: HTMLElement; stop: Stop }
         video.addEventListener('loadedmetadata', () => (video.currentTime = at), { once: true });
       if (wasPlaying) void video.play().catch(() => undefined);
     } catch (err) {
+      if (stopped || current !== s) return;
       setText(message, `${s}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }

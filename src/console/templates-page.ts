@@ -141,16 +141,7 @@ export function renderTemplatePage(view: HTMLElement, name: string, setTitle: (t
         h('pre', { class: 'json' }, JSON.stringify(answer.template, null, 2)),
       );
     } catch (err) {
-      if (err instanceof ApiError && err.status === 404 && err.code === 'ROUTE_NOT_FOUND') {
-        replace(
-          result,
-          h(
-            'p',
-            { class: 'note' },
-            'This server cannot validate templates (no POST /v1/templates/validate).',
-          ),
-        );
-      } else if (err instanceof ApiError && err.errors.length > 0) showErrors(err.errors);
+      if (err instanceof ApiError && err.errors.length > 0) showErrors(err.errors);
       else if (err instanceof ApiError) showErrors([{ field: '', message: `${err.code}: ${err.message}` }]);
       else replace(result, h('p', { class: 'error-text', role: 'alert' }, describeError(err)));
     } finally {

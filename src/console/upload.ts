@@ -1,7 +1,7 @@
 // The upload panel of the jobs page: a drop zone (a dropped file is uploaded at once; a chosen one
 // waits for "Upload"), a template picker, the upload's progress (XHR upload events: fetch has none),
 // and a dry-run plan of a chosen file (POST /v1/plan/file) before anything is stored.
-import { ApiError, describeError, problemOf, query } from './api.ts';
+import { describeError, problemOf, query } from './api.ts';
 import { h, replace, section, setText, tableWrap } from './dom.ts';
 import { formatBitrate, formatBytes, formatDuration, uploadPath } from './format.ts';
 import type { JobView, PlanView } from './types.ts';
@@ -9,6 +9,8 @@ import type { JobView, PlanView } from './types.ts';
 export function renderUpload(o: { onJobs(jobs: JobView[]): void }): { element: HTMLElement; stop(): void } {
   let file: File | null = null;
   let xhr: XMLHttpRequest | null = null;
+  // The preview in flight: a new one, or leaving the page, aborts it (its file upload and probe).
+  let previewing: AbortController | null = null;
 
   const input = h('input', {
     type: 'file',
@@ -177,6 +179,9 @@ export function renderUpload(o: { onJobs(jobs: JobView[]): void }): { element: H
   async function runPreview(): Promise<void> {
     if (!file) return;
     const f = file;
+    previewing?.abort();
+    const controller = new AbortController();
+    previewing = controller;
     previewButton.disabled = true;
     previewBox.hidden = false;
     replace(previewBox, h('p', { class: 'note' }, `Probing ${f.name}…`));
@@ -186,22 +191,20 @@ export function renderUpload(o: { onJobs(jobs: JobView[]): void }): { element: H
         credentials: 'same-origin',
         headers: { 'content-type': 'application/octet-stream', accept: 'application/json' },
         body: f,
+        signal: controller.signal,
       });
       if (!res.ok) throw await problemOf(res);
-      renderPlanPreview(previewBox, (await res.json()) as PlanView);
+      const view = (await res.json()) as PlanView;
+      if (controller.signal.aborted) return;
+      renderPlanPreview(previewBox, view);
     } catch (err) {
-      replace(
-        previewBox,
-        h(
-          'p',
-          { class: 'error-text', role: 'alert' },
-          err instanceof ApiError && err.status === 404 && err.code === 'ROUTE_NOT_FOUND'
-            ? 'This server cannot preview a file before it is uploaded (no POST /v1/plan/file).'
-            : `No plan: ${describeError(err)}`,
-        ),
-      );
+      if (controller.signal.aborted) return;
+      replace(previewBox, h('p', { class: 'error-text', role: 'alert' }, `No plan: ${describeError(err)}`));
     } finally {
-      previewButton.disabled = false;
+      if (previewing === controller) {
+        previewing = null;
+        previewButton.disabled = false;
+      }
     }
   }
 
@@ -217,7 +220,13 @@ export function renderUpload(o: { onJobs(jobs: JobView[]): void }): { element: H
     status,
     previewBox,
   );
-  return { element, stop: () => xhr?.abort() };
+  return {
+    element,
+    stop: () => {
+      xhr?.abort();
+      previewing?.abort();
+    },
+  };
 }
 
 /** A plan as a table of renditions (the job page's #plan uses it too). */
