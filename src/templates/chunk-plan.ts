@@ -52,16 +52,21 @@ export function segmentStartFrame(k: number, segmentSeconds: number, frameRate: 
   return Math.max(0, Math.ceil(k * segmentSeconds * frameRate - 1e-6));
 }
 
+/** True when `chunkSeconds` is a whole number of segments. */
+export function isWholeSegments(chunkSeconds: number, segmentSeconds: number): boolean {
+  const segments = chunkSeconds / segmentSeconds;
+  return Math.abs(segments - Math.round(segments)) <= 1e-9 && segments >= 1;
+}
+
 /** Checks chunk settings against the segment length; INVALID_TEMPLATE names the field. */
 export function checkChunkSeconds(chunkSeconds: number, segmentSeconds: number): void {
-  const segments = chunkSeconds / segmentSeconds;
   if (!(chunkSeconds >= MIN_CHUNK_SECONDS)) {
     throw new SluiceError(
       'INVALID_TEMPLATE',
       `chunking.chunkSeconds is ${chunkSeconds}; a chunk is at least ${MIN_CHUNK_SECONDS} s (shorter chunks spend their time on pre-roll)`,
     );
   }
-  if (Math.abs(segments - Math.round(segments)) > 1e-9) {
+  if (!isWholeSegments(chunkSeconds, segmentSeconds)) {
     throw new SluiceError(
       'INVALID_TEMPLATE',
       `chunking.chunkSeconds (${chunkSeconds}) must be a whole number of segments (packaging.segmentSeconds is ${segmentSeconds}): chunks are cut on segment boundaries`,

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { fieldErrorsOf, fieldPathOf, SluiceError } from '../errors.ts';
 import { DEFAULT_LIMITS } from '../media/input-policy.ts';
+import { isWholeSegments, MIN_CHUNK_SECONDS } from './chunk-plan.ts';
 
 export const RenditionSpec = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'lowercase letters, digits, - and _ only'),
@@ -79,6 +80,18 @@ export const Template = z
         maxAspectRatio: z.number().min(1).default(DEFAULT_LIMITS.maxAspectRatio),
       })
       .prefault({}),
+    /**
+     * Accelerated transcoding: an input at least `minInputSeconds` long is encoded in chunks of
+     * `chunkSeconds` (a whole number of segments) by any workers of the job's pool, then stitched into one
+     * ladder. Shorter inputs, and templates without it, keep the single pass.
+     */
+    chunking: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        chunkSeconds: z.number().min(MIN_CHUNK_SECONDS).max(3600).default(60),
+        minInputSeconds: z.number().min(0).max(30 * 24 * 3600).default(180),
+      })
+      .prefault({}),
     maxAttempts: z.number().int().min(1).max(20).default(3),
     /** Wall-clock limit of one attempt; past it the job ends in ERROR JOB_TIMEOUT (0: no limit). */
     timeoutSeconds: z
@@ -106,6 +119,14 @@ export const Template = z
   .refine((t) => t.ladder.length > 0 || t.packaging.hls || t.packaging.dash, {
     message: 'an audio-only template (empty ladder) needs HLS or DASH packaging',
     path: ['packaging'],
+  })
+  .refine((t) => !t.chunking.enabled || isWholeSegments(t.chunking.chunkSeconds, t.packaging.segmentSeconds), {
+    message: 'chunking.chunkSeconds must be a whole number of segments (packaging.segmentSeconds): chunks are cut on segment boundaries',
+    path: ['chunking', 'chunkSeconds'],
+  })
+  .refine((t) => !t.chunking.enabled || t.ladder.length > 0, {
+    message: 'chunking encodes video in chunks; an audio-only template (empty ladder) keeps the single pass',
+    path: ['chunking', 'enabled'],
   });
 export type Template = z.infer<typeof Template>;
 
