@@ -153,6 +153,7 @@ async function startLocked(
       retentionMs: config.retentionDays * 86_400_000,
       leadership,
       sharedStore: openedJobs.kind === 'postgres',
+      objects: opened.objects,
     },
     log.child({ component: 'scheduler' }),
   );

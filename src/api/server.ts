@@ -59,6 +59,7 @@ import { parseBody } from './validate.ts';
 import { registerWebhookRoutes, type WebhookRouteDeps } from './webhook-routes.ts';
 import { OUTPUTS_ROUTE, registerPullRoutes } from './worker-pull-routes.ts';
 import { registerWorkerRoutes } from './worker-routes.ts';
+import { PARTS_ROUTE, registerSplitRoutes } from './worker-split-routes.ts';
 import { registerWorkerTokenRoutes } from './worker-token-routes.ts';
 
 export interface ApiDeps {
@@ -205,7 +206,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
   const guard = guardClients(app, limits, {
     uploads: ['/v1/uploads/*', PLAN_FILE_ROUTE],
-    streams: [OUTPUTS_ROUTE],
+    streams: [OUTPUTS_ROUTE, PARTS_ROUTE],
   });
   const apiToken = deps.apiToken;
   // Probes (health, readiness) carry no token, and neither does a browser opening the API reference.
@@ -446,6 +447,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     retryDelay: deps.retryDelay,
     onFinished: () => scheduler.poke(),
   });
+  registerSplitRoutes(app, { store, objects, onWork: () => scheduler.poke() });
   if (deps.workerTokens) {
     registerWorkerTokenRoutes(app, deps.workerTokens, deps.pools);
     registerPullRoutes(app, {

@@ -77,6 +77,13 @@ export function assignmentOf(job: Job, heartbeatSeconds: number, leaseMs: number
       input: job.input,
       template: job.template,
       destination: job.destination,
+      ...(job.parentId && job.part
+        ? {
+            parentId: job.parentId,
+            part: job.part,
+            ...(job.inputMedia ? { inputMedia: job.inputMedia } : {}),
+          }
+        : {}),
     },
     heartbeatSeconds,
     leaseSeconds: leaseMs / 1000,

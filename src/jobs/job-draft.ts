@@ -22,7 +22,7 @@ export function newJobDraft(input: NewJob, now: Date): Job {
     updatedAt: at,
     pipeline: input.pipeline,
     input: input.input,
-    inputMedia: null,
+    inputMedia: input.inputMedia ?? null,
     templateName: input.templateName,
     template: input.template,
     destination: input.destination,
@@ -39,5 +39,8 @@ export function newJobDraft(input: NewJob, now: Date): Job {
     priority: input.priority ?? 0,
     retryBackoff: input.retryBackoff ?? null,
     inputId: inputIdOf(input.input),
+    parentId: input.parentId ?? null,
+    part: input.part ?? null,
+    split: null,
   };
 }

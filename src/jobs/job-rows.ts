@@ -48,6 +48,10 @@ export interface JobsTable {
   priority: number;
   retry_backoff: string | null;
   input_id: string;
+  /** Chunked jobs (issue 13): a part's parent and which part (JSON); a parent's split (JSON). */
+  parent_id: string | null;
+  part: string | null;
+  split: string | null;
   /** Bumped by every write: an update lands only on the version it read (optimistic concurrency). */
   version: Generated<number>;
 }
@@ -117,6 +121,9 @@ export function toRow(job: Job): Omit<JobsTable, 'version'> {
     priority: job.priority,
     retry_backoff: job.retryBackoff ? JSON.stringify(job.retryBackoff) : null,
     input_id: job.inputId,
+    parent_id: job.parentId,
+    part: job.part ? JSON.stringify(job.part) : null,
+    split: job.split ? JSON.stringify(job.split) : null,
   };
 }
 
@@ -154,6 +161,9 @@ export function fromRow(r: Selectable<JobsTable>): Job {
     priority: Number(r.priority ?? 0),
     retryBackoff: r.retry_backoff ? JSON.parse(r.retry_backoff) : null,
     inputId: r.input_id,
+    parentId: r.parent_id ?? null,
+    part: r.part ? JSON.parse(r.part) : null,
+    split: r.split ? JSON.parse(r.split) : null,
   };
 }
 

@@ -43,6 +43,8 @@ export interface JobListFilter {
   /** Literal text (LIKE's `%` and `_` match themselves), ASCII case folded on SQLite. */
   q?: string;
   limit?: number;
+  /** Also the parts of chunked jobs (left out by default: they are shown under their parent). */
+  withParts?: boolean;
 }
 
 /** Also the source watch's ledger of seen object versions (ingest/seen-objects.ts). */
@@ -65,7 +67,7 @@ export interface JobStore extends SeenObjectStore {
   get(id: string): Promise<Job | null>;
   /** Jobs whose id starts with `prefix`, at most `limit` (a user's short form of an id). */
   findByIdPrefix(prefix: string, limit: number): Promise<Job[]>;
-  /** Newest first; `q` is a case-insensitive substring of the id, the input key or a userMetadata value. */
+  /** Newest first, parts of chunked jobs left out; `q` is a case-insensitive substring of the id, the input key or a userMetadata value. */
   list(filter: JobListFilter): Promise<Job[]>;
   /** Runnable SUBMITTED jobs in claim order (priority, highest first, then the oldest): the queue's front. */
   listQueued(now: Date, limit: number): Promise<Job[]>;
@@ -86,6 +88,14 @@ export interface JobStore extends SeenObjectStore {
    * current progress; the job itself is unchanged. False when the job is not PROGRESSING.
    */
   recordStatusUpdate(jobId: string, now: Date): Promise<boolean>;
+  /** A chunked job's parts (child jobs), oldest first (issue 13). `list` and the counts leave parts out. */
+  listParts(parentId: string): Promise<Job[]>;
+  /** Chunked jobs waiting on their parts (PROGRESSING, split, no lease of their own), oldest first. */
+  listSplitRunning(limit: number): Promise<Job[]>;
+  /** Parts still queued or running whose parent is not PROGRESSING any more (to be canceled). */
+  listOrphanParts(limit: number): Promise<Job[]>;
+  /** Attempts running now: PROGRESSING jobs holding a lease (what counts against local capacity). */
+  countRunningAttempts(): Promise<number>;
   /** The jobs of one input (object version; input-group.ts), oldest first: its fan-out, one per pipeline. */
   listByInput(inputId: string): Promise<Job[]>;
   /** Applies a state-machine transition and records its event in one transaction. */

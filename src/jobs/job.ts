@@ -1,6 +1,7 @@
 // The job model (DESIGN.md "Job model"): public status follows MediaConvert, phase refines PROGRESSING.
 import type { ErrorCode } from '../errors.ts';
 import type { MediaInfo } from '../media/media-info.ts';
+import type { ChunkRange } from '../templates/chunk-plan.ts';
 import type { Template } from '../templates/template.ts';
 import type { RetryBackoff } from './retry-policy.ts';
 
@@ -8,8 +9,8 @@ export const JOB_STATUSES = ['SUBMITTED', 'PROGRESSING', 'COMPLETE', 'ERROR', 'C
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const FINAL_STATUSES: readonly JobStatus[] = ['COMPLETE', 'ERROR', 'CANCELED'];
 
-/** Phases a worker reports while PROGRESSING. */
-export const JOB_PHASES = ['PROBING', 'TRANSCODING', 'UPLOADING'] as const;
+/** Phases a worker reports while PROGRESSING (STITCHING: a chunked job's parts are being joined). */
+export const JOB_PHASES = ['PROBING', 'TRANSCODING', 'STITCHING', 'UPLOADING'] as const;
 /**
  * A SUBMITTED job whose launch was refused for capacity or quota: it stays queued and the scheduler's
  * reconcile loop tries again with backoff (seed 000's health check).
@@ -92,6 +93,28 @@ export interface Job {
   retryBackoff: RetryBackoff | null;
   /** The input (object version) the job was made for; its fan-out siblings share it (input-group.ts). */
   inputId: string;
+  /** A chunked job's part: its parent job and which part it is; null on every other job. */
+  parentId: string | null;
+  part: JobPart | null;
+  /** A chunked (parent) job's split into parts; null until split, and on single-pass jobs. */
+  split: JobSplit | null;
+}
+
+/**
+ * Which part of a chunked job (accelerated transcoding) a child job is: one chunk of the video ladder,
+ * the audio track with the poster and sprites, or the stitch that joins them and publishes the set.
+ */
+export type JobPart =
+  | { kind: 'chunk'; index: number; of: number; range: ChunkRange }
+  | { kind: 'audio' }
+  | { kind: 'stitch'; chunks: ChunkRange[] };
+
+/** A parent's split into parts, recorded when its attempt split it (issue 13). */
+export interface JobSplit {
+  chunks: ChunkRange[];
+  /** The attempt that split it and when. */
+  attempt: number;
+  at: string;
 }
 
 export interface JobEvent {
@@ -119,6 +142,10 @@ export type NewJob = Pick<
   /** The pipeline's priority (default 0) and retry backoff (default: the server's). */
   priority?: number;
   retryBackoff?: RetryBackoff | null;
+  /** A part of a chunked job: its parent, which part, and the parent's probe of the input. */
+  parentId?: string;
+  part?: JobPart;
+  inputMedia?: MediaInfo;
 };
 
 /** `bucket/prefix`: the output set a job publishes; one input through one template owns one set. */

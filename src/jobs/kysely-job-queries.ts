@@ -54,6 +54,8 @@ export class KyselyJobQueries {
       .where('status', '=', 'COMPLETE')
       .where('id', '!=', byJobId)
       .where('outputs_replaced_by', 'is', null)
+      // A chunked job's parts publish nothing of their own; their parent holds the set's outputs.
+      .where('parent_id', 'is', null)
       .orderBy(this.insertionOrder)
       .execute();
     for (const { id } of rows) await this.transition(id, { type: 'outputs-replaced', by: byJobId }, now);
@@ -95,6 +97,8 @@ export class KyselyJobQueries {
 
   async list(filter: JobListFilter): Promise<Job[]> {
     let q = this.db.selectFrom('jobs').selectAll();
+    // A chunked job's parts are listed under their parent (listParts), not among the jobs.
+    if (!filter.withParts) q = q.where('parent_id', 'is', null);
     if (filter.status) q = q.where('status', '=', filter.status);
     if (filter.pipeline !== undefined) q = q.where('pipeline', '=', filter.pipeline);
     if (filter.q) q = q.where(this.textMatch(filter.q));
@@ -129,9 +133,68 @@ export class KyselyJobQueries {
     const rows = await this.db
       .selectFrom('jobs')
       .select((eb) => ['status', 'pipeline', eb.fn.countAll<number | string>().as('n')])
+      .where('parent_id', 'is', null)
       .groupBy(['status', 'pipeline'])
       .execute();
     return rows.map((r) => ({ status: r.status as JobStatus, pipeline: r.pipeline, jobs: Number(r.n) }));
+  }
+
+  async listParts(parentId: string): Promise<Job[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('parent_id', '=', parentId)
+      .orderBy('created_at')
+      .orderBy(this.insertionOrder)
+      .execute();
+    return rows.map(fromRow);
+  }
+
+  /** Chunked jobs waiting on their parts: PROGRESSING, split, holding no lease (no attempt of their own runs). */
+  async listSplitRunning(limit: number): Promise<Job[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('status', '=', 'PROGRESSING')
+      .where('split', 'is not', null)
+      .where('lease_hash', 'is', null)
+      .orderBy('created_at')
+      .limit(limit)
+      .execute();
+    return rows.map(fromRow);
+  }
+
+  /** Parts still queued or running whose parent is no longer PROGRESSING (canceled, failed, gone). */
+  async listOrphanParts(limit: number): Promise<Job[]> {
+    const rows = await this.db
+      .selectFrom('jobs as c')
+      .selectAll('c')
+      .where('c.parent_id', 'is not', null)
+      .where('c.status', 'in', ['SUBMITTED', 'PROGRESSING'])
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('jobs as p')
+              .select('p.id')
+              .whereRef('p.id', '=', 'c.parent_id')
+              .where('p.status', '=', 'PROGRESSING'),
+          ),
+        ),
+      )
+      .limit(limit)
+      .execute();
+    return rows.map(fromRow);
+  }
+
+  /** Attempts running now: PROGRESSING jobs that hold a lease (a split parent waiting on its parts holds none). */
+  async countRunningAttempts(): Promise<number> {
+    const r = await this.db
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('status', '=', 'PROGRESSING')
+      .where('lease_hash', 'is not', null)
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
   }
 
   async listByInput(inputId: string): Promise<Job[]> {
@@ -228,6 +291,8 @@ export class KyselyJobQueries {
         eb.fn.countAll<number | string>().as('n'),
       ])
       .where('status', 'in', ['SUBMITTED', 'PROGRESSING'])
+      // A split parent runs nothing itself: its parts are the work, each counted on its own.
+      .where((eb) => eb.or([eb('status', '=', 'SUBMITTED'), eb('lease_hash', 'is not', null)]))
       .groupBy(sql`1, 2, 3, 4, 5`)
       .execute();
     const counts = new Map<string, ActiveJobCount>();

@@ -185,6 +185,11 @@ export const PG_MIGRATIONS: readonly string[] = [
   WEBHOOK_TABLE_POSTGRES,
   // (issue 11) the outbox starts at the log's head as of this migration (delivery-tables.ts).
   OUTBOX_START_POSTGRES,
+  // Chunked jobs (issue 13): a part's parent and which part it is, a parent's split; parts by parent.
+  `ALTER TABLE jobs ADD COLUMN parent_id TEXT COLLATE "C",
+     ADD COLUMN part TEXT,
+     ADD COLUMN split TEXT`,
+  'CREATE INDEX jobs_parent ON jobs (parent_id, created_at, seq) WHERE parent_id IS NOT NULL',
 ];
 
 /** A claim's row: the job after the claim, the row before it (JSON) and the job:claimed event's data. */
@@ -432,6 +437,22 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
 
   countByStatusAndPipeline() {
     return this.queries.countByStatusAndPipeline();
+  }
+
+  listParts(parentId: string) {
+    return this.queries.listParts(parentId);
+  }
+
+  listSplitRunning(limit: number) {
+    return this.queries.listSplitRunning(limit);
+  }
+
+  listOrphanParts(limit: number) {
+    return this.queries.listOrphanParts(limit);
+  }
+
+  countRunningAttempts() {
+    return this.queries.countRunningAttempts();
   }
 
   events(jobId: string) {

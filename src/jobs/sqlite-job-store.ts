@@ -164,6 +164,11 @@ export const MIGRATIONS: readonly string[] = [
   WEBHOOK_TABLE_SQLITE,
   // (issue 11) the outbox starts at the log's head as of this migration (delivery-tables.ts).
   OUTBOX_START_SQLITE,
+  // Chunked jobs (issue 13): a part's parent and which part it is, a parent's split; parts by parent.
+  `ALTER TABLE jobs ADD COLUMN parent_id TEXT;
+   ALTER TABLE jobs ADD COLUMN part TEXT;
+   ALTER TABLE jobs ADD COLUMN split TEXT;
+   CREATE INDEX jobs_parent ON jobs (parent_id, created_at) WHERE parent_id IS NOT NULL`,
 ];
 
 /** Skip records kept at most; the oldest go first (a folder of unrelated files cannot grow the database). */
@@ -315,6 +320,22 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
 
   countByStatusAndPipeline() {
     return this.queries.countByStatusAndPipeline();
+  }
+
+  listParts(parentId: string) {
+    return this.queries.listParts(parentId);
+  }
+
+  listSplitRunning(limit: number) {
+    return this.queries.listSplitRunning(limit);
+  }
+
+  listOrphanParts(limit: number) {
+    return this.queries.listOrphanParts(limit);
+  }
+
+  countRunningAttempts() {
+    return this.queries.countRunningAttempts();
   }
 
   events(jobId: string) {

@@ -2,6 +2,7 @@
 // Stores apply the result in one transaction, so a row never changes without its event.
 import { SluiceError } from '../errors.ts';
 import type { MediaInfo } from '../media/media-info.ts';
+import type { ChunkRange } from '../templates/chunk-plan.ts';
 import type { Job, JobError, JobOutput, JobPhase, JobProgress, JobStatus } from './job.ts';
 import { hashLeaseToken, leaseHashesEqual, leaseTokenMatches } from './lease-token.ts';
 
@@ -54,7 +55,18 @@ export type Transition =
   | { type: 'supersede'; by: string | null; message: string; leaseToken?: string }
   /** A later job published the same output set: this one's outputs are gone. */
   | { type: 'outputs-replaced'; by: string }
-  | { type: 'retry'; reason: string };
+  | { type: 'retry'; reason: string }
+  /**
+   * Chunked jobs (issue 13). `split`: the attempt probed the input and split the job into parts (made by
+   * the caller); the job stays PROGRESSING with no lease of its own while its parts run. `parts-progress`:
+   * the parts' aggregate phase and progress. `parts-complete`/`parts-failed`: the stitch published the set,
+   * or a part ended in ERROR. `redo`: a COMPLETE part whose receipt is gone runs again.
+   */
+  | { type: 'split'; leaseToken: string; chunks: ChunkRange[]; inputMedia: MediaInfo }
+  | { type: 'parts-progress'; phase: JobPhase; progress: JobProgress }
+  | { type: 'parts-complete'; outputs: JobOutput[]; skipped?: { part: string; reason: string }[] }
+  | { type: 'parts-failed'; error: JobError }
+  | { type: 'redo'; reason: string };
 
 export interface TransitionResult {
   job: Job;
@@ -82,6 +94,17 @@ function requireStatus(job: Job, allowed: JobStatus[], transition: string): void
 export function requireLease(job: Job, token: string | null, transition: string): void {
   if (job.status !== 'PROGRESSING' || !leaseTokenMatches(job.leaseHash, token))
     throw leaseLost(job, transition);
+}
+
+/** A chunked job waiting on its parts: PROGRESSING, split, with no attempt of its own holding a lease. */
+function requireSplit(job: Job, transition: string): void {
+  if (job.status !== 'PROGRESSING' || job.split === null || job.leaseHash !== null) {
+    throw new SluiceError(
+      'INVALID_TRANSITION',
+      `job ${job.id} is ${job.status}${job.split ? '' : ', not split into parts'}; cannot ${transition}`,
+      { status: job.status },
+    );
+  }
 }
 
 /** The control plane's own reports (a lost worker) are fenced on the lease hash it saw. */
@@ -283,6 +306,71 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
         by: t.by,
         outputs: job.outputs.length,
       });
+    case 'split':
+      requireLease(job, t.leaseToken, 'split');
+      return result(
+        {
+          phase: 'TRANSCODING',
+          progress: EMPTY_PROGRESS,
+          leaseHash: null,
+          leaseUntil: null,
+          inputMedia: t.inputMedia,
+          split: { chunks: t.chunks, attempt: job.attempts, at },
+        },
+        'job:split',
+        { attempt: job.attempts, chunks: t.chunks.length, phase: 'TRANSCODING' },
+      );
+    case 'parts-progress': {
+      requireSplit(job, 'take its parts’ progress');
+      const next = { phase: t.phase, progress: t.progress };
+      return t.phase !== job.phase
+        ? result(next, 'job:phase', { phase: t.phase })
+        : result(next, 'job:progress');
+    }
+    case 'parts-complete':
+      requireSplit(job, 'complete from its parts');
+      return result(
+        {
+          status: 'COMPLETE',
+          phase: null,
+          progress: { percent: 100, fps: null, speed: job.progress.speed, etaSeconds: 0 },
+          outputs: t.outputs,
+          finishedAt: at,
+        },
+        'job:complete',
+        { outputs: t.outputs.length, parts: true, ...(t.skipped ? { skipped: t.skipped } : {}) },
+      );
+    case 'parts-failed':
+      requireSplit(job, 'fail from its parts');
+      return result({ status: 'ERROR', phase: null, finishedAt: at, error: t.error }, 'job:error', {
+        error: t.error,
+        attempt: job.attempts,
+        parts: true,
+      });
+    case 'redo':
+      requireStatus(job, ['COMPLETE'], 'be run again (only a COMPLETE part is)');
+      if (job.parentId === null) {
+        throw new SluiceError(
+          'INVALID_TRANSITION',
+          `job ${job.id} is not a part of a chunked job; retry it instead`,
+        );
+      }
+      return result(
+        {
+          status: 'SUBMITTED',
+          phase: null,
+          progress: EMPTY_PROGRESS,
+          attempts: 0,
+          runAfter: at,
+          finishedAt: null,
+          error: null,
+          outputs: [],
+          offeredAt: at,
+          preemptions: 0,
+        },
+        'job:resubmitted',
+        { reason: t.reason, previousAttempts: job.attempts },
+      );
     case 'cancel':
       requireStatus(job, ['SUBMITTED', 'PROGRESSING'], 'be canceled');
       return result(

@@ -16,6 +16,8 @@ import { leaseTokenMatches } from '../jobs/lease-token.ts';
 import { jobRetryDelayMs } from '../jobs/retry-policy.ts';
 import { retryDelayMs } from '../jobs/state-machine.ts';
 import type { Launcher, WorkerExit } from '../launchers/launcher.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { advanceSplitJobs } from './split-jobs.ts';
 
 export interface SchedulerOptions {
   concurrency: number;
@@ -32,6 +34,8 @@ export interface SchedulerOptions {
    * PROGRESSING job in the store (those of other replicas and of remote pull workers).
    */
   sharedStore?: boolean;
+  /** Where chunked jobs keep their parts' files (removed once the job is COMPLETE). */
+  objects?: ObjectStore;
 }
 
 const PURGE_EVERY_MS = 3600_000;
@@ -179,6 +183,9 @@ export class Scheduler {
       this.inheritedAtStart = true;
       await this.inheritRunning(now);
     }
+    // Chunked jobs: stitch, complete or fail each from its parts; parts of a job that ended stop.
+    const split = await advanceSplitJobs(this.store, this.options.objects ?? null, this.log, now);
+    if (split.changed) this.again = true;
     for (const job of await this.store.expiredLeases(now)) {
       this.launcher.stop(job.id, 0);
       const inherited = this.inherited.get(job.id);
@@ -194,7 +201,7 @@ export class Scheduler {
   /** Attempts counted against the concurrency: this process's workers, or every running job of the store. */
   private async running(): Promise<number> {
     if (this.options.sharedStore) return this.launcher.running();
-    return this.store.countByStatus('PROGRESSING');
+    return this.store.countRunningAttempts();
   }
 
   private async launchFor(pool: string | undefined): Promise<void> {
@@ -259,8 +266,10 @@ export class Scheduler {
    * renew them; each gets one lease period from now for its worker to check in.
    */
   private async inheritRunning(now: Date): Promise<void> {
-    const running = await this.store.list({ status: 'PROGRESSING', limit: 100_000 });
+    const running = await this.store.list({ status: 'PROGRESSING', limit: 100_000, withParts: true });
     for (const job of running) {
+      // A split job waiting on its parts runs no attempt of its own: its parts are inherited instead.
+      if (job.leaseHash === null) continue;
       try {
         const adopted = await this.store.transition(
           job.id,

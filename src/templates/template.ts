@@ -89,7 +89,11 @@ export const Template = z
       .strictObject({
         enabled: z.boolean().default(false),
         chunkSeconds: z.number().min(MIN_CHUNK_SECONDS).max(3600).default(60),
-        minInputSeconds: z.number().min(0).max(30 * 24 * 3600).default(180),
+        minInputSeconds: z
+          .number()
+          .min(0)
+          .max(30 * 24 * 3600)
+          .default(180),
       })
       .prefault({}),
     maxAttempts: z.number().int().min(1).max(20).default(3),
@@ -120,10 +124,14 @@ export const Template = z
     message: 'an audio-only template (empty ladder) needs HLS or DASH packaging',
     path: ['packaging'],
   })
-  .refine((t) => !t.chunking.enabled || isWholeSegments(t.chunking.chunkSeconds, t.packaging.segmentSeconds), {
-    message: 'chunking.chunkSeconds must be a whole number of segments (packaging.segmentSeconds): chunks are cut on segment boundaries',
-    path: ['chunking', 'chunkSeconds'],
-  })
+  .refine(
+    (t) => !t.chunking.enabled || isWholeSegments(t.chunking.chunkSeconds, t.packaging.segmentSeconds),
+    {
+      message:
+        'chunking.chunkSeconds must be a whole number of segments (packaging.segmentSeconds): chunks are cut on segment boundaries',
+      path: ['chunking', 'chunkSeconds'],
+    },
+  )
   .refine((t) => !t.chunking.enabled || t.ladder.length > 0, {
     message: 'chunking encodes video in chunks; an audio-only template (empty ladder) keeps the single pass',
     path: ['chunking', 'enabled'],

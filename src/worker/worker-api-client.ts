@@ -1,7 +1,8 @@
 // The worker's side of the Worker API: plain HTTP with the attempt's token, nothing else of the service.
 import { isErrorCode, SluiceError } from '../errors.ts';
-import type { JobOutput, JobPhase, JobProgress, ObjectRef } from '../jobs/job.ts';
+import type { JobOutput, JobPart, JobPhase, JobProgress, ObjectRef } from '../jobs/job.ts';
 import type { MediaInfo } from '../media/media-info.ts';
+import type { ChunkRange } from '../templates/chunk-plan.ts';
 import type { Template } from '../templates/template.ts';
 import type { AttemptUrls } from './remote-object-store.ts';
 import { ServerList } from './server-list.ts';
@@ -13,6 +14,10 @@ export interface Assignment {
     input: ObjectRef;
     template: Template;
     destination: { bucket: string; prefix: string };
+    /** A part of a chunked job: its parent, which part, and the parent's probe of the input (issue 13). */
+    parentId?: string;
+    part?: JobPart;
+    inputMedia?: MediaInfo;
   };
   heartbeatSeconds: number;
   leaseSeconds: number;
@@ -110,6 +115,11 @@ export class WorkerApiClient {
   /** The server decides from `code` whether another attempt follows (ERROR_CATALOGUE). */
   fail(body: { code: string; message: string; stderrTail?: string }): Promise<{ status: string }> {
     return this.deliver('fail', body);
+  }
+
+  /** Splits the job into parts (chunks, audio); the attempt ends there, the parts run as jobs of their own. */
+  split(body: { chunks: ChunkRange[]; inputMedia: MediaInfo }): Promise<{ status: string; parts: number }> {
+    return this.deliver('split', body);
   }
 
   /** Hands the job back on a preemption notice; the server queues it again without charging an attempt. */

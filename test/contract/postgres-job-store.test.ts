@@ -14,6 +14,7 @@ import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
 import { waitFor } from '../helpers.ts';
 import { admin, freshSchema, requirePostgres, TEST_DATABASE_URL } from '../pg-test-db.ts';
 import { jobListContract } from './job-list.contract.ts';
+import { jobPartsContract } from './job-parts.contract.ts';
 import { jobStoreContract, type StoreFactory } from './job-store.contract.ts';
 import { objectSequencerContract } from './object-sequencers.contract.ts';
 import { priorityContract } from './priority.contract.ts';
@@ -70,6 +71,7 @@ const factory: StoreFactory = {
 jobStoreContract('PostgresJobStore', factory);
 priorityContract('PostgresJobStore', factory);
 jobListContract('PostgresJobStore', factory);
+jobPartsContract('PostgresJobStore', factory);
 objectSequencerContract('PostgresJobStore', factory);
 seenObjectsContract('PostgresJobStore', factory);
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
 import { jobListContract } from './job-list.contract.ts';
+import { jobPartsContract } from './job-parts.contract.ts';
 import { jobStoreContract, type StoreFactory } from './job-store.contract.ts';
 import { objectSequencerContract } from './object-sequencers.contract.ts';
 import { priorityContract } from './priority.contract.ts';
@@ -60,5 +61,6 @@ const factory: StoreFactory = {
 jobStoreContract('SqliteJobStore', factory);
 priorityContract('SqliteJobStore', factory);
 jobListContract('SqliteJobStore', factory);
+jobPartsContract('SqliteJobStore', factory);
 objectSequencerContract('SqliteJobStore', factory);
 seenObjectsContract('SqliteJobStore', factory);

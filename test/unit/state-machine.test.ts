@@ -54,6 +54,9 @@ function makeJob(over: Partial<Job> = {}): Job {
     priority: 0,
     retryBackoff: null,
     inputId: 'in_0000000000000000',
+    parentId: null,
+    part: null,
+    split: null,
     ...over,
   };
 }

@@ -29,6 +29,7 @@ import {
 } from '../webhook-routes.ts';
 import { Claim, Presign, Publish } from '../worker-pull-routes.ts';
 import { Complete, Fail, Heartbeat, Release } from '../worker-routes.ts';
+import { Split } from '../worker-split-routes.ts';
 import { CreateToken } from '../worker-token-routes.ts';
 import {
   AssignmentSchema,
@@ -874,6 +875,44 @@ export function routeDocs(): Record<string, RouteDoc> {
       params: { id: ATTEMPT },
       responses: { 200: { description: 'Removed', schema: z.object({ discarded: z.literal(true) }) } },
       errors: ['LEASE_LOST'],
+    },
+    'POST /v1/worker/jobs/:id/split': {
+      operationId: 'workerSplit',
+      summary: 'Split the job into parts (chunks and audio) that any worker of its pool runs',
+      description:
+        'Chunked (accelerated) transcoding: the attempt probed the input and found it long enough. The parts are made and the job waits on them with no lease of its own; a job split before keeps every part whose receipt is in the parts area.',
+      tag: 'Worker API',
+      auth: 'lease-token',
+      params: { id: ATTEMPT },
+      body: { schema: Split },
+      responses: {
+        200: {
+          description: 'Split',
+          schema: z.object({ status: z.string(), parts: z.number().int(), reused: z.number().int() }),
+        },
+      },
+      errors: ['LEASE_LOST', 'VALIDATION_FAILED'],
+    },
+    'PUT /v1/worker/jobs/:id/parts/*': {
+      operationId: 'workerPartPut',
+      summary: "Write one file of this part's folder in its job's parts area",
+      tag: 'Worker API',
+      auth: 'lease-token',
+      params: { id: ATTEMPT, key: '<part name>/<file>' },
+      wildcard: 'key',
+      body: { contentType: 'application/octet-stream' },
+      responses: { 201: { description: 'Stored', schema: z.object({ size: z.number().int() }) } },
+      errors: ['LEASE_LOST', 'OUTPUT_OUTSIDE_DESTINATION', 'INVALID_OBJECT_KEY', 'UPLOAD_INCOMPLETE'],
+    },
+    'GET /v1/worker/jobs/:id/parts/*': {
+      operationId: 'workerPartGet',
+      summary: "Read one file of the job's parts area (a receipt, a segment)",
+      tag: 'Worker API',
+      auth: 'lease-token',
+      params: { id: ATTEMPT, key: '<part name>/<file>' },
+      wildcard: 'key',
+      responses: { 200: { description: 'The file', contentType: 'application/octet-stream' } },
+      errors: ['LEASE_LOST', 'OBJECT_NOT_FOUND', 'INVALID_OBJECT_KEY'],
     },
   };
 }
