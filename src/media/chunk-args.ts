@@ -29,7 +29,16 @@ import {
 } from './ffmpeg-args.ts';
 import { inputRestrictions } from './input-policy.ts';
 
-const HEAD = ['-hide_banner', '-nostdin', '-y', '-loglevel', 'level+warning', '-progress', 'pipe:1', '-nostats'];
+const HEAD = [
+  '-hide_banner',
+  '-nostdin',
+  '-y',
+  '-loglevel',
+  'level+warning',
+  '-progress',
+  'pipe:1',
+  '-nostats',
+];
 
 /** Fragmented MP4 whose fragments can be moved: moof-relative offsets, an init with the edit list. */
 const FRAGMENTED = ['-movflags', '+frag_keyframe+empty_moov+delay_moov+default_base_moof'];

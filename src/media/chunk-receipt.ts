@@ -13,7 +13,7 @@ const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 const partPath = z
   .string()
   .min(1)
-  .regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._\/-]+$/);
+  .regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._/-]+$/);
 
 /** Every file of a part with its size and checksum: enough to download a part from its receipt alone. */
 export const PartFile = z.strictObject({

@@ -145,7 +145,11 @@ interface TrafLayout {
 }
 
 function layout(buf: Buffer, moofAt: number): { moof: Box; mfhd: Box; trafs: TrafLayout[] } {
-  const [moof] = readBoxes(buf, moofAt, moofAt + 8 <= buf.length ? moofAt + buf.readUInt32BE(moofAt) : buf.length);
+  const [moof] = readBoxes(
+    buf,
+    moofAt,
+    moofAt + 8 <= buf.length ? moofAt + buf.readUInt32BE(moofAt) : buf.length,
+  );
   if (!moof || moof.type !== 'moof') bad(`no moof at ${moofAt}`);
   const mfhd = child(buf, moof, 'mfhd');
   if (!mfhd) bad('moof without mfhd');

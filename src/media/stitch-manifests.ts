@@ -56,7 +56,11 @@ export function buildMediaPlaylist(track: StitchedTrack): string {
 }
 
 /** ffmpeg's master form: what codecsFromFfmpegMaster reads (CODECS per media playlist). */
-export function buildFfmpegStyleMaster(plan: Plan, video: StitchedTrack[], audio: StitchedTrack | null): string {
+export function buildFfmpegStyleMaster(
+  plan: Plan,
+  video: StitchedTrack[],
+  audio: StitchedTrack | null,
+): string {
   const lines = ['#EXTM3U', '#EXT-X-VERSION:6'];
   if (audio) {
     lines.push(
@@ -109,8 +113,7 @@ function template(track: StitchedTrack): string {
   ].join('\n');
 }
 
-const total = (t: StitchedTrack) =>
-  t.segments.reduce((a, s) => a + s.duration, 0) / t.timescale;
+const total = (t: StitchedTrack) => t.segments.reduce((a, s) => a + s.duration, 0) / t.timescale;
 
 /** The static MPD: one video adaptation set (every rendition), one audio set (the last id). */
 export function buildStitchedMpd(plan: Plan, video: StitchedTrack[], audio: StitchedTrack | null): string {

@@ -8,7 +8,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { SluiceError } from '../errors.ts';
 import type { JobProgress } from '../jobs/job.ts';
-import { buildAudioPartArgs, buildChunkArgs, chunkEncodeFrames, encodeFromFrame } from '../media/chunk-args.ts';
+import {
+  buildAudioPartArgs,
+  buildChunkArgs,
+  chunkEncodeFrames,
+  encodeFromFrame,
+} from '../media/chunk-args.ts';
 import { AudioReceipt, ChunkReceipt, type PartFile, type RenditionReceipt } from '../media/chunk-receipt.ts';
 import { buildSpriteSheetArgs, SPRITE_FRAMES_DIR, type TranscodePaths } from '../media/ffmpeg-args.ts';
 import { fragmentInfo, rewriteFragment, splitFragmented, trackDefaults } from '../media/fmp4.ts';
@@ -67,7 +72,9 @@ export function chunksOf(template: Template, media: MediaInfo): ChunkRange[] | n
   const v = media.video.startSeconds;
   const gap = v != null && media.startSeconds != null ? v - media.startSeconds : 0;
   if (gap > 0.5 / plan.frameRate) {
-    unsupported(`its video starts ${gap.toFixed(3)} s after its audio, and chunks are cut from the start of both`);
+    unsupported(
+      `its video starts ${gap.toFixed(3)} s after its audio, and chunks are cut from the start of both`,
+    );
   }
   return chunks;
 }
@@ -132,10 +139,18 @@ async function cutRendition(
       segments.push({ index: next, parts: [], tfdt: info.tfdt + offset, duration: 0 });
       next++;
     } else if (starts > boundary || segments.length === 0) {
-      broken(chunk.index, name, `a fragment at frame ${starts} crosses segment ${next}'s start (frame ${boundary})`);
+      broken(
+        chunk.index,
+        name,
+        `a fragment at frame ${starts} crosses segment ${next}'s start (frame ${boundary})`,
+      );
     }
     if (info.tfdt !== (starts - from) * ticks) {
-      broken(chunk.index, name, `fragment at frame ${starts} has tfdt ${info.tfdt}, not ${(starts - from) * ticks}`);
+      broken(
+        chunk.index,
+        name,
+        `fragment at frame ${starts} has tfdt ${info.tfdt}, not ${(starts - from) * ticks}`,
+      );
     }
     const seg = segments[segments.length - 1] as (typeof segments)[number];
     seg.parts.push(rewriteFragment(buf, f, seg.index + 1, info.tfdt + offset));
@@ -154,10 +169,24 @@ async function cutRendition(
     const file = segmentName(id, s.index);
     await fs.writeFile(path.join(dir, file), data);
     files.push(file);
-    receiptSegments.push({ index: s.index, file, tfdt: s.tfdt, duration: s.duration, bytes: data.length, sha256: sha(data) });
+    receiptSegments.push({
+      index: s.index,
+      file,
+      tfdt: s.tfdt,
+      duration: s.duration,
+      bytes: data.length,
+      sha256: sha(data),
+    });
   }
   return {
-    receipt: { name, timescale, init: initName(id), initSha256: sha(init), frames, segments: receiptSegments },
+    receipt: {
+      name,
+      timescale,
+      init: initName(id),
+      initSha256: sha(init),
+      frames,
+      segments: receiptSegments,
+    },
     files,
   };
 }
@@ -226,7 +255,11 @@ export async function encodeChunkPart(
 }
 
 /** The audio track's DASH segments -> receipt; a last segment under min(0.5 s, S/4) joins the one before. */
-async function audioTrack(plan: Plan, dir: string, id: number): Promise<{ receipt: RenditionReceipt; files: string[] }> {
+async function audioTrack(
+  plan: Plan,
+  dir: string,
+  id: number,
+): Promise<{ receipt: RenditionReceipt; files: string[] }> {
   const init = await fs.readFile(path.join(dir, initName(id)));
   const defaults = trackDefaults(init);
   const timescale = defaults[0]?.timescale ?? 48_000;
@@ -261,7 +294,10 @@ async function audioTrack(plan: Plan, dir: string, id: number): Promise<{ receip
     segments.push({ index: s.index, file: s.file, tfdt: s.tfdt, duration: s.duration, ...h });
   }
   if (segments.length === 0) {
-    throw new SluiceError('INPUT_NO_OUTPUT', 'ffmpeg made no audio segment from the input; retrying would do the same');
+    throw new SluiceError(
+      'INPUT_NO_OUTPUT',
+      'ffmpeg made no audio segment from the input; retrying would do the same',
+    );
   }
   return {
     receipt: {

@@ -14,6 +14,7 @@ import {
   type RenditionReceipt,
 } from '../media/chunk-receipt.ts';
 import { STREAM_FILES } from '../media/ffmpeg-args.ts';
+import type { MediaInfo } from '../media/media-info.ts';
 import { type FfmpegRun, runFfmpeg } from '../media/run-ffmpeg.ts';
 import {
   buildFfmpegStyleMaster,
@@ -26,7 +27,6 @@ import {
 import type { ChunkRange } from '../templates/chunk-plan.ts';
 import { planJob } from '../templates/ladder.ts';
 import type { Template } from '../templates/template.ts';
-import type { MediaInfo } from '../media/media-info.ts';
 import { partFolder, RECEIPT, sha256File } from './chunked-encode.ts';
 import { type EncodeResult, localPaths } from './encode.ts';
 import { finishPackaging } from './finish-packaging.ts';
@@ -46,7 +46,8 @@ async function checkFiles(dir: string, files: PartFile[]): Promise<string[]> {
   for (const f of files) {
     const got = await sha256File(path.join(dir, f.path)).catch(() => null);
     if (!got) problems.push(`${f.path} is missing`);
-    else if (got.bytes !== f.bytes) problems.push(`${f.path} has ${got.bytes} bytes, its receipt says ${f.bytes}`);
+    else if (got.bytes !== f.bytes)
+      problems.push(`${f.path} has ${got.bytes} bytes, its receipt says ${f.bytes}`);
     else if (got.sha256 !== f.sha256) problems.push(`${f.path} does not match its receipt's sha256`);
   }
   return problems;
@@ -82,7 +83,9 @@ function track(id: number, r: RenditionReceipt[], init: Buffer): StitchedTrack {
     id,
     timescale: r[0]?.timescale ?? 1,
     codecs: codecsOfInit(init) ?? '',
-    segments: r.flatMap((x) => x.segments.map((s) => ({ index: s.index, tfdt: s.tfdt, duration: s.duration }))),
+    segments: r.flatMap((x) =>
+      x.segments.map((s) => ({ index: s.index, tfdt: s.tfdt, duration: s.duration })),
+    ),
   };
 }
 
@@ -119,10 +122,14 @@ export async function stitchParts(
       ...(missing.length > 0 ? [`chunks ${missing.join(', ')}`] : []),
       ...(audioReceipt.success ? [] : ['the audio part']),
     ];
-    throw new SluiceError('CHUNK_MISSING', `${parts.join(' and ')} have no valid receipt; encode them again`, {
-      chunks: missing,
-      audio: !audioReceipt.success,
-    });
+    throw new SluiceError(
+      'CHUNK_MISSING',
+      `${parts.join(' and ')} have no valid receipt; encode them again`,
+      {
+        chunks: missing,
+        audio: !audioReceipt.success,
+      },
+    );
   }
   const audio = audioReceipt.data;
 
@@ -136,20 +143,27 @@ export async function stitchParts(
         if (!listed.has(name)) problems.push({ chunk: r.chunk, problem: `${name} is not in its file list` });
       }
       const init = r.files.find((f) => f.path === rr.init);
-      if (init && init.sha256 !== rr.initSha256) problems.push({ chunk: r.chunk, problem: `${rr.init}'s checksum differs` });
+      if (init && init.sha256 !== rr.initSha256)
+        problems.push({ chunk: r.chunk, problem: `${rr.init}'s checksum differs` });
     }
     const names = r.renditions.map((x) => x.name).join(',');
     if (names !== plan.renditions.map((x) => x.name).join(',')) {
-      problems.push({ chunk: r.chunk, problem: `has renditions ${names}, the plan ${plan.renditions.map((x) => x.name).join(',')}` });
+      problems.push({
+        chunk: r.chunk,
+        problem: `has renditions ${names}, the plan ${plan.renditions.map((x) => x.name).join(',')}`,
+      });
     }
   }
   for (const p of await checkFiles(audioDir, audio.files)) problems.push({ chunk: 'audio', problem: p });
-  if (plan.audio && !audio.audio) problems.push({ chunk: 'audio', problem: 'has no audio track; the plan has one' });
+  if (plan.audio && !audio.audio)
+    problems.push({ chunk: 'audio', problem: 'has no audio track; the plan has one' });
   if (audio.audio) for (const p of audioProblems(audio.audio)) problems.push({ chunk: 'audio', problem: p });
   if (problems.length > 0) discontinuity(problems);
   const continuity = checkContinuity(chunks, receipts);
   if (!continuity.ok) {
-    discontinuity(continuity.problems.map((p) => ({ chunk: p.chunk, problem: `${p.rendition ?? ''}: ${p.problem}` })));
+    discontinuity(
+      continuity.problems.map((p) => ({ chunk: p.chunk, problem: `${p.rendition ?? ''}: ${p.problem}` })),
+    );
   }
 
   // Lay out the stream folder as the single pass leaves it.
@@ -184,16 +198,23 @@ export async function stitchParts(
     for (const t of [...videoTracks, ...(audioTrack ? [audioTrack] : [])]) {
       await fs.writeFile(path.join(local.streamDir, mediaPlaylistName(t.id)), buildMediaPlaylist(t));
     }
-    await fs.writeFile(path.join(local.streamDir, STREAM_FILES.hlsMaster), buildFfmpegStyleMaster(plan, videoTracks, audioTrack));
+    await fs.writeFile(
+      path.join(local.streamDir, STREAM_FILES.hlsMaster),
+      buildFfmpegStyleMaster(plan, videoTracks, audioTrack),
+    );
   }
   if (plan.dash) {
-    await fs.writeFile(path.join(local.streamDir, STREAM_FILES.mpd), buildStitchedMpd(plan, videoTracks, audioTrack));
+    await fs.writeFile(
+      path.join(local.streamDir, STREAM_FILES.mpd),
+      buildStitchedMpd(plan, videoTracks, audioTrack),
+    );
   }
   if (plan.mp4) await remuxMp4(local, videoTracks[0] ?? null, audioTrack, workDir, o.onStart);
   if (plan.thumbnail && audio.poster) await fs.copyFile(path.join(audioDir, audio.poster), local.thumbnail);
   await fs.rm(local.spriteDir, { recursive: true, force: true });
   await fs.mkdir(local.spriteDir, { recursive: true });
-  for (const s of audio.sprites) await fs.copyFile(path.join(audioDir, s), path.join(local.spriteDir, path.basename(s)));
+  for (const s of audio.sprites)
+    await fs.copyFile(path.join(audioDir, s), path.join(local.spriteDir, path.basename(s)));
   const { measured, spriteVtt } = await finishPackaging(plan, { ...local, workDir });
   o.onProgress?.({ percent: 100, fps: null, speed: null, etaSeconds: 0 });
   return { plan, local, measured, spriteVtt };
@@ -209,7 +230,10 @@ async function remuxMp4(
 ): Promise<void> {
   if (!video) return;
   const join = async (t: StitchedTrack, out: string) => {
-    const names = [`init-${t.id}.m4s`, ...t.segments.map((s) => `chunk-${t.id}-${String(s.index + 1).padStart(5, '0')}.m4s`)];
+    const names = [
+      `init-${t.id}.m4s`,
+      ...t.segments.map((s) => `chunk-${t.id}-${String(s.index + 1).padStart(5, '0')}.m4s`),
+    ];
     await fs.writeFile(out, '');
     for (const n of names) await fs.appendFile(out, await fs.readFile(path.join(local.streamDir, n)));
   };
@@ -219,7 +243,16 @@ async function remuxMp4(
   if (audio) await join(audio, a);
   const args = ['-hide_banner', '-nostdin', '-y', '-loglevel', 'level+warning', '-i', v];
   if (audio) args.push('-i', a);
-  args.push('-map', '0:v:0', ...(audio ? ['-map', '1:a:0'] : []), '-c', 'copy', '-movflags', '+faststart', local.mp4);
+  args.push(
+    '-map',
+    '0:v:0',
+    ...(audio ? ['-map', '1:a:0'] : []),
+    '-c',
+    'copy',
+    '-movflags',
+    '+faststart',
+    local.mp4,
+  );
   const run = await runFfmpeg(args, () => {});
   onStart?.(run);
   await run.done;

@@ -32,7 +32,14 @@ function receipt(chunk: number, first: number, count: number, framesEach = 100):
     chunk,
     madeBy: 'job_1-1',
     renditions: [
-      { name: '360p', timescale: 12800, init: 'r0/init.m4s', initSha256: INIT, frames: count * framesEach, segments },
+      {
+        name: '360p',
+        timescale: 12800,
+        init: 'r0/init.m4s',
+        initSha256: INIT,
+        frames: count * framesEach,
+        segments,
+      },
     ],
     files: [{ path: 'r0/init.m4s', bytes: 10, sha256: INIT }],
   };
