@@ -9,10 +9,25 @@ import { z } from 'zod';
 import type { ChunkRange } from '../templates/chunk-plan.ts';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+/** A file of a part, relative to the part's folder (no `..`, no absolute path). */
+const partPath = z
+  .string()
+  .min(1)
+  .regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._/-]+$/);
+
+/** Every file of a part with its size and checksum: enough to download a part from its receipt alone. */
+export const PartFile = z.strictObject({
+  path: partPath,
+  bytes: z.number().int().min(0),
+  sha256,
+});
+export type PartFile = z.infer<typeof PartFile>;
 
 export const SegmentReceipt = z.strictObject({
   /** 0-based segment index on the whole output (the single pass's numbering). */
   index: z.number().int().min(0),
+  /** Its file in the part (also listed in the receipt's `files`). */
+  file: partPath,
   /** Base media decode time and duration, in the rendition's timescale. */
   tfdt: z.number().int().min(0),
   duration: z.number().int().positive(),
@@ -24,6 +39,8 @@ export type SegmentReceipt = z.infer<typeof SegmentReceipt>;
 export const RenditionReceipt = z.strictObject({
   name: z.string().min(1),
   timescale: z.number().int().positive(),
+  /** Its init segment's file in the part, and that file's checksum. */
+  init: partPath,
   initSha256: sha256,
   /** Frames in this chunk's segments (pre-roll dropped). */
   frames: z.number().int().min(0),
@@ -33,12 +50,29 @@ export type RenditionReceipt = z.infer<typeof RenditionReceipt>;
 
 export const ChunkReceipt = z.strictObject({
   version: z.literal(1),
+  kind: z.literal('chunk'),
   chunk: z.number().int().min(0),
   /** The attempt that made it (`<job id>-<attempt>`): a receipt from another attempt's files is not one. */
   madeBy: z.string().min(1),
   renditions: z.array(RenditionReceipt).min(1),
+  /** Every file of the part but the receipt, in upload order. */
+  files: z.array(PartFile).min(1),
 });
 export type ChunkReceipt = z.infer<typeof ChunkReceipt>;
+
+/** The audio part: the whole input's audio track (when the plan has audio), the poster and the sprites. */
+export const AudioReceipt = z.strictObject({
+  version: z.literal(1),
+  kind: z.literal('audio'),
+  madeBy: z.string().min(1),
+  /** The audio track, its segments already numbered and timed as published; null: the plan has none. */
+  audio: RenditionReceipt.nullable(),
+  poster: partPath.nullable(),
+  /** Sprite sheets in order (sprite-001.jpg, ...). */
+  sprites: z.array(partPath),
+  files: z.array(PartFile),
+});
+export type AudioReceipt = z.infer<typeof AudioReceipt>;
 
 export interface ContinuityProblem {
   chunk: number;

@@ -43,16 +43,16 @@ const SPRITE_FRAME_PATTERN = 'frame-%05d.jpg';
  * default make swscale print "deprecated pixel format used" once per thread into every job's stderr
  * tail; yuv420p with the range flag is the same JPEG, which mjpeg takes below strict compliance.
  */
-const FULL_RANGE_JPEG = ['-strict', '-1', '-pix_fmt', 'yuv420p', '-color_range', 'pc'];
+export const FULL_RANGE_JPEG = ['-strict', '-1', '-pix_fmt', 'yuv420p', '-color_range', 'pc'];
 
 /** setsar rounds ratios to terms of at most 100 unless told otherwise; 640/639 must stay exact. */
-const SAR_MAX = 1_000_000;
+export const SAR_MAX = 1_000_000;
 
 /**
  * PQ/HLG to SDR BT.709: linearise, map primaries, tone-map (Hable keeps highlights), back to BT.709.
  * Without it HDR sources play washed out on every SDR screen and in browsers' H.264 path.
  */
-const TONE_MAP =
+export const TONE_MAP =
   'zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p';
 
 /** Escapes a value for the tee muxer's `[opt=value:...]path|...` syntax. */
@@ -60,7 +60,7 @@ export function teeEscape(value: string): string {
   return value.replace(/[\\:|[\]=,']/g, (c) => `\\${c}`);
 }
 
-const AUDIO_RATE = 48_000;
+export const AUDIO_RATE = 48_000;
 const AAC_FRAME = 1024;
 
 /**
@@ -75,7 +75,7 @@ export function audioEndSample(durationSeconds: number | null): number | null {
   return Math.max(AAC_FRAME, Math.floor((durationSeconds * AUDIO_RATE) / AAC_FRAME) * AAC_FRAME);
 }
 
-function kbps(n: number): string {
+export function kbps(n: number): string {
   return `${n}k`;
 }
 
@@ -111,7 +111,7 @@ function videoFilters(plan: Plan): string {
 }
 
 /** The poster's filters on the second input, which starts at the poster time. */
-function posterFilters(plan: Plan, t: NonNullable<Plan['thumbnail']>): string {
+export function posterFilters(plan: Plan, t: NonNullable<Plan['thumbnail']>): string {
   const pre = plan.toneMap ? `${TONE_MAP},` : '';
   return `${pre}scale=${t.width}:${t.height}:out_range=full,setsar=1,format=yuv420p`;
 }
@@ -234,7 +234,7 @@ export function buildSpriteSheetArgs(sprites: NonNullable<Plan['sprites']>, path
   ];
 }
 
-function teeOption(opt: string): string {
+export function teeOption(opt: string): string {
   const eq = opt.indexOf('=');
   return `${opt.slice(0, eq)}=${teeEscape(opt.slice(eq + 1))}`;
 }

@@ -20,6 +20,7 @@ const chunks = planChunks({
 function receipt(chunk: number, first: number, count: number, framesEach = 100): ChunkReceipt {
   const segments = Array.from({ length: count }, (_, i) => ({
     index: first + i,
+    file: `r0/seg-${first + i}.m4s`,
     tfdt: (first * 100 + i * framesEach) * 512,
     duration: framesEach * 512,
     bytes: 1000 + i,
@@ -27,9 +28,20 @@ function receipt(chunk: number, first: number, count: number, framesEach = 100):
   }));
   return {
     version: 1,
+    kind: 'chunk',
     chunk,
     madeBy: 'job_1-1',
-    renditions: [{ name: '360p', timescale: 12800, initSha256: INIT, frames: count * framesEach, segments }],
+    renditions: [
+      {
+        name: '360p',
+        timescale: 12800,
+        init: 'r0/init.m4s',
+        initSha256: INIT,
+        frames: count * framesEach,
+        segments,
+      },
+    ],
+    files: [{ path: 'r0/init.m4s', bytes: 10, sha256: INIT }],
   };
 }
 

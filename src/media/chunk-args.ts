@@ -1,0 +1,226 @@
+// ffmpeg arguments for chunked (accelerated) encoding, pure (issue 13). A chunk part is one ffmpeg: one
+// decode of the chunk's range (plus one segment of pre-roll before it) feeding every rendition, each to
+// its own fragmented MP4, one fragment per keyframe. The audio part is a second kind of process: the whole
+// input's audio once (one AAC priming, gapless) through the same DASH muxer as the single pass, and the
+// poster and the sprites' small frames.
+//
+// How a chunk lands on the single pass's frames: the input seek lands a little before the pre-roll with
+// timestamps kept (-copyts); the source's first timestamp is subtracted (the single pass's timeline
+// starts there) and the fps filter puts frames on the output rate's grid, which is anchored at 0, so each
+// output frame is the one the single pass has in that slot, for variable-rate sources too. `trim` keeps
+// [encodeFrom, end) in frames and setpts starts the encode at 0, so every chunk's encoder and muxer see
+// the same start: the init segment (codec headers, edit list for the B-frame delay) is byte-identical in
+// every chunk. Keyframes are forced on the single pass's grid (frame ceil(k × S × rate)), counted from
+// the chunk's first frame; the encoder options are the single pass's (buildTranscodeArgs), one set per
+// rendition, so rate control and quality match it.
+import path from 'node:path';
+import type { ChunkRange } from '../templates/chunk-plan.ts';
+import { segmentStartFrame } from '../templates/chunk-plan.ts';
+import type { Plan, PlannedRendition } from '../templates/ladder.ts';
+import {
+  AUDIO_RATE,
+  audioEndSample,
+  FULL_RANGE_JPEG,
+  kbps,
+  posterFilters,
+  SAR_MAX,
+  SPRITE_FRAMES_DIR,
+  TONE_MAP,
+} from './ffmpeg-args.ts';
+import { inputRestrictions } from './input-policy.ts';
+
+const HEAD = [
+  '-hide_banner',
+  '-nostdin',
+  '-y',
+  '-loglevel',
+  'level+warning',
+  '-progress',
+  'pipe:1',
+  '-nostats',
+];
+
+/** Fragmented MP4 whose fragments can be moved: moof-relative offsets, an init with the edit list. */
+const FRAGMENTED = ['-movflags', '+frag_keyframe+empty_moov+delay_moov+default_base_moof'];
+/** No build strings or creation times in the init: byte-identical across chunks of one ffmpeg build. */
+const BITEXACT = ['-fflags', '+bitexact', '-map_metadata', '-1', '-map_chapters', '-1'];
+
+/** Where a chunk's encode begins: its first segment, or one segment earlier (pre-roll). */
+export function encodeFromSegment(chunk: ChunkRange): number {
+  return chunk.index === 0 || chunk.firstSegment === 0 ? chunk.firstSegment : chunk.firstSegment - 1;
+}
+
+/** The output frame a chunk's encode begins at (its pre-roll's first frame). */
+export function encodeFromFrame(chunk: ChunkRange, plan: Plan): number {
+  return segmentStartFrame(encodeFromSegment(chunk), plan.segmentSeconds, rateOf(plan));
+}
+
+function rateOf(plan: Plan): number {
+  if (!plan.frameRate) throw new Error('a chunk plan needs a video frame rate');
+  return plan.frameRate;
+}
+
+/** A number for a filter or expression: plain decimal, no exponent. */
+function dec(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(9).replace(/0+$/, '');
+}
+
+/** The single pass's encoder options for rendition `i` (buildTranscodeArgs), for an output of its own. */
+export function renditionEncoderArgs(plan: Plan, r: PlannedRendition, keyframes: string): string[] {
+  return [
+    '-b:v:0',
+    kbps(r.videoBitrateKbps),
+    '-maxrate:v:0',
+    kbps(r.maxrateKbps),
+    '-bufsize:v:0',
+    kbps(r.bufsizeKbps),
+    '-c:v',
+    'libx264',
+    '-preset',
+    plan.preset,
+    '-profile:v',
+    'high',
+    '-force_key_frames',
+    keyframes,
+    '-sc_threshold',
+    '0',
+    '-flags',
+    '+global_header',
+  ];
+}
+
+export interface ChunkArgsInput {
+  plan: Plan;
+  chunk: ChunkRange;
+  input: string;
+  /** The source timeline's first timestamp (MediaInfo.startSeconds): the single pass's time 0. */
+  sourceStartSeconds: number;
+  /** Output file of each rendition, in plan order. */
+  outputs: string[];
+}
+
+/** Frames this chunk encodes (pre-roll included); null: to the input's end. */
+export function chunkEncodeFrames(plan: Plan, chunk: ChunkRange): number | null {
+  return chunk.endFrame === null ? null : chunk.endFrame - encodeFromFrame(chunk, plan);
+}
+
+export function buildChunkArgs(o: ChunkArgsInput): string[] {
+  const { plan, chunk } = o;
+  const rate = rateOf(plan);
+  const from = encodeFromFrame(chunk, plan);
+  const n = plan.renditions.length;
+  const pre: string[] = [];
+  if (plan.toneMap) pre.push(TONE_MAP);
+  pre.push(`setpts=PTS-${dec(o.sourceStartSeconds)}/TB`, `fps=${dec(rate)}`);
+  // Half a frame before the first and before the end: the frames at exactly those slots, no rounding.
+  const trim = [`start=${dec((from - 0.5) / rate)}`];
+  if (chunk.endFrame !== null) trim.push(`end=${dec((chunk.endFrame - 0.5) / rate)}`);
+  pre.push(`trim=${trim.join(':')}`);
+  const hold = plan.holdLastFrameSeconds ?? 0;
+  if (chunk.endFrame === null && hold > 0) {
+    pre.push(`tpad=stop_mode=clone:stop=${Math.ceil(hold * rate - 1e-6)}`);
+  }
+  pre.push('setpts=PTS-STARTPTS');
+  const labels = Array.from({ length: n }, (_, i) => `[s${i}]`).join('');
+  const filters = [`[0:v:0]${pre.join(',')},split=${n}${labels}`];
+  plan.renditions.forEach((r, i) => {
+    filters.push(
+      `[s${i}]scale=${r.width}:${r.height}:flags=bicubic,setsar=sar=${r.sar}:max=${SAR_MAX},format=yuv420p[v${i}]`,
+    );
+  });
+  // Keyframe where the single pass has one: output frame n + from reaches the next boundary's frame.
+  const k0 = encodeFromSegment(chunk);
+  const perSegment = dec(plan.segmentSeconds * rate);
+  const keyframes = `expr:gte(n+${from},ceil((n_forced+${k0})*${perSegment}-0.000001))`;
+  const args = [
+    ...HEAD,
+    ...inputRestrictions(),
+    '-copyts',
+    '-ss',
+    dec(chunk.seekSeconds),
+    '-i',
+    o.input,
+    '-filter_complex',
+    filters.join(';'),
+  ];
+  plan.renditions.forEach((r, i) => {
+    const out = o.outputs[i];
+    if (!out) throw new Error(`no output file for rendition ${i}`);
+    args.push('-map', `[v${i}]`, ...renditionEncoderArgs(plan, r, keyframes));
+    args.push(...BITEXACT, ...FRAGMENTED, '-f', 'mp4', out);
+  });
+  return args;
+}
+
+export interface AudioPartPaths {
+  input: string;
+  /** Folder for the audio track's init and segments (the DASH muxer's files). */
+  audioDir: string;
+  /** Representation id the audio has in the stitched layout: the last one (renditions.length). */
+  audioId: number;
+  thumbnail: string;
+  /** Folder whose `frames/` gets the sprites' small frames. */
+  spriteDir: string;
+}
+
+/**
+ * The audio part: the whole input's audio as the single pass encodes it (same encoder options, cut to
+ * audioEndSample, same DASH muxer and segment length, so the same segments), the poster from a seeking
+ * second input, and the sprites' small frames from the whole video (the single pass's branch).
+ */
+export function buildAudioPartArgs(plan: Plan, p: AudioPartPaths): string[] {
+  const args = [...HEAD, ...inputRestrictions(), '-i', p.input];
+  if (plan.thumbnail) {
+    args.push(...inputRestrictions(), '-ss', String(plan.thumbnail.atSeconds), '-i', p.input);
+  }
+  if (plan.sprites) {
+    const s = plan.sprites;
+    const pre: string[] = [];
+    if (plan.toneMap) pre.push(TONE_MAP);
+    if (plan.changeFrameRate && plan.frameRate) pre.push(`fps=${plan.frameRate}`);
+    const hold = plan.holdLastFrameSeconds ?? 0;
+    if (hold > 0 && plan.frameRate) {
+      pre.push(`tpad=stop_mode=clone:stop=${Math.ceil(hold * plan.frameRate - 1e-6)}`);
+    }
+    pre.push(
+      `fps=1/${s.intervalSeconds}`,
+      `scale=${s.width}:${s.height}:out_range=full`,
+      'setsar=1',
+      'format=yuv420p',
+    );
+    args.push('-filter_complex', `[0:v:0]${pre.join(',')}[sp]`);
+  }
+  if (plan.audio) {
+    args.push('-map', '0:a:0', '-c:a', 'aac', '-b:a', kbps(plan.audio.bitrateKbps));
+    args.push('-ac', String(plan.audio.channels), '-ar', String(AUDIO_RATE));
+    const trim = audioEndSample(plan.durationSeconds);
+    if (trim !== null) args.push('-af', `aresample=${AUDIO_RATE},atrim=end_sample=${trim}`);
+    args.push('-flags', '+global_header', ...BITEXACT);
+    args.push(
+      '-f',
+      'dash',
+      '-seg_duration',
+      String(plan.segmentSeconds),
+      '-use_template',
+      '1',
+      '-use_timeline',
+      '0',
+      '-hls_playlist',
+      '0',
+      '-init_seg_name',
+      `init-${p.audioId}.m4s`,
+      '-media_seg_name',
+      `chunk-${p.audioId}-$Number%05d$.m4s`,
+      path.join(p.audioDir, 'audio.mpd'),
+    );
+  }
+  if (plan.thumbnail) {
+    args.push('-map', '1:v:0', '-vf', posterFilters(plan, plan.thumbnail));
+    args.push('-frames:v', '1', '-update', '1', '-q:v', '3', ...FULL_RANGE_JPEG, p.thumbnail);
+  }
+  if (plan.sprites) {
+    args.push('-map', '[sp]', '-q:v', '2', ...FULL_RANGE_JPEG, '-start_number', '1');
+    args.push(path.join(p.spriteDir, SPRITE_FRAMES_DIR, 'frame-%05d.jpg'));
+  }
+  return args;
+}

@@ -1,0 +1,251 @@
+// Chunked encoding against the single pass, on real ffmpeg output: a 31 s clip at 320x180 + 160x90 with
+// 2 s segments in chunks of 10 s (3 chunks, the last 11 s) and the audio part, stitched. The stitched
+// stream has the single pass's frames and segments per rendition, its quality (PSNR against the source)
+// and bitrate, plays start to end as HLS, DASH and MP4, and its tfdt runs on across chunk joins. A tampered
+// segment and a missing receipt stop the stitch, naming the chunk.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { promisify } from 'node:util';
+import { ChunkReceipt } from '../../src/media/chunk-receipt.ts';
+import { fragmentInfo, splitFragmented, trackDefaults } from '../../src/media/fmp4.ts';
+import type { MediaInfo } from '../../src/media/media-info.ts';
+import { probe } from '../../src/media/probe.ts';
+import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
+import type { ChunkRange } from '../../src/templates/chunk-plan.ts';
+import { parseTemplate, type Template } from '../../src/templates/template.ts';
+import {
+  chunksOf,
+  encodeAudioPart,
+  encodeChunkPart,
+  partFilesOf,
+  partFolder,
+  stitchParts,
+} from '../../src/worker/chunked-encode.ts';
+import { type EncodeResult, encode } from '../../src/worker/encode.ts';
+import { clip, tempDir } from '../helpers.ts';
+
+const run = promisify(execFile);
+
+export function chunkTemplate(over: Record<string, unknown> = {}): Template {
+  const s = getBuiltinTemplate('abr-default');
+  return parseTemplate({
+    ...s,
+    name: 'chunked',
+    ladder: [
+      { name: '180p', height: 180, videoBitrateKbps: 300 },
+      { name: '90p', height: 90, videoBitrateKbps: 120 },
+    ],
+    video: { ...s.video, preset: 'veryfast' },
+    packaging: { ...s.packaging, segmentSeconds: 2 },
+    sprites: { enabled: true },
+    chunking: { enabled: true, chunkSeconds: 10, minInputSeconds: 20 },
+    ...over,
+  });
+}
+
+/** Every chunk, the audio part, then the stitch: what the job system will do across workers. */
+export async function chunked(
+  template: Template,
+  media: MediaInfo,
+  input: string,
+  dir: string,
+): Promise<{ result: EncodeResult; chunks: ChunkRange[]; parts: string }> {
+  const chunks = chunksOf(template, media);
+  assert.ok(chunks, 'the input is chunked');
+  const parts = path.join(dir, 'parts');
+  for (const c of chunks) {
+    const p = await encodeChunkPart(template, media, input, parts, c, { madeBy: 'job-1' });
+    assert.equal(p.files.at(-1), 'receipt.json');
+    assert.equal(p.dir, path.join(parts, partFolder({ kind: 'chunk', index: c.index })));
+  }
+  const a = await encodeAudioPart(template, media, input, parts, { madeBy: 'job-1' });
+  assert.equal(a.files.at(-1), 'receipt.json');
+  const result = await stitchParts(template, media, input, chunks, parts, path.join(dir, 'stitched'));
+  return { result, chunks, parts };
+}
+
+export async function frames(file: string, stream: string, cwd?: string): Promise<number> {
+  const { stdout } = await run(
+    'ffprobe',
+    [
+      ...['-v', 'error', '-count_frames', '-select_streams', stream],
+      ...['-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file],
+    ],
+    { cwd },
+  );
+  return Number(stdout.trim().split('\n')[0]);
+}
+
+/** Decodes every stream of `file` to the end; ffmpeg's complaints, if any. */
+export async function decodeErrors(file: string, cwd?: string): Promise<string> {
+  const { stderr } = await run('ffmpeg', ['-v', 'error', '-i', file, '-map', '0', '-f', 'null', '-'], {
+    cwd,
+  });
+  return stderr.trim();
+}
+
+/** Mean PSNR (dB) of `file`'s first video against the source's, frame by frame. */
+export async function psnr(file: string, source: string): Promise<number> {
+  const { stderr } = await run('ffmpeg', [
+    ...['-hide_banner', '-i', file, '-i', source],
+    ...['-lavfi', '[0:v:0][1:v:0]scale2ref=flags=bicubic[a][b];[a][b]psnr', '-f', 'null', '-'],
+  ]);
+  const m = /PSNR y:[\d.]+ u:[\d.]+ v:[\d.]+ average:([\d.]+)/.exec(stderr);
+  assert.ok(m, stderr.slice(-500));
+  return Number(m[1]);
+}
+
+let shared: Promise<{
+  single: EncodeResult;
+  stitched: Awaited<ReturnType<typeof chunked>>;
+  input: string;
+}> | null = null;
+
+const root = fs.mkdtemp(path.join(os.tmpdir(), 'sluice-chunked-'));
+after(async () => fs.rm(await root, { recursive: true, force: true }));
+
+/** One single pass and one chunked encode, shared by the tests of this file. */
+function both() {
+  shared ??= (async () => {
+    const dir = await root;
+    const input = await clip({
+      width: 320,
+      height: 180,
+      seconds: 31,
+      fps: 25,
+      noise: true,
+      bitrateKbps: 600,
+    });
+    const media = await probe(input);
+    const template = chunkTemplate();
+    const single = await encode(template, media, input, path.join(dir, 'single'));
+    const stitched = await chunked(template, media, input, dir);
+    return { single, stitched, input };
+  })();
+  return shared;
+}
+
+test('stitched chunks match the single pass: frames, segments, PSNR, bitrate; HLS, DASH and MP4 decode', async (t) => {
+  const { single, stitched, input } = await both();
+  const s = single.local;
+  const c = stitched.result.local;
+  assert.equal(stitched.chunks.length, 3);
+  for (const [i] of single.plan.renditions.entries()) {
+    const hls = `media_${i}.m3u8`;
+    const want = await frames(hls, 'v:0', s.streamDir);
+    assert.equal(want, 775);
+    assert.equal(await frames(hls, 'v:0', c.streamDir), want, `rendition ${i}: frames`);
+  }
+  assert.equal(await frames(c.mp4, 'v:0'), await frames(s.mp4, 'v:0'));
+  assert.deepEqual(
+    stitched.result.measured.map((m) => [m.playlist, m.segments]),
+    single.measured.map((m) => [m.playlist, m.segments]),
+  );
+  stitched.result.measured.forEach((m, i) => {
+    const want = single.measured[i]?.averageBitrate ?? 0;
+    assert.ok(
+      Math.abs(m.averageBitrate - want) / want < 0.02,
+      `${m.playlist}: ${m.averageBitrate} vs ${want}`,
+    );
+  });
+  const quality = { single: await psnr(s.mp4, input), chunked: await psnr(c.mp4, input) };
+  assert.ok(Math.abs(quality.chunked - quality.single) < 0.2, JSON.stringify(quality));
+  for (const f of ['master.m3u8', 'manifest.mpd']) {
+    assert.equal(await decodeErrors(f, c.streamDir), '', `${f} decodes without errors`);
+  }
+  assert.equal(await decodeErrors(c.mp4), '');
+  // DASH plays every rendition's frames too (the demuxer reads each representation as a stream).
+  assert.equal(await frames('manifest.mpd', 'v:1', c.streamDir), 775);
+  // Poster, sprites and their index are there, as the single pass leaves them.
+  assert.ok((await fs.stat(c.thumbnail)).size > 0);
+  assert.deepEqual(await fs.readdir(c.spriteDir), await fs.readdir(s.spriteDir));
+  assert.equal(
+    await fs.readFile(stitched.result.spriteVtt ?? '', 'utf8'),
+    await fs.readFile(single.spriteVtt ?? '', 'utf8'),
+  );
+});
+
+test('tfdt runs on across chunk joins, and every chunk wrote the same init segment', async (t) => {
+  const { stitched } = await both();
+  const streamDir = stitched.result.local.streamDir;
+  for (const id of [0, 1, 2]) {
+    const init = await fs.readFile(path.join(streamDir, `init-${id}.m4s`));
+    const defaults = trackDefaults(init);
+    const names = (await fs.readdir(streamDir)).filter((n) => n.startsWith(`chunk-${id}-`)).sort();
+    let next: number | null = null;
+    for (const name of names) {
+      const buf = Buffer.concat([init, await fs.readFile(path.join(streamDir, name))]);
+      for (const f of splitFragmented(buf).fragments) {
+        const info = fragmentInfo(buf, f.moof, defaults);
+        if (next !== null) assert.equal(info.tfdt, next, `${name}`);
+        next = info.tfdt + info.duration;
+      }
+    }
+    assert.ok(next && next > 0);
+  }
+  const receipts = await Promise.all(
+    stitched.chunks.map(async (c) =>
+      ChunkReceipt.parse(
+        JSON.parse(
+          await fs.readFile(
+            path.join(stitched.parts, partFolder({ kind: 'chunk', index: c.index }), 'receipt.json'),
+            'utf8',
+          ),
+        ),
+      ),
+    ),
+  );
+  for (const r of receipts) {
+    assert.deepEqual(
+      r.renditions.map((x) => x.initSha256),
+      receipts[0]?.renditions.map((x) => x.initSha256),
+    );
+    // The receipt lists every file of the part, with its size and checksum.
+    const files = partFilesOf(r);
+    assert.ok(files);
+    const dir = path.join(stitched.parts, partFolder({ kind: 'chunk', index: r.chunk }));
+    assert.deepEqual([...files, 'receipt.json'].sort(), (await fs.readdir(dir)).sort());
+  }
+  assert.equal(partFilesOf({ version: 1, kind: 'chunk' }), null);
+});
+
+async function copyParts(from: string, to: string): Promise<string> {
+  await fs.cp(from, to, { recursive: true });
+  return to;
+}
+
+test('a tampered segment or a missing receipt stops the stitch, naming the chunk', async (t) => {
+  const { stitched, input } = await both();
+  const dir = await tempDir(t);
+  const media = await probe(input);
+  const template = chunkTemplate();
+  const tampered = await copyParts(stitched.parts, path.join(dir, 'tampered'));
+  const segment = path.join(tampered, 'chunk-0001', 'chunk-1-00007.m4s');
+  const bytes = await fs.readFile(segment);
+  bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
+  await fs.writeFile(segment, bytes);
+  await assert.rejects(
+    stitchParts(template, media, input, stitched.chunks, tampered, path.join(dir, 'out1')),
+    (e: unknown) => {
+      const err = e as { code: string; message: string; details: { chunks: number[] } };
+      assert.equal(err.code, 'CHUNK_DISCONTINUITY');
+      assert.deepEqual(err.details.chunks, [1]);
+      assert.match(err.message, /chunk 1: chunk-1-00007\.m4s does not match/);
+      return true;
+    },
+  );
+  const missing = await copyParts(stitched.parts, path.join(dir, 'missing'));
+  await fs.rm(path.join(missing, 'chunk-0002', 'receipt.json'));
+  await fs.writeFile(path.join(missing, 'audio', 'receipt.json'), '{"version":1,"kin');
+  await assert.rejects(
+    stitchParts(template, media, input, stitched.chunks, missing, path.join(dir, 'out2')),
+    {
+      code: 'CHUNK_MISSING',
+      details: { chunks: [2], audio: true },
+    },
+  );
+});
