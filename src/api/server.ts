@@ -306,6 +306,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => view(await getJob(req.params.id)));
+  // A chunked job's parts (chunks, audio, stitch), oldest first; an empty list for any other job.
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/parts', async (req) => {
+    const job = await getJob(req.params.id);
+    return { parts: (await store.listParts(job.id)).map(view) };
+  });
   registerJobCountsRoute(app, { store, pipelines: (deps.pipelines ?? []).map((p) => p.name) });
   registerOutputFileRoutes(app, { objects, getJob });
   registerQueueRoutes(app, {
@@ -376,11 +381,19 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', async (req) => {
     const job = await getJob(req.params.id);
-    return view(await scheduler.cancel(job.id, 'canceled through the API'));
+    // A part of a chunked job is canceled with the whole: its parent, then every part (split-jobs.ts).
+    return view(await scheduler.cancel(job.parentId ?? job.id, 'canceled through the API'));
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/retry', async (req) => {
-    const { id } = await getJob(req.params.id);
+    const { id, parentId } = await getJob(req.params.id);
+    if (parentId) {
+      throw new SluiceError(
+        'INVALID_TRANSITION',
+        `job ${id} is a part of the chunked job ${parentId}; retry that job, which runs again only its parts without a receipt`,
+        { parentId },
+      );
+    }
     const job = await store.transition(id, { type: 'retry', reason: 'retried through the API' }, new Date());
     scheduler.poke();
     return view(job);

@@ -97,6 +97,7 @@ function attemptUrls(jobId: string, presign: boolean): NonNullable<Assignment['s
     outputs: `${base}/outputs`,
     publish: `${base}/publish`,
     discard: `${base}/discard`,
+    parts: `${base}/parts`,
     ...(presign ? { presign: `${base}/presign` } : {}),
   };
 }

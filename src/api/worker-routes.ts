@@ -42,6 +42,14 @@ export const Complete = z.strictObject({
     .array(z.strictObject({ part: z.string().min(1).max(32), reason: z.string().max(512) }))
     .max(16)
     .optional(),
+  /** A chunk or audio part of a chunked job: its receipt was there already (reused), what it stored. */
+  part: z
+    .strictObject({
+      reused: z.boolean(),
+      files: z.number().int().min(0),
+      bytes: z.number().int().min(0),
+    })
+    .optional(),
 });
 
 // No retry flag: whether a failure is worth another attempt is the server's call, from the code's entry
@@ -153,11 +161,13 @@ export function registerWorkerRoutes(app: FastifyInstance, o: WorkerRouteOptions
         outputs: body.outputs,
         ...(body.stderrTail ? { stderrTail: body.stderrTail } : {}),
         ...(body.skipped?.length ? { skipped: body.skipped } : {}),
+        ...(body.part ? { part: body.part } : {}),
       },
       new Date(),
     );
-    // This job's set replaced whatever an earlier job of the same input and template had published.
-    await store.replaceOutputs(outputSetOf(job.destination), job.id, new Date());
+    // This job's set replaced whatever an earlier job of the same input and template had published. A
+    // part of a chunked job publishes for its parent, whose completion does this (split-jobs.ts).
+    if (job.parentId === null) await store.replaceOutputs(outputSetOf(job.destination), job.id, new Date());
     o.onFinished();
     return { status: job.status };
   });

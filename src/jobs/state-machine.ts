@@ -35,6 +35,8 @@ export type Transition =
       stderrTail?: string;
       /** Template parts the input could not have, and why (kept on the job:complete event). */
       skipped?: { part: string; reason: string }[];
+      /** A part of a chunked job: its receipt was there already (reused), and what it stored. */
+      part?: { reused: boolean; files: number; bytes: number };
     }
   | {
       type: 'fail';
@@ -237,7 +239,11 @@ export function applyTransition(job: Job, t: Transition, now: Date): TransitionR
           stderrTail: t.stderrTail ?? job.stderrTail,
         },
         'job:complete',
-        { outputs: t.outputs.length, ...(t.skipped ? { skipped: t.skipped } : {}) },
+        {
+          outputs: t.outputs.length,
+          ...(t.skipped ? { skipped: t.skipped } : {}),
+          ...(t.part ? { part: t.part } : {}),
+        },
       );
     case 'fail': {
       if (t.leaseToken !== null) requireLease(job, t.leaseToken, 'fail');

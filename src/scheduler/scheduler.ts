@@ -185,6 +185,8 @@ export class Scheduler {
     }
     // Chunked jobs: stitch, complete or fail each from its parts; parts of a job that ended stop.
     const split = await advanceSplitJobs(this.store, this.options.objects ?? null, this.log, now);
+    // Parts canceled with their job: their local workers (and ffmpeg) stop as a cancel's do.
+    for (const id of split.canceled) this.launcher.stop(id, this.options.stopGraceMs);
     if (split.changed) this.again = true;
     for (const job of await this.store.expiredLeases(now)) {
       this.launcher.stop(job.id, 0);

@@ -22,14 +22,16 @@ export async function advanceSplitJobs(
   objects: ObjectStore | null,
   log: Logger,
   now: Date,
-): Promise<{ changed: boolean }> {
+): Promise<{ changed: boolean; canceled: string[] }> {
   let changed = false;
+  const canceled: string[] = [];
   for (const part of await store.listOrphanParts(BATCH)) {
     await store
       .transition(part.id, { type: 'cancel', reason: `its job ${part.parentId} is no longer running` }, now)
       .then(
         () => {
           changed = true;
+          canceled.push(part.id);
         },
         (err) => {
           if (!ended(err)) throw err;
@@ -94,5 +96,5 @@ export async function advanceSplitJobs(
       }
     }
   }
-  return { changed };
+  return { changed, canceled };
 }

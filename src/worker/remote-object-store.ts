@@ -34,6 +34,8 @@ export interface AttemptUrls {
   discard: string;
   /** POST `{ input?, outputs? }`: presigned object-store requests for the input and output keys. */
   presign?: string;
+  /** PUT/GET `<parts>/<part name>/<file>`: the parent's parts area, for a part of a chunked job. */
+  parts?: string;
 }
 
 interface Presigned {
@@ -163,6 +165,57 @@ export class RemoteObjectStore implements AttemptStorage {
         }).catch(() => {});
       }
     }
+  }
+
+  async putPart(_bucket: string, _parentId: string, rel: string, file: string): Promise<void> {
+    await this.retrying(`upload of part file ${rel}`, async () => {
+      const size = (await fs.stat(file)).size;
+      const res = await this.fetch(
+        this.partUrl(rel),
+        () =>
+          ({
+            method: 'PUT',
+            headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+            body: Readable.toWeb(createReadStream(file)) as ReadableStream,
+            duplex: 'half',
+          }) as RequestInit,
+      );
+      await this.json(res, `upload of part file ${rel}`);
+    });
+  }
+
+  async getPart(_bucket: string, _parentId: string, rel: string, toFile: string): Promise<boolean> {
+    return this.retrying(`read of part file ${rel}`, async () => {
+      const res = await this.fetch(this.partUrl(rel), { method: 'GET' });
+      if (res.status === 404) {
+        const body = (await res.json().catch(() => ({}))) as { code?: string };
+        if (body.code === 'OBJECT_NOT_FOUND') return false;
+        throw problem(`read of part file ${rel}`, res.status, body);
+      }
+      if (!res.ok) throw problem(`read of part file ${rel}`, res.status, await res.json().catch(() => ({})));
+      if (!res.body) throw new SluiceError('STORAGE_FAILED', `the read of part file ${rel} had no body`);
+      try {
+        await pipeline(Readable.fromWeb(res.body as never), createWriteStream(toFile, { mode: 0o600 }));
+      } catch (err) {
+        throw unreachable(`read of part file ${rel}`, err);
+      }
+      const length = Number(res.headers.get('content-length'));
+      const size = (await fs.stat(toFile)).size;
+      if (Number.isFinite(length) && size !== length) {
+        throw unreachable(`read of part file ${rel}`, new Error(`got ${size} of ${length} bytes`));
+      }
+      return true;
+    });
+  }
+
+  private partUrl(rel: string): string {
+    if (!this.urls.parts) {
+      throw new SluiceError(
+        'VALIDATION_FAILED',
+        'this assignment has no parts area: it is not a part of a chunked job',
+      );
+    }
+    return `${this.urls.parts.replace(/\/$/, '')}/${rel.split('/').map(encodeURIComponent).join('/')}`;
   }
 
   private put(item: PublishItem, presigned?: Presigned): Promise<ObjectInfo> {

@@ -108,6 +108,8 @@ export class WorkerApiClient {
     stderrTail?: string;
     /** Parts of the template this input could not have (plan.skipped), recorded on the complete event. */
     skipped?: { part: string; reason: string }[];
+    /** A chunk or audio part: whether its receipt was there already, and what it stored. */
+    part?: { reused: boolean; files: number; bytes: number };
   }): Promise<{ status: string }> {
     return this.deliver('complete', body);
   }
@@ -118,7 +120,10 @@ export class WorkerApiClient {
   }
 
   /** Splits the job into parts (chunks, audio); the attempt ends there, the parts run as jobs of their own. */
-  split(body: { chunks: ChunkRange[]; inputMedia: MediaInfo }): Promise<{ status: string; parts: number }> {
+  split(body: {
+    chunks: ChunkRange[];
+    inputMedia: MediaInfo;
+  }): Promise<{ status: string; parts: number; reused: number }> {
     return this.deliver('split', body);
   }
 

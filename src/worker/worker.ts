@@ -7,16 +7,25 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import type { JobOutput, JobPhase, JobProgress } from '../jobs/job.ts';
+import { partName } from '../jobs/job-parts.ts';
 import type { MediaInfo } from '../media/media-info.ts';
 import type { FfmpegRun } from '../media/run-ffmpeg.ts';
 import { baseNameOf } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { type AttemptStorage, localAttemptStorage } from './attempt-storage.ts';
-import { encode } from './encode.ts';
+import { chunksOf } from './chunked-encode.ts';
+import { type EncodeResult, encode } from './encode.ts';
 import { renditionOutputs } from './finish-packaging.ts';
 import { requireRecordedSize, requireRecordedVersion, supersededSince } from './input-version.ts';
 import { inspectInput } from './inspect-input.ts';
 import { publishList, versionFolder } from './outputs.ts';
+import {
+  hasValidReceipt,
+  type PartDone,
+  type PartRun,
+  runEncodePart,
+  runStitchPart,
+} from './part-attempt.ts';
 import { versionName } from './publish.ts';
 import { scratchPrefix } from './scratch-name.ts';
 import {
@@ -34,7 +43,8 @@ export interface WorkerOptions {
   log: Logger;
 }
 
-export type AttemptResult = 'COMPLETE' | 'FAILED' | 'ABORTED' | 'PREEMPTED';
+/** SPLIT: the job was split into parts (chunked encoding), which run as jobs of their own. */
+export type AttemptResult = 'COMPLETE' | 'SPLIT' | 'FAILED' | 'ABORTED' | 'PREEMPTED';
 
 export async function runWorker(o: WorkerOptions): Promise<AttemptResult> {
   const api = new WorkerApiClient(o.serverUrl, o.jobId, o.token);
@@ -136,23 +146,82 @@ export async function runAttempt(o: AttemptOptions): Promise<AttemptResult> {
   process.once('SIGINT', onInt);
 
   let media: MediaInfo | null = null;
-  try {
+  const hooks = {
+    onProgress: (p: JobProgress) => {
+      progress = p;
+    },
+    onStart: (run: FfmpegRun) => {
+      running.ffmpeg = run;
+      if (aborted) run.kill();
+    },
+  };
+  const stillWanted = () => !aborted && !timedOut;
+  const fetchInput = async () => {
     await requireRecordedVersion(o.objects, job.input);
     await o.objects.download(job.input.bucket, job.input.key, input);
     await requireRecordedSize(input, job.input);
     await requireRecordedVersion(o.objects, job.input);
-    media = await inspectInput(input, job.template.limits, (probed) => beat({ inputMedia: probed }));
-    phase = 'TRANSCODING';
-    void beat();
-    const { plan, local, measured, spriteVtt } = await encode(job.template, media, input, workDir, {
-      onProgress: (p) => {
-        progress = p;
-      },
-      onStart: (run) => {
-        running.ffmpeg = run;
-        if (aborted) run.kill();
-      },
+  };
+  try {
+    const part = job.part && job.parentId ? { part: job.part, parentId: job.parentId } : null;
+    const partRun = (m: MediaInfo): PartRun => ({
+      template: job.template,
+      media: m,
+      input,
+      workDir,
+      objects: o.objects,
+      bucket: job.destination.bucket,
+      parentId: part?.parentId ?? job.id,
+      madeBy: versionName(job.id, job.attempt),
+      ...hooks,
     });
+    let encoded: EncodeResult;
+    if (part && part.part.kind !== 'stitch') {
+      // A chunk or the audio part of a chunked job: planned on the parent's probe of the input.
+      media = job.inputMedia ?? null;
+      if (!media)
+        throw new SluiceError('INTERNAL', `part ${job.id} came without its parent's probe of the input`);
+      const run = partRun(media);
+      let done: PartDone;
+      if (await hasValidReceipt(run, part.part)) {
+        log.info({ part: partName(part.part) }, 'the part’s receipt is there already: nothing to encode');
+        done = { reused: true, files: 0, bytes: 0 };
+      } else {
+        await fetchInput();
+        phase = 'TRANSCODING';
+        void beat();
+        done = await runEncodePart(run, part.part, stillWanted);
+        if (aborted) throw new SluiceError('INTERNAL', aborted);
+        if (timedOut) throw new SluiceError('JOB_TIMEOUT', 'time limit');
+      }
+      clearInterval(timer);
+      await api.complete({ outputs: [], stderrTail: tail(), part: done });
+      log.info({ part: partName(part.part), ...done }, 'part complete');
+      return 'COMPLETE';
+    }
+    if (part && part.part.kind === 'stitch') {
+      media = job.inputMedia ?? null;
+      if (!media)
+        throw new SluiceError('INTERNAL', `part ${job.id} came without its parent's probe of the input`);
+      phase = 'STITCHING';
+      void beat();
+      encoded = await runStitchPart(partRun(media), part.part.chunks);
+    } else {
+      await fetchInput();
+      media = await inspectInput(input, job.template.limits, (probed) => beat({ inputMedia: probed }));
+      const chunks = chunksOf(job.template, media);
+      if (chunks) {
+        // Long enough to encode in chunks: the parts run as jobs of their own, on any worker of the pool.
+        clearInterval(timer);
+        const split = await api.split({ chunks, inputMedia: media });
+        log.info({ chunks: chunks.length, reused: split.reused }, 'job split into parts');
+        return 'SPLIT';
+      }
+      phase = 'TRANSCODING';
+      void beat();
+      encoded = await encode(job.template, media, input, workDir, hooks);
+    }
+    const { plan, local, measured, spriteVtt } = encoded;
     if (aborted) throw new SluiceError('INTERNAL', aborted);
     if (timedOut) throw new SluiceError('JOB_TIMEOUT', 'time limit');
     log.info({ renditions: plan.renditions.map((r) => `${r.width}x${r.height}`) }, 'encoded');
@@ -177,7 +246,7 @@ export async function runAttempt(o: AttemptOptions): Promise<AttemptResult> {
       set,
       items,
       { jobId: job.id, attempt: job.attempt },
-      () => !aborted && !timedOut,
+      stillWanted,
     );
     outputs.push(...published.outputs);
     const segmentBytes = published.segmentBytes;

@@ -876,6 +876,17 @@ export function routeDocs(): Record<string, RouteDoc> {
       responses: { 200: { description: 'Removed', schema: z.object({ discarded: z.literal(true) }) } },
       errors: ['LEASE_LOST'],
     },
+    'GET /v1/jobs/:id/parts': {
+      operationId: 'listJobParts',
+      summary: "A chunked job's parts: its chunks, its audio part and its stitch, oldest first",
+      description:
+        'Chunked (accelerated) transcoding splits a long input into parts that any worker of the pool runs. Each part is a job of its own (its attempts, pool and progress); the job itself shows their aggregate. Empty for a job that was not split.',
+      tag: 'Jobs',
+      auth: 'api-token',
+      params: { id: JOB_ID },
+      responses: { 200: { description: 'Its parts', schema: z.object({ parts: z.array(JobViewSchema) }) } },
+      errors: ['JOB_NOT_FOUND', 'AMBIGUOUS_JOB_ID'],
+    },
     'POST /v1/worker/jobs/:id/split': {
       operationId: 'workerSplit',
       summary: 'Split the job into parts (chunks and audio) that any worker of its pool runs',

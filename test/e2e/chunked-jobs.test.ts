@@ -1,0 +1,91 @@
+// Chunked jobs end to end through a real `sluice serve` with its local workers (issue 13): a 30 s input
+// under a chunked template is split by its first attempt into 3 chunk parts and the audio part, each run
+// by a launched worker of its own; the stitch joins them and the job completes with the single pass's
+// outputs (HLS, DASH, MP4, poster, sprites), every frame there. The parts are listed under the job and
+// left out of the job list; the parts area is gone once the job is COMPLETE. Cancel acts on the whole.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import type { JobView } from '../../src/api/job-view.ts';
+import { clip, waitFor } from '../helpers.ts';
+import { startRealServer } from '../real-server.ts';
+
+const run = promisify(execFile);
+
+export const CHUNKED_TEMPLATE = {
+  ladder: [
+    { name: '180p', height: 180, videoBitrateKbps: 300 },
+    { name: '90p', height: 90, videoBitrateKbps: 120 },
+  ],
+  video: { preset: 'ultrafast' },
+  packaging: { segmentSeconds: 2 },
+  sprites: { enabled: true },
+  chunking: { enabled: true, chunkSeconds: 10, minInputSeconds: 20 },
+};
+
+async function frames(file: string): Promise<number> {
+  const { stdout } = await run('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-count_frames',
+    '-show_entries',
+    'stream=nb_read_frames',
+    '-of',
+    'csv=p=0',
+    file,
+  ]);
+  return Number(stdout.trim().split('\n')[0]);
+}
+
+test('a chunked job through sluice serve: split into parts, each run by a worker, stitched, COMPLETE', async (t) => {
+  const server = await startRealServer(t, {
+    templates: { chunked: CHUNKED_TEMPLATE },
+    env: { SLUICE_DEFAULT_TEMPLATE: 'chunked' },
+    args: ['--concurrency', '2'],
+  });
+  const input = await clip({ width: 320, height: 180, seconds: 30, fps: 25 });
+  await fs.mkdir(server.source, { recursive: true });
+  await fs.copyFile(input, path.join(server.source, 'long.mp4'));
+  const job = await waitFor(
+    'the job COMPLETE',
+    async () => {
+      const { jobs } = await server.api.listJobs(undefined, 100);
+      const j = jobs[0];
+      if (j && (j.status === 'ERROR' || j.status === 'CANCELED'))
+        throw new Error(`job ended ${j.status}: ${j.error?.code} ${j.error?.message}`);
+      return j?.status === 'COMPLETE' && j;
+    },
+    180_000,
+  );
+  // The list shows the job only; its parts are under it.
+  assert.equal((await server.api.listJobs(undefined, 100)).jobs.length, 1);
+  const res = await fetch(`${server.url}/v1/jobs/${job.id}/parts`);
+  const { parts } = (await res.json()) as { parts: JobView[] };
+  assert.deepEqual(
+    parts.map((p) => (p.part?.kind === 'chunk' ? `chunk ${p.part.index}` : p.part?.kind)),
+    ['chunk 0', 'chunk 1', 'chunk 2', 'audio', 'stitch'],
+  );
+  assert.ok(parts.every((p) => p.status === 'COMPLETE' && p.parentId === job.id));
+  const history = (await (await fetch(`${server.url}/v1/jobs/${job.id}/events`)).json()) as {
+    events: { type: string }[];
+  };
+  const events = history.events.map((e) => e.type);
+  assert.ok(events.includes('job:split'), events.join(' '));
+  assert.equal(events.at(-1), 'job:complete');
+  const types = job.outputs.map((o) => o.type).sort();
+  for (const type of ['hls', 'dash', 'mp4', 'thumbnail', 'sprites'])
+    assert.ok(types.includes(type), types.join());
+  // Every frame of the input, in the stitched HLS and in the MP4.
+  const master = path.join(server.destination, job.destination.prefix, 'master.m3u8');
+  assert.equal(await frames(master), 750);
+  const mp4 = job.outputs.find((o) => o.type === 'mp4');
+  assert.equal(await frames(path.join(server.dataDir, 'buckets', mp4?.bucket ?? '', mp4?.key ?? '')), 750);
+  // The parts area went with the job's completion.
+  const areas = await fs.readdir(path.join(server.destination, '.parts')).catch(() => []);
+  assert.deepEqual(areas, []);
+});
