@@ -48,6 +48,8 @@ export const Complete = z.strictObject({
       reused: z.boolean(),
       files: z.number().int().min(0),
       bytes: z.number().int().min(0),
+      /** The stitch: the attempt that made each part it joined, from their receipts. */
+      madeBy: z.record(z.string().max(64), z.string().max(200)).optional(),
     })
     .optional(),
 });

@@ -36,7 +36,7 @@ export type Transition =
       /** Template parts the input could not have, and why (kept on the job:complete event). */
       skipped?: { part: string; reason: string }[];
       /** A part of a chunked job: its receipt was there already (reused), and what it stored. */
-      part?: { reused: boolean; files: number; bytes: number };
+      part?: { reused: boolean; files: number; bytes: number; madeBy?: Record<string, string> };
     }
   | {
       type: 'fail';

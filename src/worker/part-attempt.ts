@@ -40,6 +40,8 @@ export interface PartDone {
   reused: boolean;
   files: number;
   bytes: number;
+  /** The stitch: which attempt made each part it joined (`<part job id>-<attempt>`, from the receipts). */
+  madeBy?: Record<string, string>;
 }
 
 /** A file named by a receipt, as a path inside the part's folder: no escaping it, whoever wrote it. */
@@ -109,7 +111,11 @@ export async function runEncodePart(
 }
 
 /** The stitch: every part fetched by its receipt into one folder, then joined and verified. */
-export async function runStitchPart(r: PartRun, chunks: ChunkRange[]): Promise<EncodeResult> {
+export async function runStitchPart(
+  r: PartRun,
+  chunks: ChunkRange[],
+): Promise<{ encoded: EncodeResult; madeBy: Record<string, string> }> {
+  const madeBy: Record<string, string> = {};
   const partsDir = path.join(r.workDir, 'parts');
   const parts: JobPart[] = [
     ...chunks.map((range, index): JobPart => ({ kind: 'chunk', index, of: chunks.length, range })),
@@ -123,6 +129,7 @@ export async function runStitchPart(r: PartRun, chunks: ChunkRange[]): Promise<E
     const files = receiptFits(part, receipt) ? partFilesOf(receipt) : null;
     // No receipt (or another part's): left out, so the stitch names every such part (CHUNK_MISSING).
     if (!files) continue;
+    madeBy[name] = String((receipt as { madeBy?: unknown }).madeBy);
     for (const rel of files) {
       const to = path.join(dir, safeRel(rel));
       await fs.mkdir(path.dirname(to), { recursive: true });
@@ -131,8 +138,9 @@ export async function runStitchPart(r: PartRun, chunks: ChunkRange[]): Promise<E
     }
     await fs.writeFile(path.join(dir, 'receipt.json'), JSON.stringify(receipt));
   }
-  return stitchParts(r.template, r.media, r.input, chunks, partsDir, r.workDir, {
+  const encoded = await stitchParts(r.template, r.media, r.input, chunks, partsDir, r.workDir, {
     ...(r.onProgress ? { onProgress: r.onProgress } : {}),
     ...(r.onStart ? { onStart: r.onStart } : {}),
   });
+  return { encoded, madeBy };
 }

@@ -109,7 +109,7 @@ export class WorkerApiClient {
     /** Parts of the template this input could not have (plan.skipped), recorded on the complete event. */
     skipped?: { part: string; reason: string }[];
     /** A chunk or audio part: whether its receipt was there already, and what it stored. */
-    part?: { reused: boolean; files: number; bytes: number };
+    part?: { reused: boolean; files: number; bytes: number; madeBy?: Record<string, string> };
   }): Promise<{ status: string }> {
     return this.deliver('complete', body);
   }

@@ -176,6 +176,7 @@ export async function runAttempt(o: AttemptOptions): Promise<AttemptResult> {
       ...hooks,
     });
     let encoded: EncodeResult;
+    let report: PartDone | null = null;
     if (part && part.part.kind !== 'stitch') {
       // A chunk or the audio part of a chunked job: planned on the parent's probe of the input.
       media = job.inputMedia ?? null;
@@ -205,7 +206,9 @@ export async function runAttempt(o: AttemptOptions): Promise<AttemptResult> {
         throw new SluiceError('INTERNAL', `part ${job.id} came without its parent's probe of the input`);
       phase = 'STITCHING';
       void beat();
-      encoded = await runStitchPart(partRun(media), part.part.chunks);
+      const stitched = await runStitchPart(partRun(media), part.part.chunks);
+      encoded = stitched.encoded;
+      report = { reused: false, files: 0, bytes: 0, madeBy: stitched.madeBy };
     } else {
       await fetchInput();
       media = await inspectInput(input, job.template.limits, (probed) => beat({ inputMedia: probed }));
@@ -265,6 +268,7 @@ export async function runAttempt(o: AttemptOptions): Promise<AttemptResult> {
       inputMedia: media,
       stderrTail: tail(),
       ...(plan.skipped?.length ? { skipped: plan.skipped } : {}),
+      ...(report ? { part: report } : {}),
     });
     log.info({ outputs: outputs.length }, 'attempt complete');
     return 'COMPLETE';
