@@ -59,7 +59,7 @@ import { parseBody } from './validate.ts';
 import { registerWebhookRoutes, type WebhookRouteDeps } from './webhook-routes.ts';
 import { OUTPUTS_ROUTE, registerPullRoutes } from './worker-pull-routes.ts';
 import { registerWorkerRoutes } from './worker-routes.ts';
-import { PARTS_ROUTE, registerSplitRoutes } from './worker-split-routes.ts';
+import { PARTS_ROUTE, registerSplitRoutes, restitch } from './worker-split-routes.ts';
 import { registerWorkerTokenRoutes } from './worker-token-routes.ts';
 
 export interface ApiDeps {
@@ -459,6 +459,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     heartbeatSeconds: deps.heartbeatSeconds,
     retryDelay: deps.retryDelay,
     onFinished: () => scheduler.poke(),
+    onPartsBroken: (job, token, parts, code) => restitch(store, objects, job, token, parts, code),
   });
   registerSplitRoutes(app, { store, objects, onWork: () => scheduler.poke() });
   if (deps.workerTokens) {

@@ -62,6 +62,13 @@ export const Fail = z.strictObject({
   code: z.string().refine(isErrorCode, 'unknown error code'),
   message: z.string().max(4096),
   stderrTail: z.string().max(16_384).optional(),
+  /** A chunked job's stitch (CHUNK_MISSING, CHUNK_DISCONTINUITY): the parts to encode again. */
+  parts: z
+    .strictObject({
+      chunks: z.array(z.number().int().min(0)).max(10_000),
+      audio: z.boolean(),
+    })
+    .optional(),
 });
 
 // A worker handing its job back before it could finish. Only a preemption notice is a reason today.
@@ -76,6 +83,16 @@ export interface WorkerRouteOptions {
   heartbeatSeconds: number;
   retryDelay: (attempt: number) => number;
   onFinished: () => void;
+  /**
+   * A stitch found parts missing or broken (Fail.parts): they are encoded again and the stitch waits for
+   * them (worker-split-routes.ts); false when it is not that case, and the failure is recorded as any.
+   */
+  onPartsBroken?: (
+    job: Job,
+    token: string,
+    parts: { chunks: number[]; audio: boolean },
+    code: ErrorCode,
+  ) => Promise<boolean>;
 }
 
 /** What a worker gets for a started attempt: the job as it runs it, and its heartbeat and lease periods. */
@@ -204,6 +221,12 @@ export function registerWorkerRoutes(app: FastifyInstance, o: WorkerRouteOptions
       );
       o.onFinished();
       return { status: job.status };
+    }
+    if (body.parts && current && o.onPartsBroken) {
+      if (await o.onPartsBroken(current, tokenOf(req), body.parts, code)) {
+        o.onFinished();
+        return { status: 'CANCELED' };
+      }
     }
     const job = await store.transition(
       req.params.id,

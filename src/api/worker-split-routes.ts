@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { SluiceError } from '../errors.ts';
 import type { Job } from '../jobs/job.ts';
-import { partDraft, partName, partsOfSplit } from '../jobs/job-parts.ts';
+import { chunkPartName, partDraft, partName, partsOfSplit } from '../jobs/job-parts.ts';
 import type { JobStore } from '../jobs/job-store.ts';
 import { requireLease } from '../jobs/state-machine.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
@@ -59,6 +59,46 @@ function checkChunks(chunks: ChunkRange[]): void {
       );
     }
   });
+}
+
+/** How many times one job's stitch may send parts back to be encoded before it fails as any part would. */
+export const MAX_RESTITCHES = 2;
+
+/**
+ * The stitch found parts without a valid receipt or not joining up (CHUNK_MISSING, CHUNK_DISCONTINUITY):
+ * their receipts are removed and they run again (redo), and the stitch is canceled, to be run again once
+ * every part is COMPLETE (split-jobs.ts). A third time fails the stitch, and so the job, as usual: parts
+ * that never join (two ffmpeg builds in one pool) are not encoded forever.
+ */
+export async function restitch(
+  store: JobStore,
+  objects: ObjectStore,
+  stitch: Job,
+  token: string,
+  broken: { chunks: number[]; audio: boolean },
+  code: string,
+): Promise<boolean> {
+  if (!stitch.parentId || stitch.part?.kind !== 'stitch') return false;
+  requireLease(stitch, token, 'fail');
+  const earlier = (await store.events(stitch.id)).filter(
+    (e) => e.type === 'job:canceled' && String(e.data.reason ?? '').startsWith('restitch:'),
+  ).length;
+  if (earlier >= MAX_RESTITCHES) return false;
+  const now = new Date();
+  const names = new Set([...broken.chunks.map(chunkPartName), ...(broken.audio ? ['audio'] : [])]);
+  for (const part of await store.listParts(stitch.parentId)) {
+    if (!part.part || !names.has(partName(part.part))) continue;
+    await objects.remove(stitch.destination.bucket, partKey(stitch.parentId, receiptOf(partName(part.part))));
+    if (part.status === 'COMPLETE') {
+      await store.transition(part.id, { type: 'redo', reason: `the stitch found it ${code}` }, now);
+    }
+  }
+  await store.transition(
+    stitch.id,
+    { type: 'cancel', reason: `restitch: ${code} in ${[...names].join(', ')}; they are encoded again` },
+    now,
+  );
+  return true;
 }
 
 export function registerSplitRoutes(app: FastifyInstance, o: SplitRouteOptions): void {

@@ -9,8 +9,12 @@ import type { Job, JobError, JobOutput, JobPart, JobPhase, JobProgress, NewJob }
 
 /** A part's name: its folder in the parts area and the suffix of its idempotency key. */
 export function partName(part: JobPart): string {
-  if (part.kind === 'chunk') return `chunk-${String(part.index).padStart(4, '0')}`;
-  return part.kind;
+  return part.kind === 'chunk' ? chunkPartName(part.index) : part.kind;
+}
+
+/** The name of chunk `index` (0-based): `chunk-0003`. */
+export function chunkPartName(index: number): string {
+  return `chunk-${String(index).padStart(4, '0')}`;
 }
 
 /** How a part is shown: `chunk 3 of 4`, `audio`, `stitch`. */

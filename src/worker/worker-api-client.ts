@@ -115,7 +115,13 @@ export class WorkerApiClient {
   }
 
   /** The server decides from `code` whether another attempt follows (ERROR_CATALOGUE). */
-  fail(body: { code: string; message: string; stderrTail?: string }): Promise<{ status: string }> {
+  fail(body: {
+    code: string;
+    message: string;
+    stderrTail?: string;
+    /** A stitch's CHUNK_MISSING / CHUNK_DISCONTINUITY: the parts to encode again. */
+    parts?: { chunks: number[]; audio: boolean };
+  }): Promise<{ status: string }> {
     return this.deliver('fail', body);
   }
 

@@ -299,6 +299,7 @@ export async function runAttempt(o: AttemptOptions): Promise<AttemptResult> {
         code: e.code,
         message,
         stderrTail: tail(),
+        ...brokenParts(e),
       })
       .catch((failErr) => log.error({ err: (failErr as Error).message }, 'could not report the failure'));
     return 'FAILED';
@@ -309,4 +310,14 @@ export async function runAttempt(o: AttemptOptions): Promise<AttemptResult> {
     process.off('SIGINT', onInt);
     await fs.rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** The parts a stitch found missing or broken (its error's details), for the server to encode again. */
+function brokenParts(e: SluiceError): { parts?: { chunks: number[]; audio: boolean } } {
+  if (e.code !== 'CHUNK_MISSING' && e.code !== 'CHUNK_DISCONTINUITY') return {};
+  const d = e.details ?? {};
+  const chunks = Array.isArray(d.chunks)
+    ? d.chunks.filter((c): c is number => Number.isInteger(c) && c >= 0)
+    : [];
+  return { parts: { chunks, audio: d.audio === true } };
 }
