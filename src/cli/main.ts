@@ -5,6 +5,7 @@ import type { JobView } from '../api/job-view.ts';
 import { SluiceError, toSluiceError } from '../errors.ts';
 import { isJobStatus } from '../jobs/job.ts';
 import { createLogger } from '../log.ts';
+import { ffmpegThreads } from '../media/ffmpeg-threads.ts';
 import { VERSION } from '../version.ts';
 import { ApiClient, resolveApiToken, resolveServerUrl } from './api-client.ts';
 import { followJob } from './follow.ts';
@@ -75,8 +76,21 @@ program
   .option('--pool <name>', "capacity pool to claim for (must be the token's; default: the token's)")
   .option('--concurrency <n>', 'attempts run at once (pull mode)', '1')
   .option('--job <id>', 'run one attempt of this job and exit (started by the scheduler)')
+  .option('--threads <n>', "ffmpeg threads per attempt (default: ffmpeg's own, about one per core)")
   .action(
-    async (o: { job?: string; token?: string; tokenFile?: string; pool?: string; concurrency: string }) => {
+    async (o: {
+      job?: string;
+      token?: string;
+      tokenFile?: string;
+      pool?: string;
+      concurrency: string;
+      threads?: string;
+    }) => {
+      // Read by every ffmpeg this worker starts (ffmpeg-threads.ts), checked here first.
+      if (o.threads !== undefined) {
+        process.env.SLUICE_FFMPEG_THREADS = o.threads;
+        ffmpegThreads();
+      }
       // A pull worker may name several control planes (`--server URL1,URL2`), also in SLUICE_SERVER.
       const server =
         program.opts<{ server?: string }>().server ?? (o.job ? undefined : process.env.SLUICE_SERVER);

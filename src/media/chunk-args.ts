@@ -27,6 +27,7 @@ import {
   SPRITE_FRAMES_DIR,
   TONE_MAP,
 } from './ffmpeg-args.ts';
+import { filterThreadArgs, threadArgs } from './ffmpeg-threads.ts';
 import { inputRestrictions } from './input-policy.ts';
 
 const HEAD = [
@@ -97,6 +98,8 @@ export interface ChunkArgsInput {
   sourceStartSeconds: number;
   /** Output file of each rendition, in plan order. */
   outputs: string[];
+  /** ffmpeg's threads (ffmpeg-threads.ts); null: its own choice. */
+  threads?: number | null;
 }
 
 /** Frames this chunk encodes (pre-roll included); null: to the input's end. */
@@ -134,7 +137,9 @@ export function buildChunkArgs(o: ChunkArgsInput): string[] {
   const keyframes = `expr:gte(n+${from},ceil((n_forced+${k0})*${perSegment}-0.000001))`;
   const args = [
     ...HEAD,
+    ...filterThreadArgs(o.threads),
     ...inputRestrictions(),
+    ...threadArgs(o.threads),
     '-copyts',
     '-ss',
     dec(chunk.seekSeconds),
@@ -147,7 +152,7 @@ export function buildChunkArgs(o: ChunkArgsInput): string[] {
     const out = o.outputs[i];
     if (!out) throw new Error(`no output file for rendition ${i}`);
     args.push('-map', `[v${i}]`, ...renditionEncoderArgs(plan, r, keyframes));
-    args.push(...BITEXACT, ...FRAGMENTED, '-f', 'mp4', out);
+    args.push(...BITEXACT, ...FRAGMENTED, ...threadArgs(o.threads), '-f', 'mp4', out);
   });
   return args;
 }
@@ -161,6 +166,8 @@ export interface AudioPartPaths {
   thumbnail: string;
   /** Folder whose `frames/` gets the sprites' small frames. */
   spriteDir: string;
+  /** ffmpeg's threads (ffmpeg-threads.ts); null: its own choice. */
+  threads?: number | null;
 }
 
 /**
@@ -169,9 +176,17 @@ export interface AudioPartPaths {
  * second input, and the sprites' small frames from the whole video (the single pass's branch).
  */
 export function buildAudioPartArgs(plan: Plan, p: AudioPartPaths): string[] {
-  const args = [...HEAD, ...inputRestrictions(), '-i', p.input];
+  const args = [
+    ...HEAD,
+    ...filterThreadArgs(p.threads),
+    ...inputRestrictions(),
+    ...threadArgs(p.threads),
+    '-i',
+    p.input,
+  ];
   if (plan.thumbnail) {
-    args.push(...inputRestrictions(), '-ss', String(plan.thumbnail.atSeconds), '-i', p.input);
+    args.push(...inputRestrictions(), ...threadArgs(p.threads), '-ss', String(plan.thumbnail.atSeconds));
+    args.push('-i', p.input);
   }
   if (plan.sprites) {
     const s = plan.sprites;
@@ -211,15 +226,26 @@ export function buildAudioPartArgs(plan: Plan, p: AudioPartPaths): string[] {
       `init-${p.audioId}.m4s`,
       '-media_seg_name',
       `chunk-${p.audioId}-$Number%05d$.m4s`,
+      ...threadArgs(p.threads),
       path.join(p.audioDir, 'audio.mpd'),
     );
   }
   if (plan.thumbnail) {
     args.push('-map', '1:v:0', '-vf', posterFilters(plan, plan.thumbnail));
-    args.push('-frames:v', '1', '-update', '1', '-q:v', '3', ...FULL_RANGE_JPEG, p.thumbnail);
+    args.push('-frames:v', '1', '-update', '1', '-q:v', '3', ...FULL_RANGE_JPEG, ...threadArgs(p.threads));
+    args.push(p.thumbnail);
   }
   if (plan.sprites) {
-    args.push('-map', '[sp]', '-q:v', '2', ...FULL_RANGE_JPEG, '-start_number', '1');
+    args.push(
+      '-map',
+      '[sp]',
+      '-q:v',
+      '2',
+      ...FULL_RANGE_JPEG,
+      '-start_number',
+      '1',
+      ...threadArgs(p.threads),
+    );
     args.push(path.join(p.spriteDir, SPRITE_FRAMES_DIR, 'frame-%05d.jpg'));
   }
   return args;

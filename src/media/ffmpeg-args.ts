@@ -13,6 +13,7 @@
 // yields its one frame first thing.
 import path from 'node:path';
 import type { Plan } from '../templates/ladder.ts';
+import { filterThreadArgs, threadArgs } from './ffmpeg-threads.ts';
 import { inputRestrictions } from './input-policy.ts';
 
 export interface TranscodePaths {
@@ -116,7 +117,12 @@ export function posterFilters(plan: Plan, t: NonNullable<Plan['thumbnail']>): st
   return `${pre}scale=${t.width}:${t.height}:out_range=full,setsar=1,format=yuv420p`;
 }
 
-export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] {
+/** `threads`: ffmpeg's threads for decoding, filtering and each output (ffmpeg-threads.ts); null: its own choice. */
+export function buildTranscodeArgs(
+  plan: Plan,
+  paths: TranscodePaths,
+  threads: number | null = null,
+): string[] {
   const hasVideo = plan.renditions.length > 0;
   const args = [
     '-hide_banner',
@@ -127,12 +133,14 @@ export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] 
     '-progress',
     'pipe:1',
     '-nostats',
+    ...filterThreadArgs(threads),
   ];
-  args.push(...inputRestrictions(), '-i', paths.input);
+  args.push(...inputRestrictions(), ...threadArgs(threads), '-i', paths.input);
   // Input 1, the poster's: the same file, seeking to the poster time (accurate seek, on the timeline the
   // filters see). Only its first frame is used; ffmpeg reads no more of it once the poster is out.
   if (plan.thumbnail) {
-    args.push(...inputRestrictions(), '-ss', String(plan.thumbnail.atSeconds), '-i', paths.input);
+    args.push(...inputRestrictions(), ...threadArgs(threads), '-ss', String(plan.thumbnail.atSeconds));
+    args.push('-i', paths.input);
   }
   if (hasVideo) args.push('-filter_complex', videoFilters(plan));
 
@@ -182,11 +190,12 @@ export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] 
     // Quoted: inside a tee slave's option list, `:` and `,` of a stream specifier would split it.
     slaves.push(`[f=mp4:movflags=+faststart:onfail=abort:select=\\'${select}\\']${teeEscape(paths.mp4)}`);
   }
-  args.push('-f', 'tee', slaves.join('|'));
+  args.push(...threadArgs(threads), '-f', 'tee', slaves.join('|'));
 
   if (plan.thumbnail) {
     args.push('-map', '1:v:0', '-vf', posterFilters(plan, plan.thumbnail));
-    args.push('-frames:v', '1', '-update', '1', '-q:v', '3', ...FULL_RANGE_JPEG, paths.thumbnail);
+    args.push('-frames:v', '1', '-update', '1', '-q:v', '3', ...FULL_RANGE_JPEG, ...threadArgs(threads));
+    args.push(paths.thumbnail);
   }
   if (plan.sprites) {
     // Near-lossless: they are decoded once more and coded into the sheets at the sheets' quality.
@@ -198,6 +207,7 @@ export function buildTranscodeArgs(plan: Plan, paths: TranscodePaths): string[] 
       ...FULL_RANGE_JPEG,
       '-start_number',
       '1',
+      ...threadArgs(threads),
       spriteFramePattern(paths),
     );
   }

@@ -16,6 +16,7 @@ import {
 } from '../media/chunk-args.ts';
 import { AudioReceipt, ChunkReceipt, type PartFile, type RenditionReceipt } from '../media/chunk-receipt.ts';
 import { buildSpriteSheetArgs, SPRITE_FRAMES_DIR, type TranscodePaths } from '../media/ffmpeg-args.ts';
+import { ffmpegThreads } from '../media/ffmpeg-threads.ts';
 import { fragmentInfo, rewriteFragment, splitFragmented, trackDefaults } from '../media/fmp4.ts';
 import type { MediaInfo } from '../media/media-info.ts';
 import { toJobProgress } from '../media/progress.ts';
@@ -228,7 +229,14 @@ export async function encodeChunkPart(
   };
   const onProgress = o.onProgress;
   const run = await runFfmpeg(
-    buildChunkArgs({ plan, chunk, input, sourceStartSeconds: media.startSeconds ?? 0, outputs }),
+    buildChunkArgs({
+      plan,
+      chunk,
+      input,
+      sourceStartSeconds: media.startSeconds ?? 0,
+      outputs,
+      threads: ffmpegThreads(),
+    }),
     onProgress ? (s) => onProgress(toJobProgress(s, basis)) : () => {},
     { cpuSeconds: template.cpuSeconds },
   );
@@ -329,7 +337,14 @@ export async function encodeAudioPart(
   const basis = { durationSeconds: plan.durationSeconds, frameRate: null };
   const onProgress = o.onProgress;
   const run = await runFfmpeg(
-    buildAudioPartArgs(plan, { input, audioDir: dir, audioId, thumbnail, spriteDir }),
+    buildAudioPartArgs(plan, {
+      input,
+      audioDir: dir,
+      audioId,
+      thumbnail,
+      spriteDir,
+      threads: ffmpegThreads(),
+    }),
     onProgress ? (s) => onProgress(toJobProgress(s, basis)) : () => {},
     { cpuSeconds: template.cpuSeconds },
   );

@@ -9,6 +9,7 @@ import {
   SPRITE_FRAMES_DIR,
   type TranscodePaths,
 } from '../media/ffmpeg-args.ts';
+import { ffmpegThreads } from '../media/ffmpeg-threads.ts';
 import type { MediaInfo } from '../media/media-info.ts';
 import type { MeasuredStream } from '../media/packaging.ts';
 import { type ProgressSample, toJobProgress } from '../media/progress.ts';
@@ -53,7 +54,7 @@ export async function encode(
   const basis = { durationSeconds: plan.durationSeconds, frameRate: plan.frameRate };
   const onProgress = o.onProgress;
   const run = await runFfmpeg(
-    buildTranscodeArgs(plan, local),
+    buildTranscodeArgs(plan, local, ffmpegThreads()),
     onProgress ? (sample) => onProgress(toJobProgress(sample, basis), sample) : () => {},
     { cpuSeconds: template.cpuSeconds },
   );

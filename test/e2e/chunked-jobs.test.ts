@@ -99,7 +99,11 @@ test('cancel and retry act on the whole: canceled with its parts; retried, only 
   const job = (await server.api.upload(input, 'talk.mp4')).jobs[0] as JobView;
   const partsOf = async () =>
     ((await (await fetch(`${server.url}/v1/jobs/${job.id}/parts`)).json()) as { parts: JobView[] }).parts;
-  await waitFor('a first part COMPLETE', async () => (await partsOf()).some((p) => p.status === 'COMPLETE'), 120_000);
+  await waitFor(
+    'a first part COMPLETE',
+    async () => (await partsOf()).some((p) => p.status === 'COMPLETE'),
+    120_000,
+  );
   const canceled = await server.api.cancel(job.id);
   assert.equal(canceled.status, 'CANCELED');
   const doneBefore = await waitFor('its parts to stop', async () => {
@@ -107,7 +111,10 @@ test('cancel and retry act on the whole: canceled with its parts; retried, only 
     return parts.every((p) => p.status === 'COMPLETE' || p.status === 'CANCELED') && parts;
   });
   const kept = doneBefore.filter((p) => p.status === 'COMPLETE').map((p) => p.id);
-  assert.ok(kept.length >= 1 && kept.length < doneBefore.length, `${kept.length} of ${doneBefore.length} done`);
+  assert.ok(
+    kept.length >= 1 && kept.length < doneBefore.length,
+    `${kept.length} of ${doneBefore.length} done`,
+  );
   // A part cannot be retried on its own: the job is.
   const refused = await fetch(`${server.url}/v1/jobs/${kept[0]}/retry`, { method: 'POST' });
   assert.equal(((await refused.json()) as { code: string }).code, 'INVALID_TRANSITION');
@@ -124,14 +131,16 @@ test('cancel and retry act on the whole: canceled with its parts; retried, only 
   assert.ok(done.outputs.some((o) => o.type === 'hls'));
   const parts = await partsOf();
   for (const p of parts) {
-    const evs = ((await (await fetch(`${server.url}/v1/jobs/${p.id}/events`)).json()) as { events: { type: string }[] })
-      .events;
+    const evs = (
+      (await (await fetch(`${server.url}/v1/jobs/${p.id}/events`)).json()) as { events: { type: string }[] }
+    ).events;
     const claims = evs.filter((e) => e.type === 'job:claimed').length;
     if (kept.includes(p.id)) assert.equal(claims, 1, `${p.id} was done before the cancel: not run again`);
     else assert.ok(p.status === 'COMPLETE', `${p.id} ran again to COMPLETE`);
   }
-  const history = ((await (await fetch(`${server.url}/v1/jobs/${job.id}/events`)).json()) as { events: { type: string }[] })
-    .events.map((e) => e.type);
+  const history = (
+    (await (await fetch(`${server.url}/v1/jobs/${job.id}/events`)).json()) as { events: { type: string }[] }
+  ).events.map((e) => e.type);
   assert.equal(history.filter((e) => e === 'job:split').length, 2, history.join(' '));
   assert.equal(await frames(path.join(server.destination, done.destination.prefix, 'master.m3u8')), 1000);
 });
