@@ -10,6 +10,7 @@ import { AUDIO_SUFFIXES, type Pipeline, VIDEO_SUFFIXES } from '../ingest/pipelin
 import { DEFAULT_BACKOFF } from '../jobs/retry-policy.ts';
 import { type EmailRule, EmailRuleSpec, emailRuleOf } from '../notify/email-rules.ts';
 import { BUCKET_NAME } from '../storage/object-key.ts';
+import { Chunking, withChunking } from '../templates/template.ts';
 import type { TemplateRegistry } from '../templates/template-registry.ts';
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -74,6 +75,11 @@ export const PipelineSpec = z.strictObject({
         .optional(),
     })
     .optional(),
+  /**
+   * Accelerated transcoding for this pipeline's jobs (issue 13): replaces the template's `chunking` (same
+   * fields; `enabled` defaults to true here), so one template serves a chunked and a single-pass pipeline.
+   */
+  chunking: Chunking.extend({ enabled: z.boolean().default(true) }).optional(),
   /** Seed 002: JSON settings files under this prefix of the source bucket each make a job per upload. */
   settingsPrefix: prefix.refine((p) => p.endsWith('/'), 'a settings prefix ends with "/"').optional(),
 });
@@ -123,6 +129,7 @@ export function pipelineOf(s: PipelineSpec): Pipeline {
     ...(s.settingsPrefix ? { settingsPrefix: s.settingsPrefix } : {}),
     priority: s.priority,
     ...(s.retry ? { retry: s.retry } : {}),
+    ...(s.chunking ? { chunking: s.chunking } : {}),
   };
 }
 
@@ -177,7 +184,15 @@ export async function checkConfigFile(
       );
     }
     try {
-      await templates.get(s.template);
+      const template = await templates.get(s.template);
+      // The pipeline's chunking must fit its template's segments (a whole number of them per chunk).
+      if (s.chunking) {
+        try {
+          withChunking(template, s.chunking);
+        } catch (err) {
+          errors.push(`${at}.chunking: ${(err as Error).message.replace(/^.*? is not valid: /, '')}`);
+        }
+      }
     } catch (err) {
       if (err instanceof SluiceError && err.code === 'TEMPLATE_NOT_FOUND')
         errors.push(

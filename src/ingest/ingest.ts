@@ -10,7 +10,7 @@ import type { JobStore } from '../jobs/job-store.ts';
 import { outputPrefixFor, validateBucketName, validateObjectKey } from '../storage/object-key.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { applyCeilings, type Ceilings } from '../templates/ceilings.ts';
-import type { Template } from '../templates/template.ts';
+import { type Template, withChunking } from '../templates/template.ts';
 import { type TemplateRegistry, templateFromJson, templateNameFor } from '../templates/template-registry.ts';
 import type { ObjectEvent } from './object-event.ts';
 import { idempotencyKey, matchPipelines, type Pipeline, versionGroup } from './pipeline.ts';
@@ -49,6 +49,8 @@ export interface JobRequest {
   /** The pipeline's priority, attempts and backoff (pipeline.ts); absent: 0, the template's, the server's. */
   priority?: number;
   retry?: Pipeline['retry'];
+  /** The pipeline's chunking, in place of the template's. */
+  chunking?: Pipeline['chunking'];
   /**
    * An object event (watcher, upload): a version whose job was purged is a replay and makes nothing. An
    * explicit API request instead makes a new job, and is told (409) when it differs from the live one.
@@ -132,6 +134,7 @@ export class Ingest {
           ...(p.destinationPrefix ? { destinationPrefix: p.destinationPrefix } : {}),
           ...(p.priority !== undefined ? { priority: p.priority } : {}),
           ...(p.retry ? { retry: p.retry } : {}),
+          ...(p.chunking ? { chunking: p.chunking } : {}),
           source: 'event',
           ...req,
         });
@@ -237,7 +240,9 @@ export class Ingest {
     const destinationBucket = this.checkDestination(
       req.destinationBucket ?? this.pipelines[0]?.destinationBucket ?? 'destination',
     );
-    const asked = typeof req.template === 'string' ? await this.templates.get(req.template) : req.template;
+    const named = typeof req.template === 'string' ? await this.templates.get(req.template) : req.template;
+    // A pipeline's chunking replaces its template's (checked against the template when the file loaded).
+    const asked = req.chunking ? withChunking(named, req.chunking) : named;
     const { template, lowered } = this.hooks.ceilings
       ? applyCeilings(asked, this.hooks.ceilings)
       : { template: asked, lowered: [] };

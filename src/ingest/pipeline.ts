@@ -2,6 +2,7 @@
 // priority and with which retry policy. Built in code (the default pipeline) or read from a configuration
 // file (config/pipeline-file.ts).
 import type { RetryBackoff } from '../jobs/retry-policy.ts';
+import type { Chunking } from '../templates/template.ts';
 
 export interface Pipeline {
   name: string;
@@ -22,6 +23,8 @@ export interface Pipeline {
   priority?: number;
   /** Attempts per job (default: the template's) and backoff between them (default: the server's). */
   retry?: { maxAttempts?: number; backoff?: RetryBackoff };
+  /** Accelerated transcoding for its jobs, in place of its templates' own (config/pipeline-file.ts). */
+  chunking?: Chunking;
 }
 
 export const SETTINGS_PREFIX = 'jobs/';

@@ -13,6 +13,20 @@ export const RenditionSpec = z.strictObject({
 });
 export type RenditionSpec = z.infer<typeof RenditionSpec>;
 
+/**
+ * Accelerated transcoding's settings: a template's, or a pipeline's for its jobs (config/pipeline-file.ts).
+ */
+export const Chunking = z.strictObject({
+  enabled: z.boolean().default(false),
+  chunkSeconds: z.number().min(MIN_CHUNK_SECONDS).max(3600).default(60),
+  minInputSeconds: z
+    .number()
+    .min(0)
+    .max(30 * 24 * 3600)
+    .default(180),
+});
+export type Chunking = z.infer<typeof Chunking>;
+
 export const Template = z
   .strictObject({
     name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
@@ -85,17 +99,7 @@ export const Template = z
      * `chunkSeconds` (a whole number of segments) by any workers of the job's pool, then stitched into one
      * ladder. Shorter inputs, and templates without it, keep the single pass.
      */
-    chunking: z
-      .strictObject({
-        enabled: z.boolean().default(false),
-        chunkSeconds: z.number().min(MIN_CHUNK_SECONDS).max(3600).default(60),
-        minInputSeconds: z
-          .number()
-          .min(0)
-          .max(30 * 24 * 3600)
-          .default(180),
-      })
-      .prefault({}),
+    chunking: Chunking.prefault({}),
     maxAttempts: z.number().int().min(1).max(20).default(3),
     /** Wall-clock limit of one attempt; past it the job ends in ERROR JOB_TIMEOUT (0: no limit). */
     timeoutSeconds: z
@@ -148,4 +152,9 @@ export function parseTemplate(input: unknown, source = 'template'): Template {
     });
   }
   return parsed.data;
+}
+
+/** The template with a pipeline's chunking in place of its own, checked as a template (INVALID_TEMPLATE). */
+export function withChunking(template: Template, chunking: Chunking): Template {
+  return parseTemplate({ ...template, chunking }, `template ${template.name} with its pipeline's chunking`);
 }

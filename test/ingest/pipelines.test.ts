@@ -194,3 +194,43 @@ test('zero config: the default pipeline is as before (priority 0, the template a
     ['default', 0, 3, null, 'any/where.mov/abr-default'],
   );
 });
+
+test("a pipeline's chunking replaces its template's on its jobs; one that does not fit the template's segments is refused", async (t) => {
+  const config = {
+    pipelines: [
+      {
+        name: 'long-form',
+        source: { bucket: 'source', prefix: 'long/', suffixes: ['.mp4'] },
+        template: 'hls-720p',
+        destination: { bucket: 'destination', prefix: 'long/' },
+        chunking: { chunkSeconds: 24, minInputSeconds: 120 },
+      },
+      {
+        name: 'short-form',
+        source: { bucket: 'source', prefix: 'short/', suffixes: ['.mp4'] },
+        template: 'hls-720p',
+        destination: { bucket: 'destination', prefix: 'short/' },
+      },
+    ],
+  };
+  const pipelines = await checkConfig(config, 'sluice.yaml', templates);
+  const { ingest, put, scheduler } = await buildTestApi(t, { pipelines });
+  await scheduler.stop();
+  const long = await ingest.handle(objectCreatedEvent(await put('long/talk.mp4'), 'test'));
+  const short = await ingest.handle(objectCreatedEvent(await put('short/talk.mp4'), 'test'));
+  assert.deepEqual(long.jobs[0]?.template.chunking, {
+    enabled: true,
+    chunkSeconds: 24,
+    minInputSeconds: 120,
+  });
+  assert.equal(short.jobs[0]?.template.chunking.enabled, false);
+
+  const segments = (await templates.get('hls-720p')).packaging.segmentSeconds;
+  const bad = structuredClone(config);
+  (bad.pipelines[0] as { chunking: object }).chunking = { chunkSeconds: segments * 5 + 1 };
+  await assert.rejects(checkConfig(bad, 'sluice.yaml', templates), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'CONFIG_INVALID');
+    assert.match(err.message, /pipelines\[0\]\.chunking: .*whole number of segments/);
+    return true;
+  });
+});
