@@ -78,6 +78,9 @@ test('stitched chunks match the single pass: frames, segments, PSNR, bitrate; HL
     );
   });
   const quality = { single: await psnr(s.mp4, input), chunked: await psnr(c.mp4, input) };
+  t.diagnostic(
+    `PSNR vs source ${JSON.stringify(quality)}; bitrates single ${single.measured.map((m) => m.averageBitrate)} chunked ${stitched.result.measured.map((m) => m.averageBitrate)}`,
+  );
   assert.ok(Math.abs(quality.chunked - quality.single) < 0.2, JSON.stringify(quality));
   for (const f of ['master.m3u8', 'manifest.mpd']) {
     assert.equal(await decodeErrors(f, c.streamDir), '', `${f} decodes without errors`);
