@@ -67,11 +67,6 @@ export const ERROR_CATALOGUE = {
   JOB_TIMEOUT: { status: 500, title: "Attempt exceeded the template's time limit", retryable: false },
   TRANSCODE_FAILED: { status: 500, title: 'ffmpeg failed', retryable: true },
   // Chunked (accelerated) encoding: issue 13.
-  CHUNKING_UNSUPPORTED: {
-    status: 422,
-    title: 'Input cannot be encoded in chunks; turn chunking off for it',
-    retryable: false,
-  },
   CHUNK_MISSING: { status: 500, title: 'A chunk of the encode has no valid receipt', retryable: true },
   CHUNK_DISCONTINUITY: { status: 500, title: 'Chunks of the encode do not join up', retryable: true },
   WORKER_LOST: { status: 500, title: 'Worker stopped without reporting', retryable: true },

@@ -96,6 +96,11 @@ export interface ChunkArgsInput {
   input: string;
   /** The source timeline's first timestamp (MediaInfo.startSeconds): the single pass's time 0. */
   sourceStartSeconds: number;
+  /**
+   * The container's first timestamp (MediaInfo.startSeconds): ffmpeg's `-ss` counts from it even with
+   * -copyts, so the chunk's seek (on the source's own timeline) is given relative to it.
+   */
+  containerStartSeconds: number;
   /** Output file of each rendition, in plan order. */
   outputs: string[];
   /** ffmpeg's threads (ffmpeg-threads.ts); null: its own choice. */
@@ -114,10 +119,14 @@ export function buildChunkArgs(o: ChunkArgsInput): string[] {
   const n = plan.renditions.length;
   const pre: string[] = [];
   if (plan.toneMap) pre.push(TONE_MAP);
-  pre.push(`setpts=PTS-${dec(o.sourceStartSeconds)}/TB`, `fps=${dec(rate)}`);
-  // Half a frame before the first and before the end: the frames at exactly those slots, no rounding.
-  const trim = [`start=${dec((from - 0.5) / rate)}`];
-  if (chunk.endFrame !== null) trim.push(`end=${dec((chunk.endFrame - 0.5) / rate)}`);
+  // The rate as the single pass writes it (fps=<plan.frameRate>). The fps filter's time base is one
+  // frame, so a frame's pts is its output frame number and trim cuts in whole frames.
+  // The first chunk's grid starts at 0 even when the video starts later: the single pass's output
+  // (constant-rate sync) fills that gap with its first frame too.
+  const anchor = chunk.index === 0 ? ':start_time=0' : '';
+  pre.push(`setpts=PTS-${dec(o.sourceStartSeconds)}/TB`, `fps=${rate}${anchor}`);
+  const trim = [`start_pts=${from}`];
+  if (chunk.endFrame !== null) trim.push(`end_pts=${chunk.endFrame}`);
   pre.push(`trim=${trim.join(':')}`);
   const hold = plan.holdLastFrameSeconds ?? 0;
   if (chunk.endFrame === null && hold > 0) {
@@ -142,7 +151,7 @@ export function buildChunkArgs(o: ChunkArgsInput): string[] {
     ...threadArgs(o.threads),
     '-copyts',
     '-ss',
-    dec(chunk.seekSeconds),
+    dec(Math.max(0, chunk.seekSeconds - o.containerStartSeconds)),
     '-i',
     o.input,
     '-filter_complex',

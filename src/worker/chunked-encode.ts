@@ -47,13 +47,6 @@ export function partFolder(part: { kind: 'chunk'; index: number } | { kind: 'aud
   return part.kind === 'audio' ? 'audio' : `chunk-${String(part.index).padStart(4, '0')}`;
 }
 
-function unsupported(why: string): never {
-  throw new SluiceError(
-    'CHUNKING_UNSUPPORTED',
-    `this input cannot be encoded in chunks: ${why}. Encode it with chunking.enabled false`,
-  );
-}
-
 /** The chunks of a job, or null when it keeps the single pass. Refusals: SluiceError with a clear code. */
 export function chunksOf(template: Template, media: MediaInfo): ChunkRange[] | null {
   if (!template.chunking.enabled || !media.video) return null;
@@ -68,15 +61,6 @@ export function chunksOf(template: Template, media: MediaInfo): ChunkRange[] | n
     minInputSeconds: template.chunking.minInputSeconds,
   });
   if (!chunks) return null;
-  // The single pass starts its video where the video starts; chunks count frames from the container's
-  // start. A video that starts later than the audio would be shifted by the gap.
-  const v = media.video.startSeconds;
-  const gap = v != null && media.startSeconds != null ? v - media.startSeconds : 0;
-  if (gap > 0.5 / plan.frameRate) {
-    unsupported(
-      `its video starts ${gap.toFixed(3)} s after its audio, and chunks are cut from the start of both`,
-    );
-  }
   return chunks;
 }
 
@@ -234,6 +218,7 @@ export async function encodeChunkPart(
       chunk,
       input,
       sourceStartSeconds: media.startSeconds ?? 0,
+      containerStartSeconds: media.startSeconds ?? 0,
       outputs,
       threads: ffmpegThreads(),
     }),

@@ -51,6 +51,7 @@ test('threads go before every input and output, and a one-thread single pass enc
     chunk: chunks?.[1] as never,
     input,
     sourceStartSeconds: 0,
+    containerStartSeconds: 0,
     outputs: plan.renditions.map((_, i) => `/o/${i}.mp4`),
     threads: 1,
   });

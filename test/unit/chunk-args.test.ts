@@ -1,0 +1,135 @@
+// Chunk and audio-part ffmpeg arguments, pure: each rendition gets the single pass's encoder options
+// (so rate control, quality and the init segment are the same), the chunk is cut in whole frames on the
+// single pass's timeline, and the seek counts from the container's start as ffmpeg's -ss does.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildAudioPartArgs, buildChunkArgs, encodeFromFrame } from '../../src/media/chunk-args.ts';
+import { buildTranscodeArgs } from '../../src/media/ffmpeg-args.ts';
+import { planChunks } from '../../src/templates/chunk-plan.ts';
+import type { Plan, PlannedRendition } from '../../src/templates/ladder.ts';
+
+const rendition = (name: string, width: number, height: number, kbps: number): PlannedRendition => ({
+  name,
+  width,
+  height,
+  sar: '1/1',
+  videoBitrateKbps: kbps,
+  maxrateKbps: Math.round(kbps * 1.5),
+  bufsizeKbps: Math.round(kbps * 1.5) * 2,
+  codecs: 'avc1.64001f',
+});
+
+const plan: Plan = {
+  renditions: [rendition('720p', 1280, 720, 3000), rendition('360p', 640, 360, 800)],
+  audio: { bitrateKbps: 128, channels: 2, codecs: 'mp4a.40.2' },
+  frameRate: 29.97,
+  changeFrameRate: false,
+  toneMap: false,
+  segmentSeconds: 4,
+  durationSeconds: 100,
+  holdLastFrameSeconds: 2,
+  thumbnail: { atSeconds: 10, width: 640, height: 360 },
+  sprites: { intervalSeconds: 5, width: 160, height: 90, columns: 5, rows: 5, count: 20, sheets: 1 },
+  hls: true,
+  dash: true,
+  mp4: true,
+  preset: 'veryfast',
+};
+
+const chunks =
+  planChunks({
+    durationSeconds: 100,
+    sourceStartSeconds: 10,
+    frameRate: 29.97,
+    segmentSeconds: 4,
+    chunkSeconds: 32,
+    minInputSeconds: 60,
+  }) ?? [];
+
+/** The value after each occurrence of `flag` in `args[from, to)`. */
+function values(args: string[], flag: string, from = 0, to = args.length): string[] {
+  const out: string[] = [];
+  for (let i = from; i < to; i++) if (args[i] === flag) out.push(args[i + 1] ?? '');
+  return out;
+}
+
+const ENCODER = ['-c:v', '-preset', '-profile:v', '-sc_threshold', '-flags'];
+
+test("every rendition's encoder options are the single pass's", () => {
+  const single = buildTranscodeArgs(plan, {
+    input: 'in.ts',
+    streamDir: 's',
+    mp4: 'o.mp4',
+    thumbnail: 'p.jpg',
+    spriteDir: 'sp',
+  });
+  const chunk = chunks[1];
+  assert.ok(chunk);
+  const args = buildChunkArgs({
+    plan,
+    chunk,
+    input: 'in.ts',
+    sourceStartSeconds: 10,
+    containerStartSeconds: 10,
+    outputs: ['a.mp4', 'b.mp4'],
+  });
+  const maps = args.flatMap((a, i) => (a === '-map' ? [i] : []));
+  assert.equal(maps.length, 2);
+  plan.renditions.forEach((_, i) => {
+    const from = maps[i] ?? 0;
+    const to = maps[i + 1] ?? args.length;
+    for (const flag of ENCODER) assert.deepEqual(values(args, flag, from, to), values(single, flag), flag);
+    assert.deepEqual(values(args, '-b:v:0', from, to), values(single, `-b:v:${i}`));
+    assert.deepEqual(values(args, '-maxrate:v:0', from, to), values(single, `-maxrate:v:${i}`));
+    assert.deepEqual(values(args, '-bufsize:v:0', from, to), values(single, `-bufsize:v:${i}`));
+    assert.equal(args[to - 1], ['a.mp4', 'b.mp4'][i]);
+  });
+});
+
+test('a chunk is cut in whole frames from its pre-roll, seeking from the container start', () => {
+  const [first, second, last] = [chunks[0], chunks[1], chunks.at(-1)];
+  assert.ok(first && second && last && chunks.length === 3);
+  const args = (c: typeof first) =>
+    buildChunkArgs({
+      plan,
+      chunk: c,
+      input: 'in.ts',
+      sourceStartSeconds: 10,
+      containerStartSeconds: 10,
+      outputs: ['a.mp4', 'b.mp4'],
+    });
+  const graph = (c: typeof first) => values(args(c), '-filter_complex')[0] ?? '';
+  // Pre-roll: one segment before the chunk, on the single pass's keyframe grid (29.97 fps, 4 s).
+  assert.equal(encodeFromFrame(second, plan), Math.ceil(7 * 4 * 29.97));
+  // Segment k starts at frame ceil(k × 4 × 29.97): 8 -> 960, 15 -> 1799, 16 -> 1919.
+  assert.ok(graph(second).includes('setpts=PTS-10/TB,fps=29.97,trim=start_pts=840:end_pts=1919,'));
+  assert.ok(graph(first).includes('fps=29.97:start_time=0,trim=start_pts=0:end_pts=960,'));
+  // The hold of the last frame (audio outlasting video) only in the last chunk.
+  assert.ok(graph(last).includes('trim=start_pts=1799,tpad=stop_mode=clone:stop=60,setpts=PTS-STARTPTS'));
+  assert.doesNotMatch(graph(second), /tpad/);
+  // The seek: 1 s before the pre-roll on the source's timeline, given from the container's start.
+  assert.deepEqual(values(args(second), '-ss'), ['27']);
+  assert.deepEqual(values(args(first), '-ss'), ['0']);
+  assert.ok(args(second).indexOf('-copyts') < args(second).indexOf('-i'));
+  // Keyframes on the single pass's grid, counted from the encode's first frame.
+  assert.deepEqual(values(args(second), '-force_key_frames').slice(0, 1), [
+    'expr:gte(n+840,ceil((n_forced+7)*119.88-0.000001))',
+  ]);
+});
+
+test('the audio part: the whole audio through the DASH muxer as the last representation, poster, sprite frames', () => {
+  const args = buildAudioPartArgs(plan, {
+    input: 'in.ts',
+    audioDir: 'parts/audio',
+    audioId: 2,
+    thumbnail: 'parts/audio/poster.jpg',
+    spriteDir: 'parts/audio/sprites',
+  });
+  assert.deepEqual(values(args, '-f'), ['dash']);
+  assert.deepEqual(values(args, '-init_seg_name'), ['init-2.m4s']);
+  assert.deepEqual(values(args, '-media_seg_name'), ['chunk-2-$Number%05d$.m4s']);
+  assert.deepEqual(values(args, '-seg_duration'), ['4']);
+  assert.ok(values(args, '-af')[0]?.includes('atrim=end_sample='));
+  assert.ok(args.includes('parts/audio/poster.jpg'));
+  assert.ok(args.at(-1)?.endsWith('sprites/frames/frame-%05d.jpg'));
+});
