@@ -97,6 +97,25 @@ export function renderJobPage(view: HTMLElement, id: string, setTitle: (t: strin
   const stderrSection = section('stderr-section', 'ffmpeg stderr', stderr);
   stderrSection.hidden = true;
 
+  // Chunked jobs: the parts (chunks, audio, stitch), each a job of its own, shown while it is split.
+  const partsBody = h('div', { class: 'parts' });
+  const partsSection = section('parts', 'Parts', partsBody);
+  partsSection.hidden = true;
+  let partsShown = '';
+  async function loadParts(j: JobView): Promise<void> {
+    if (!j.split) {
+      partsSection.hidden = true;
+      return;
+    }
+    const { parts } = await get<{ parts: JobView[] }>(`/v1/jobs/${encodeURIComponent(id)}/parts`);
+    if (stopped) return;
+    const shown = JSON.stringify(parts.map((p) => [p.id, p.status, p.progress.percent, p.attempts]));
+    if (shown === partsShown) return;
+    partsShown = shown;
+    partsSection.hidden = false;
+    replace(partsBody, renderParts(parts));
+  }
+
   const main = h(
     'main',
     { id: 'job', 'data-job-id': id, tabindex: '-1' },
@@ -149,6 +168,7 @@ export function renderJobPage(view: HTMLElement, id: string, setTitle: (t: strin
       h(
         'div',
         { class: 'col-side' },
+        partsSection,
         section('media', 'Input', mediaBody),
         section('plan', 'Plan', planBody),
         section('timeline-section', 'Timeline', timeline),
@@ -219,6 +239,7 @@ export function renderJobPage(view: HTMLElement, id: string, setTitle: (t: strin
     renderMedia(mediaBody, j.inputMedia ?? null);
     renderPlan(planBody, j);
     renderOutputs(outputsBody, j);
+    void loadParts(j).catch(() => {});
     const key = j.outputs.map((o) => o.key).join('\n');
     if (key !== playerKey) {
       playerKey = key;
@@ -299,6 +320,8 @@ export function renderJobPage(view: HTMLElement, id: string, setTitle: (t: strin
       },
       onProgress: (m) => {
         if (job) showStatus({ ...job, status: m.status, phase: m.phase, progress: m.progress });
+        // A split job's progress is its parts': their table follows it.
+        if (job?.split) refresh();
       },
       onResync: () => refresh(),
     }),
@@ -310,6 +333,48 @@ export function renderJobPage(view: HTMLElement, id: string, setTitle: (t: strin
   };
   void load();
   return stopAll;
+}
+
+function partLabel(p: JobView): string {
+  const part = p.part;
+  if (!part) return '—';
+  return part.kind === 'chunk' ? `chunk ${part.index + 1} of ${part.of}` : part.kind;
+}
+
+/** A split job's parts: which part, its status and progress, its attempts and pool. */
+function renderParts(parts: JobView[]): HTMLTableElement {
+  return h(
+    'table',
+    { class: 'data parts-table' },
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        h('th', null, 'Part'),
+        h('th', null, 'Status'),
+        h('th', null, 'Progress'),
+        h('th', null, 'Attempts'),
+        h('th', null, 'Pool'),
+      ),
+    ),
+    h(
+      'tbody',
+      null,
+      ...parts.map((p) =>
+        h(
+          'tr',
+          { 'data-part-id': p.id },
+          h('td', null, partLabel(p)),
+          h('td', null, statusBadge(p.status)),
+          h('td', null, formatPercent(p.status === 'COMPLETE' ? 100 : p.progress.percent)),
+          h('td', null, String(p.attempts)),
+          h('td', null, p.pool ?? '—'),
+        ),
+      ),
+    ),
+  );
 }
 
 function dl(pairs: [string, Child][]): HTMLDListElement {

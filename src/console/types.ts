@@ -46,6 +46,10 @@ export interface JobView {
   offeredTo?: string[];
   priority?: number;
   position?: number;
+  /** Chunked jobs: a part's parent and which part; a split job's chunk plan. */
+  parentId?: string | null;
+  part?: { kind: 'chunk'; index: number; of: number } | { kind: 'audio' } | { kind: 'stitch' } | null;
+  split?: { chunks: unknown[]; attempt: number; at: string } | null;
 }
 
 export interface JobEvent {
