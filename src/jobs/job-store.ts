@@ -92,6 +92,8 @@ export interface JobStore extends SeenObjectStore {
   listParts(parentId: string): Promise<Job[]>;
   /** Chunked jobs waiting on their parts (PROGRESSING, split, no lease of their own), oldest first. */
   listSplitRunning(limit: number): Promise<Job[]>;
+  /** Split jobs that ended before `before`: the purge removes their parts areas first. */
+  listSplitFinished(before: Date, limit: number): Promise<Job[]>;
   /** Parts still queued or running whose parent is not PROGRESSING any more (to be canceled). */
   listOrphanParts(limit: number): Promise<Job[]>;
   /** Attempts running now: PROGRESSING jobs holding a lease (what counts against local capacity). */

@@ -164,6 +164,19 @@ export class KyselyJobQueries {
     return rows.map(fromRow);
   }
 
+  /** Split jobs that ended before `before` (the purge's next), whose parts areas go with them. */
+  async listSplitFinished(before: Date, limit: number): Promise<Job[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('split', 'is not', null)
+      .where('status', 'in', ['COMPLETE', 'ERROR', 'CANCELED'])
+      .where('finished_at', '<', before.toISOString())
+      .limit(limit)
+      .execute();
+    return rows.map(fromRow);
+  }
+
   /** Parts still queued or running whose parent is no longer PROGRESSING (canceled, failed, gone). */
   async listOrphanParts(limit: number): Promise<Job[]> {
     const rows = await this.db

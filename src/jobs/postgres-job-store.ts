@@ -447,6 +447,10 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
     return this.queries.listSplitRunning(limit);
   }
 
+  listSplitFinished(before: Date, limit: number) {
+    return this.queries.listSplitFinished(before, limit);
+  }
+
   listOrphanParts(limit: number) {
     return this.queries.listOrphanParts(limit);
   }

@@ -330,6 +330,10 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
     return this.queries.listSplitRunning(limit);
   }
 
+  listSplitFinished(before: Date, limit: number) {
+    return this.queries.listSplitFinished(before, limit);
+  }
+
   listOrphanParts(limit: number) {
     return this.queries.listOrphanParts(limit);
   }

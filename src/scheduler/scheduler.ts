@@ -17,7 +17,7 @@ import { jobRetryDelayMs } from '../jobs/retry-policy.ts';
 import { retryDelayMs } from '../jobs/state-machine.ts';
 import type { Launcher, WorkerExit } from '../launchers/launcher.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { advanceSplitJobs } from './split-jobs.ts';
+import { advanceSplitJobs, removePartsAreas } from './split-jobs.ts';
 
 export interface SchedulerOptions {
   concurrency: number;
@@ -176,7 +176,10 @@ export class Scheduler {
   private async leaderTick(now: Date): Promise<void> {
     if (this.options.retentionMs > 0 && now.getTime() - this.lastPurge > PURGE_EVERY_MS) {
       this.lastPurge = now.getTime();
-      const purged = await this.store.purgeFinished(new Date(now.getTime() - this.options.retentionMs));
+      const before = new Date(now.getTime() - this.options.retentionMs);
+      // A chunked job kept its parts area while a retry could resume it; it goes with the job.
+      await removePartsAreas(this.store, this.options.objects ?? null, before, this.log);
+      const purged = await this.store.purgeFinished(before);
       if (purged > 0) this.log.info({ purged }, 'finished jobs past retention purged');
     }
     if (!this.inheritedAtStart) {

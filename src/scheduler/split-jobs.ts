@@ -98,3 +98,18 @@ export async function advanceSplitJobs(
   }
   return { changed, canceled };
 }
+
+/** Before the retention purge: the parts areas of split jobs that ended before `before`. */
+export async function removePartsAreas(
+  store: JobStore,
+  objects: ObjectStore | null,
+  before: Date,
+  log: Logger,
+): Promise<void> {
+  if (!objects) return;
+  for (const job of await store.listSplitFinished(before, 10_000)) {
+    await objects
+      .removePrefix(job.destination.bucket, partsPrefix(job.id))
+      .catch((err) => log.warn({ jobId: job.id, err: (err as Error).message }, 'parts area not removed'));
+  }
+}

@@ -12,7 +12,7 @@ import type { Job } from '../../src/jobs/job.ts';
 import { partDraft, partName, partsOfSplit } from '../../src/jobs/job-parts.ts';
 import { SqliteJobStore } from '../../src/jobs/sqlite-job-store.ts';
 import type { MediaInfo } from '../../src/media/media-info.ts';
-import { advanceSplitJobs } from '../../src/scheduler/split-jobs.ts';
+import { advanceSplitJobs, removePartsAreas } from '../../src/scheduler/split-jobs.ts';
 import { LocalObjectStore } from '../../src/storage/local-object-store.ts';
 import { partKey, receiptOf } from '../../src/storage/parts-area.ts';
 import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
@@ -115,7 +115,7 @@ test('split jobs: stitch once all are encoded, complete from the stitch, parts a
 });
 
 test('split jobs: a part in ERROR fails the job with its code; the other parts are canceled', async (t) => {
-  const { store, parent, advance } = await setup(t);
+  const { dir, store, objects, parent, advance } = await setup(t);
   const token = 'tok-c0';
   const c0 = (await store.claimNext(token, 60_000, new Date())) as Job;
   await store.transition(
@@ -136,6 +136,14 @@ test('split jobs: a part in ERROR fails the job with its code; the other parts a
   const { canceled } = await advance();
   assert.equal(canceled.length, 3, 'the chunks and the audio still queued');
   assert.ok((await store.listParts(parent.id)).slice(1).every((p) => p.status === 'CANCELED'));
+  // Its parts area stays for a retry, and goes with the job at the retention purge.
+  const area = path.join(dir, 'buckets', 'destination', '.parts', parent.id);
+  await fs.mkdir(area, { recursive: true });
+  await fs.writeFile(path.join(area, 'kept'), 'x');
+  await removePartsAreas(store, objects, new Date(Date.now() - 60_000), silentLog);
+  assert.ok(await fs.stat(area).catch(() => null), 'not yet past retention');
+  await removePartsAreas(store, objects, new Date(Date.now() + 60_000), silentLog);
+  assert.equal(await fs.stat(path.join(area, 'kept')).catch(() => null), null);
 });
 
 test('split jobs: a stitch finding chunk 2 broken sends it back and waits; the third time it fails as usual', async (t) => {
