@@ -109,6 +109,7 @@ export interface JobStore extends SeenObjectStore {
    * an unknown pool is POOL_UNKNOWN. Without it, any runnable job, as before pools.
    */
   claimNext(leaseToken: string, leaseMs: number, now: Date, opts?: ClaimOptions): Promise<Job | null>;
+  /** Jobs of a status, parts of chunked jobs left out. */
   countByStatus(status: JobStatus): Promise<number>;
   /** Queued and running jobs by pipeline and pool at `now`: one grouped count, not a scan of the jobs. */
   countActive(now: Date): Promise<ActiveJobCount[]>;

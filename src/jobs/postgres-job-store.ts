@@ -710,6 +710,8 @@ export class PostgresJobStore implements JobStore, SkipRecordStore, WorkerTokenS
       .selectFrom('jobs')
       .select((eb) => eb.fn.countAll<string>().as('n'))
       .where('status', '=', status)
+      // Jobs as users count them: a chunked job's parts are its own business (countRunningAttempts).
+      .where('parent_id', 'is', null)
       .executeTakeFirstOrThrow();
     return Number(r.n);
   }

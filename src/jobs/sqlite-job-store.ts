@@ -429,6 +429,8 @@ export class SqliteJobStore implements JobStore, SkipRecordStore, WorkerTokenSto
       .selectFrom('jobs')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('status', '=', status)
+      // Jobs as users count them: a chunked job's parts are its own business (countRunningAttempts).
+      .where('parent_id', 'is', null)
       .executeTakeFirstOrThrow();
     return Number(r.n);
   }

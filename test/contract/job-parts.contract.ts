@@ -81,6 +81,8 @@ export function jobPartsContract(name: string, factory: StoreFactory): void {
     assert.deepEqual(listed[0]?.inputMedia, MEDIA);
     assert.deepEqual((await store.list({})).map((j) => j.id).sort(), [single.id, parentJob.id].sort());
     assert.equal((await store.list({ withParts: true })).length, 2 + parts.length);
+    assert.equal(await store.countByStatus('SUBMITTED'), 0, 'parts are not counted as jobs');
+    assert.equal(await store.countByStatus('PROGRESSING'), 2);
     const counts = await store.countByStatusAndPipeline();
     assert.deepEqual(counts, [{ status: 'PROGRESSING', pipeline: 'default', jobs: 2 }]);
     // The parent is no attempt: capacity counts the single job only, its lease never lapses.
