@@ -116,3 +116,22 @@ export function shuffled<T>(items: T[], seed = 7): T[] {
   }
   return out;
 }
+
+/** Video frames a file (or an HLS master, an MPD) decodes to, counted by ffprobe reading every packet. */
+export async function countFrames(file: string): Promise<number> {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { stdout } = await promisify(execFile)('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-count_frames',
+    '-show_entries',
+    'stream=nb_read_frames',
+    '-of',
+    'csv=p=0',
+    file,
+  ]);
+  return Number(stdout.trim().split('\n')[0]);
+}

@@ -20,9 +20,8 @@ import type { Plan, PlannedRendition } from '../templates/ladder.ts';
 import {
   AUDIO_RATE,
   audioEndSample,
-  FULL_RANGE_JPEG,
+  imageOutputArgs,
   kbps,
-  posterFilters,
   SAR_MAX,
   SPRITE_FRAMES_DIR,
   TONE_MAP,
@@ -239,23 +238,12 @@ export function buildAudioPartArgs(plan: Plan, p: AudioPartPaths): string[] {
       path.join(p.audioDir, 'audio.mpd'),
     );
   }
-  if (plan.thumbnail) {
-    args.push('-map', '1:v:0', '-vf', posterFilters(plan, plan.thumbnail));
-    args.push('-frames:v', '1', '-update', '1', '-q:v', '3', ...FULL_RANGE_JPEG, ...threadArgs(p.threads));
-    args.push(p.thumbnail);
-  }
-  if (plan.sprites) {
-    args.push(
-      '-map',
-      '[sp]',
-      '-q:v',
-      '2',
-      ...FULL_RANGE_JPEG,
-      '-start_number',
-      '1',
-      ...threadArgs(p.threads),
-    );
-    args.push(path.join(p.spriteDir, SPRITE_FRAMES_DIR, 'frame-%05d.jpg'));
-  }
+  args.push(
+    ...imageOutputArgs(plan, {
+      thumbnail: p.thumbnail,
+      spriteFrames: path.join(p.spriteDir, SPRITE_FRAMES_DIR, 'frame-%05d.jpg'),
+      threads: p.threads,
+    }),
+  );
   return args;
 }

@@ -192,24 +192,34 @@ export function buildTranscodeArgs(
   }
   args.push(...threadArgs(threads), '-f', 'tee', slaves.join('|'));
 
+  args.push(
+    ...imageOutputArgs(plan, {
+      thumbnail: paths.thumbnail,
+      spriteFrames: spriteFramePattern(paths),
+      threads,
+    }),
+  );
+  return args;
+}
+
+/**
+ * The image outputs of the encode: the poster from input 1 (seeking to its time) and the sprites' small
+ * frames from the `[sp]` branch, one JPEG each. The single pass and the chunked audio part both end so.
+ */
+export function imageOutputArgs(
+  plan: Plan,
+  o: { thumbnail: string; spriteFrames: string; threads: number | null | undefined },
+): string[] {
+  const args: string[] = [];
   if (plan.thumbnail) {
     args.push('-map', '1:v:0', '-vf', posterFilters(plan, plan.thumbnail));
-    args.push('-frames:v', '1', '-update', '1', '-q:v', '3', ...FULL_RANGE_JPEG, ...threadArgs(threads));
-    args.push(paths.thumbnail);
+    args.push('-frames:v', '1', '-update', '1', '-q:v', '3', ...FULL_RANGE_JPEG, ...threadArgs(o.threads));
+    args.push(o.thumbnail);
   }
   if (plan.sprites) {
     // Near-lossless: they are decoded once more and coded into the sheets at the sheets' quality.
-    args.push(
-      '-map',
-      '[sp]',
-      '-q:v',
-      '2',
-      ...FULL_RANGE_JPEG,
-      '-start_number',
-      '1',
-      ...threadArgs(threads),
-      spriteFramePattern(paths),
-    );
+    args.push('-map', '[sp]', '-q:v', '2', ...FULL_RANGE_JPEG, '-start_number', '1');
+    args.push(...threadArgs(o.threads), o.spriteFrames);
   }
   return args;
 }

@@ -4,16 +4,12 @@
 // outputs (HLS, DASH, MP4, poster, sprites), every frame there. The parts are listed under the job and
 // left out of the job list; the parts area is gone once the job is COMPLETE. Cancel acts on the whole.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import type { JobView } from '../../src/api/job-view.ts';
-import { clip, waitFor } from '../helpers.ts';
+import { clip, countFrames, waitFor } from '../helpers.ts';
 import { startRealServer } from '../real-server.ts';
-
-const run = promisify(execFile);
 
 export const CHUNKED_TEMPLATE = {
   ladder: [
@@ -25,22 +21,6 @@ export const CHUNKED_TEMPLATE = {
   sprites: { enabled: true },
   chunking: { enabled: true, chunkSeconds: 10, minInputSeconds: 20 },
 };
-
-async function frames(file: string): Promise<number> {
-  const { stdout } = await run('ffprobe', [
-    '-v',
-    'error',
-    '-select_streams',
-    'v:0',
-    '-count_frames',
-    '-show_entries',
-    'stream=nb_read_frames',
-    '-of',
-    'csv=p=0',
-    file,
-  ]);
-  return Number(stdout.trim().split('\n')[0]);
-}
 
 test('a chunked job through sluice serve: split into parts, each run by a worker, stitched, COMPLETE', async (t) => {
   const server = await startRealServer(t, {
@@ -82,9 +62,12 @@ test('a chunked job through sluice serve: split into parts, each run by a worker
     assert.ok(types.includes(type), types.join());
   // Every frame of the input, in the stitched HLS and in the MP4.
   const master = path.join(server.destination, job.destination.prefix, 'master.m3u8');
-  assert.equal(await frames(master), 750);
+  assert.equal(await countFrames(master), 750);
   const mp4 = job.outputs.find((o) => o.type === 'mp4');
-  assert.equal(await frames(path.join(server.dataDir, 'buckets', mp4?.bucket ?? '', mp4?.key ?? '')), 750);
+  assert.equal(
+    await countFrames(path.join(server.dataDir, 'buckets', mp4?.bucket ?? '', mp4?.key ?? '')),
+    750,
+  );
   // The parts area went with the job's completion.
   const areas = await fs.readdir(path.join(server.destination, '.parts')).catch(() => []);
   assert.deepEqual(areas, []);
@@ -142,5 +125,8 @@ test('cancel and retry act on the whole: canceled with its parts; retried, only 
     (await (await fetch(`${server.url}/v1/jobs/${job.id}/events`)).json()) as { events: { type: string }[] }
   ).events.map((e) => e.type);
   assert.equal(history.filter((e) => e === 'job:split').length, 2, history.join(' '));
-  assert.equal(await frames(path.join(server.destination, done.destination.prefix, 'master.m3u8')), 1000);
+  assert.equal(
+    await countFrames(path.join(server.destination, done.destination.prefix, 'master.m3u8')),
+    1000,
+  );
 });

@@ -6,18 +6,14 @@
 // files, segments and segment durations as a clean run of the same input, and decodes to every frame as HLS,
 // DASH and MP4.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import type { JobView } from '../../src/api/job-view.ts';
 import type { JobEvent } from '../../src/jobs/job.ts';
-import { clip, waitFor } from '../helpers.ts';
+import { clip, countFrames, waitFor } from '../helpers.ts';
 import { type RealServer, startRealServer } from '../real-server.ts';
 import { startWorker } from '../remote-worker.ts';
-
-const run = promisify(execFile);
 
 const TEMPLATE = {
   ladder: [
@@ -68,22 +64,6 @@ async function structure(server: RealServer, job: JobView, name: string): Promis
   };
   await walk(root, '');
   return out;
-}
-
-async function frames(file: string): Promise<number> {
-  const { stdout } = await run('ffprobe', [
-    '-v',
-    'error',
-    '-select_streams',
-    'v:0',
-    '-count_frames',
-    '-show_entries',
-    'stream=nb_read_frames',
-    '-of',
-    'csv=p=0',
-    file,
-  ]);
-  return Number(stdout.trim().split('\n')[0]);
 }
 
 test('resume: a worker killed during chunk 3 of 4; only chunk 3 is encoded again, and the result is the clean run’s', async (t) => {
@@ -185,7 +165,7 @@ test('resume: a worker killed during chunk 3 of 4; only chunk 3 is encoded again
 
   // It plays: every frame of the input through the HLS master, the MPD and the MP4.
   const root = path.join(server.destination, ...done.destination.prefix.split('/'));
-  assert.equal(await frames(path.join(root, 'master.m3u8')), 1000);
-  assert.equal(await frames(path.join(root, 'manifest.mpd')), 1000);
-  assert.equal(await frames(path.join(root, 'talk.mp4')), 1000);
+  assert.equal(await countFrames(path.join(root, 'master.m3u8')), 1000);
+  assert.equal(await countFrames(path.join(root, 'manifest.mpd')), 1000);
+  assert.equal(await countFrames(path.join(root, 'talk.mp4')), 1000);
 });
