@@ -3,7 +3,7 @@
 // --threads 1` processes on this machine: the single pass on one worker, then the same input in 4 chunks
 // on 1, 2 and 3 workers. Printed: each run's wall time (upload accepted -> COMPLETE) as a ratio to the
 // single pass's, each part's time, and the critical path (the slowest encode part + the stitch) projected
-// for N machines from a fit of the measured part times (a fixed cost + a cost per encoded second), for
+// for N machines from the measured part times (a cost per encoded second, pre-roll included), for
 // this input and for a 1-hour input, against the single pass scaled to the same length.
 // This machine has 2 cores: 3 one-thread workers share them, so the 3-worker run is contended; the
 // projection uses the 1-worker chunked run, where no part waited for a core.
@@ -148,17 +148,6 @@ async function runOnce(
   }
 }
 
-/** Least squares t = a + b·x over the chunk parts: a fixed cost per part and a cost per encoded second. */
-function fit(points: { x: number; y: number }[]): { a: number; b: number } {
-  const n = points.length;
-  const mx = points.reduce((s, p) => s + p.x, 0) / n;
-  const my = points.reduce((s, p) => s + p.y, 0) / n;
-  const sxx = points.reduce((s, p) => s + (p.x - mx) ** 2, 0);
-  if (sxx === 0) return { a: 0, b: my / mx };
-  const b = points.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0) / sxx;
-  return { a: Math.max(0, my - b * mx), b };
-}
-
 const input = await makeSampleClip(path.join(root, 'input.mp4'), {
   width: 1920,
   height: 1080,
@@ -186,12 +175,15 @@ try {
   const ref = runs.get(1) ?? [...runs.values()][0];
   if (ref) {
     const chunks = ref.parts.filter((p) => p.name.startsWith('chunk'));
-    const { a, b } = fit(chunks.map((p) => ({ x: p.encoded, y: p.seconds })));
+    // Time per encoded second (pre-roll included), each part's fixed costs (download, probe, start,
+    // upload) spread over it: too few and too alike chunk lengths here to fit a fixed cost apart.
+    const b = chunks.reduce((sum, p) => sum + p.seconds, 0) / chunks.reduce((sum, p) => sum + p.encoded, 0);
+    const a = 0;
     const audio = ref.parts.find((p) => p.name === 'audio')?.seconds ?? 0;
     const stitch = ref.parts.find((p) => p.name === 'stitch')?.seconds ?? 0;
     const overhead = ref.wall - ref.parts.reduce((s, p) => s + p.seconds, 0);
     console.log(
-      `fit from the 1-worker chunked run: a chunk part takes ${a.toFixed(2)} s + ${b.toFixed(3)} s per encoded second (pre-roll included); audio ${audio.toFixed(1)} s, stitch ${stitch.toFixed(1)} s for ${SECONDS} s; scheduling and the split ${overhead.toFixed(1)} s`,
+      `from the 1-worker chunked run: a chunk part takes ${b.toFixed(3)} s per encoded second (pre-roll included, its fixed costs spread over it); audio part ${audio.toFixed(1)} s, stitch ${stitch.toFixed(1)} s for ${SECONDS} s (both scaled with the length below: an upper bound for the stitch, whose work is mostly per byte); scheduling and the split ${overhead.toFixed(1)} s`,
     );
     const singlePerSecond = single.wall / SECONDS;
     for (const length of [SECONDS, 3600]) {
