@@ -128,7 +128,11 @@ test('resume: a worker killed during chunk 3 of 4; only chunk 3 is encoded again
     const completes = evs.filter((e) => e.type === 'job:complete');
     assert.equal(completes.length, 1, `${label(p)} completed once`);
     if (p.part?.kind !== 'stitch') {
-      assert.deepEqual((completes[0]?.data.part as { reused: boolean }).reused, false, `${label(p)} encoded`);
+      assert.deepEqual(
+        (completes[0]?.data.part as { reused?: boolean } | undefined)?.reused,
+        false,
+        `${label(p)} encoded`,
+      );
     }
   }
   assert.deepEqual(claims, { 'chunk-0': 1, 'chunk-1': 1, 'chunk-2': 2, 'chunk-3': 1, audio: 1, stitch: 1 });
@@ -137,7 +141,7 @@ test('resume: a worker killed during chunk 3 of 4; only chunk 3 is encoded again
   // The stitch joined the receipts of the first attempts of chunks 1, 2 and 4, and chunk 3's second.
   const stitch = all.find((p) => p.part?.kind === 'stitch') as JobView;
   const stitched = (await events(server, stitch.id)).find((e) => e.type === 'job:complete');
-  const madeBy = (stitched?.data.part as { madeBy: Record<string, string> }).madeBy;
+  const madeBy = (stitched?.data.part as { madeBy?: Record<string, string> } | undefined)?.madeBy;
   const idOf = (name: string) => (all.find((p) => label(p) === name) as JobView).id;
   assert.deepEqual(madeBy, {
     'chunk-0000': `${idOf('chunk-0')}-1`,

@@ -3,20 +3,17 @@
 // folder with no SLUICE_* variable (no data directory): they reach the input and the outputs only through
 // the URLs their assignments grant. Claims, leases, fencing and the storage routes' confinement.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { JobView } from '../../src/api/job-view.ts';
 import type { JobEvent } from '../../src/jobs/job.ts';
-import { SLUICE_BIN } from '../../src/launchers/local-process-launcher.ts';
 import type { Assignment } from '../../src/worker/worker-api-client.ts';
 import { clip, tempDir, waitFor } from '../helpers.ts';
 import { type RealServer, startRealServer } from '../real-server.ts';
 import { startWorker } from '../remote-worker.ts';
 
-type T = Parameters<typeof tempDir>[0];
 type Pulled = Assignment & { leaseToken: string; storage: NonNullable<Assignment['storage']> };
 
 const CONTROL_PLANE = {
