@@ -89,8 +89,14 @@ test('stitched chunks match the single pass: frames, segments, PSNR, bitrate; HL
   // DASH plays every rendition's frames too (the demuxer reads each representation as a stream).
   assert.equal(await frames('manifest.mpd', 'v:1', c.streamDir), 775);
   // Poster, sprites and their index are there, as the single pass leaves them.
-  assert.ok((await fs.stat(c.thumbnail)).size > 0);
+  assert.deepEqual(await fs.readFile(c.thumbnail), await fs.readFile(s.thumbnail), 'the same poster');
   assert.deepEqual(await fs.readdir(c.spriteDir), await fs.readdir(s.spriteDir));
+  for (const sheet of await fs.readdir(s.spriteDir)) {
+    const same = (await fs.readFile(path.join(c.spriteDir, sheet))).equals(
+      await fs.readFile(path.join(s.spriteDir, sheet)),
+    );
+    assert.ok(same, `sprite sheet ${sheet} is the single pass's`);
+  }
   assert.equal(
     await fs.readFile(stitched.result.spriteVtt ?? '', 'utf8'),
     await fs.readFile(single.spriteVtt ?? '', 'utf8'),
