@@ -4,25 +4,17 @@
 // and bitrate, plays start to end as HLS, DASH and MP4, and its tfdt runs on across chunk joins. A tampered
 // segment and a missing receipt stop the stitch, naming the chunk.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { promisify } from 'node:util';
 import { ChunkReceipt } from '../../src/media/chunk-receipt.ts';
 import { fragmentInfo, splitFragmented, trackDefaults } from '../../src/media/fmp4.ts';
-import type { MediaInfo } from '../../src/media/media-info.ts';
 import { probe } from '../../src/media/probe.ts';
-import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
-import type { ChunkRange } from '../../src/templates/chunk-plan.ts';
-import { parseTemplate, type Template } from '../../src/templates/template.ts';
 import { partFilesOf, partFolder, stitchParts } from '../../src/worker/chunked-encode.ts';
 import { type EncodeResult, encode } from '../../src/worker/encode.ts';
 import { clip, tempDir } from '../helpers.ts';
 import { chunked, chunkTemplate, decodeErrors, frames, psnr } from './chunked-helpers.ts';
-
-const run = promisify(execFile);
 
 let shared: Promise<{
   single: EncodeResult;
@@ -103,7 +95,7 @@ test('stitched chunks match the single pass: frames, segments, PSNR, bitrate; HL
   );
 });
 
-test('tfdt runs on across chunk joins, and every chunk wrote the same init segment', async (t) => {
+test('tfdt runs on across chunk joins, and every chunk wrote the same init segment', async () => {
   const { stitched } = await both();
   const streamDir = stitched.result.local.streamDir;
   for (const id of [0, 1, 2]) {
