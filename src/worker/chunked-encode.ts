@@ -46,7 +46,12 @@ export function partFolder(part: { kind: 'chunk'; index: number } | { kind: 'aud
   return part.kind === 'audio' ? 'audio' : `chunk-${String(part.index).padStart(4, '0')}`;
 }
 
-/** The chunks of a job, or null when it keeps the single pass. Refusals: SluiceError with a clear code. */
+/**
+ * The chunks of a job, or null when it keeps the single pass (chunking off, no video, a short input).
+ * Refuses nothing but settings planChunks refuses (INVALID_TEMPLATE): VFR, audio longer or shorter than
+ * the video, a timeline not starting at 0, a video starting after its audio, rotation and sparse
+ * keyframes are all chunked to the single pass's frames (test/worker/chunked-inputs.test.ts).
+ */
 export function chunksOf(template: Template, media: MediaInfo): ChunkRange[] | null {
   if (!template.chunking.enabled || !media.video) return null;
   const plan = planJob(template, media);
@@ -59,7 +64,6 @@ export function chunksOf(template: Template, media: MediaInfo): ChunkRange[] | n
     chunkSeconds: template.chunking.chunkSeconds,
     minInputSeconds: template.chunking.minInputSeconds,
   });
-  if (!chunks) return null;
   return chunks;
 }
 
