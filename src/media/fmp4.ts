@@ -145,12 +145,9 @@ interface TrafLayout {
 }
 
 function layout(buf: Buffer, moofAt: number): { moof: Box; mfhd: Box; trafs: TrafLayout[] } {
-  const [moof] = readBoxes(
-    buf,
-    moofAt,
-    moofAt + 8 <= buf.length ? moofAt + buf.readUInt32BE(moofAt) : buf.length,
-  );
-  if (!moof || moof.type !== 'moof') bad(`no moof at ${moofAt}`);
+  const size = moofAt + 8 <= buf.length ? buf.readUInt32BE(moofAt) : 0;
+  const [moof] = size >= 8 ? readBoxes(buf, moofAt, Math.min(buf.length, moofAt + size)) : [];
+  if (moof?.type !== 'moof') bad(`no moof at ${moofAt}`);
   const mfhd = child(buf, moof, 'mfhd');
   if (!mfhd) bad('moof without mfhd');
   const trafs = children(buf, moof, 'traf').map((traf) => {

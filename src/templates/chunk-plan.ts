@@ -42,7 +42,8 @@ export interface ChunkRange {
   endSeconds: number;
   /** Where its encode begins on the output timeline: one segment before `startSeconds` (0 for the first). */
   encodeFromSeconds: number;
-  /** The input seek on the source's own timeline (with -copyts), at most the source's first timestamp. */
+  /** The input seek on the source's own timeline (with -copyts), never before its first timestamp. ffmpeg's
+   * `-ss` counts from the container's start even with -copyts: chunk-args.ts gives it relative to that. */
   seekSeconds: number;
 }
 

@@ -47,7 +47,12 @@ export function partFolder(part: { kind: 'chunk'; index: number } | { kind: 'aud
   return part.kind === 'audio' ? 'audio' : `chunk-${String(part.index).padStart(4, '0')}`;
 }
 
-/** The chunks of a job, or null when it keeps the single pass. Refusals: SluiceError with a clear code. */
+/**
+ * The chunks of a job, or null when it keeps the single pass (chunking off, no video, a short input).
+ * Refuses nothing but settings planChunks refuses (INVALID_TEMPLATE): VFR, audio longer or shorter than
+ * the video, a timeline not starting at 0, a video starting after its audio, rotation and sparse
+ * keyframes are all chunked to the single pass's frames (test/worker/chunked-inputs.test.ts).
+ */
 export function chunksOf(template: Template, media: MediaInfo): ChunkRange[] | null {
   if (!template.chunking.enabled || !media.video) return null;
   const plan = planJob(template, media);
@@ -60,7 +65,6 @@ export function chunksOf(template: Template, media: MediaInfo): ChunkRange[] | n
     chunkSeconds: template.chunking.chunkSeconds,
     minInputSeconds: template.chunking.minInputSeconds,
   });
-  if (!chunks) return null;
   return chunks;
 }
 
@@ -146,6 +150,15 @@ async function cutRendition(
     broken(chunk.index, name, `made ${frames} frames, planned ${chunk.endFrame - chunk.firstFrame}`);
   }
   if (segments.length === 0) broken(chunk.index, name, 'no segment after its pre-roll');
+  // As finishPackaging does to the single pass (tinyTail): a last segment under min(0.5 s, S/4) joins
+  // the one before, so the manifests built from the receipts list the segments the folder holds.
+  const tail = segments[segments.length - 1];
+  const before = segments[segments.length - 2];
+  if (chunk.endFrame === null && tail && before && tail.duration < tinyTicks(plan, timescale)) {
+    before.parts.push(...tail.parts);
+    before.duration += tail.duration;
+    segments.pop();
+  }
   const files = [initName(id)];
   await fs.writeFile(path.join(dir, initName(id)), init);
   const receiptSegments = [];
@@ -174,6 +187,11 @@ async function cutRendition(
     },
     files,
   };
+}
+
+/** A last segment shorter than this (min(0.5 s, S/4), packaging.ts tinyTail) joins the one before. */
+function tinyTicks(plan: Plan, timescale: number): number {
+  return Math.min(0.5, plan.segmentSeconds / 4) * timescale;
 }
 
 async function fileList(dir: string, names: string[]): Promise<PartFile[]> {
@@ -274,7 +292,7 @@ async function audioTrack(
   }
   const last = segs[segs.length - 1];
   const before = segs[segs.length - 2];
-  if (last && before && last.duration < Math.min(0.5, plan.segmentSeconds / 4) * timescale) {
+  if (last && before && last.duration < tinyTicks(plan, timescale)) {
     await fs.appendFile(path.join(dir, before.file), await fs.readFile(path.join(dir, last.file)));
     await fs.rm(path.join(dir, last.file));
     before.duration += last.duration;
@@ -316,25 +334,28 @@ export async function encodeAudioPart(
   const dir = path.join(workDir, partFolder({ kind: 'audio' }));
   await fs.rm(dir, { recursive: true, force: true });
   const spriteDir = path.join(dir, 'sprites');
-  await fs.mkdir(path.join(spriteDir, SPRITE_FRAMES_DIR), { recursive: true });
+  await fs.mkdir(plan.sprites ? path.join(spriteDir, SPRITE_FRAMES_DIR) : dir, { recursive: true });
   const audioId = plan.renditions.length;
   const thumbnail = path.join(dir, 'poster.jpg');
   const basis = { durationSeconds: plan.durationSeconds, frameRate: null };
   const onProgress = o.onProgress;
-  const run = await runFfmpeg(
-    buildAudioPartArgs(plan, {
-      input,
-      audioDir: dir,
-      audioId,
-      thumbnail,
-      spriteDir,
-      threads: ffmpegThreads(),
-    }),
-    onProgress ? (s) => onProgress(toJobProgress(s, basis)) : () => {},
-    { cpuSeconds: template.cpuSeconds },
-  );
-  o.onStart?.(run);
-  await run.done;
+  // Nothing to make (no audio, poster or sprites): the part is its receipt alone.
+  if (plan.audio || plan.thumbnail || plan.sprites) {
+    const run = await runFfmpeg(
+      buildAudioPartArgs(plan, {
+        input,
+        audioDir: dir,
+        audioId,
+        thumbnail,
+        spriteDir,
+        threads: ffmpegThreads(),
+      }),
+      onProgress ? (s) => onProgress(toJobProgress(s, basis)) : () => {},
+      { cpuSeconds: template.cpuSeconds },
+    );
+    o.onStart?.(run);
+    await run.done;
+  }
   await fs.rm(path.join(dir, 'audio.mpd'), { force: true });
   const names: string[] = [];
   let audio: RenditionReceipt | null = null;

@@ -58,7 +58,8 @@ const PAGE = (lib: string, setup: string) => `<!doctype html><html><body>
   v.addEventListener('resize', () => heights.push(v.videoHeight));
   ${setup}
   v.defaultPlaybackRate = v.playbackRate = Number(params.get('rate') || 1);
-  v.play().catch((e) => { errors.push('play: ' + e.message); finish(false); });
+  // A setup may set window.__ready (a promise) when it starts the player later.
+  Promise.resolve(window.__ready).then(() => v.play()).catch((e) => { errors.push('play: ' + e.message); finish(false); });
 </script></body></html>`;
 
 const HLS_SETUP = `
@@ -76,15 +77,23 @@ const DASH_SETUP = `
   // dash.js decides by itself that playback ended once currentTime reaches the MPD's duration; note when
   // it does so before the element has ended.
   player.on(dashjs.MediaPlayer.events.PLAYBACK_ENDED, () => playerEvents.push('dash.js PLAYBACK_ENDED at ' + v.currentTime.toFixed(3) + (v.ended ? '' : ' before the element ended (duration ' + v.duration + ')')));
-  if (pin !== null) {
-    player.updateSettings({ streaming: { abr: { autoSwitchBitrate: { video: false } } } });
-    player.on(dashjs.MediaPlayer.events.STREAM_INITIALIZED, () => {
-      const r = player.getRepresentationsByType('video').find((x) => x.height === pin);
-      if (!r) { errors.push('no representation of height ' + pin); finish(false); return; }
-      player.setRepresentationForTypeById('video', r.id, true);
+  if (pin === null) player.initialize(v, src, false);
+  else {
+    // Pinned from the first segment: no ABR, and the start quality is the one whose bandwidth (read
+    // from the MPD) the initial bitrate names; STREAM_INITIALIZED then selects it explicitly too.
+    window.__ready = fetch(src).then((r) => r.text()).then((mpd) => {
+      const rep = [...mpd.matchAll(/<Representation [^>]*>/g)].map((m) => m[0]).find((t) => t.includes('height="' + pin + '"'));
+      const bandwidth = rep && Number(/bandwidth="([0-9]+)"/.exec(rep)[1]);
+      if (!bandwidth) { errors.push('no representation of height ' + pin); finish(false); return; }
+      player.updateSettings({ streaming: { abr: { autoSwitchBitrate: { video: false }, initialBitrate: { video: bandwidth / 1000 } } } });
+      player.on(dashjs.MediaPlayer.events.STREAM_INITIALIZED, () => {
+        const r = player.getRepresentationsByType('video').find((x) => x.height === pin);
+        if (!r) { errors.push('no representation of height ' + pin); finish(false); return; }
+        player.setRepresentationForTypeById('video', r.id, true);
+      });
+      player.initialize(v, src, false);
     });
-  }
-  player.initialize(v, src, false);`;
+  }`;
 
 export interface Harness {
   /** The HTTP server's origin; `/media/<path>` serves `<root>/<path>`. */

@@ -131,5 +131,9 @@ test('the audio part: the whole audio through the DASH muxer as the last represe
   assert.deepEqual(values(args, '-seg_duration'), ['4']);
   assert.ok(values(args, '-af')[0]?.includes('atrim=end_sample='));
   assert.ok(args.includes('parts/audio/poster.jpg'));
+  // The poster's input seeks to the poster time and reads only a few seconds from there.
+  assert.deepEqual(values(args, '-ss'), ['10']);
+  assert.deepEqual(values(args, '-t'), ['5']);
+  assert.ok(args.indexOf('-t') < args.lastIndexOf('-i'));
   assert.ok(args.at(-1)?.endsWith('sprites/frames/frame-%05d.jpg'));
 });

@@ -4,6 +4,7 @@
 // single pass's frames and segments per rendition and decodes to the end.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -125,6 +126,31 @@ test('rotation metadata (a phone held upright): chunks are rotated as the single
     result.plan.renditions.map((r) => [r.width, r.height]),
     [[90, 160]],
   );
+});
+
+test('no audio, no poster: the audio part is its receipt alone; a one-frame last segment is folded as in the single pass', async (t) => {
+  const dir = await tempDir(t);
+  // 24.04 s at 25 fps: the 13th 2 s segment would hold one frame.
+  const input = await make(dir, 'silent.mp4', [...video(24.04), ...x264()]);
+  const media = await probe(input);
+  const silent = chunkTemplate({
+    ladder: [{ name: '90p', height: 90, videoBitrateKbps: 150 }],
+    sprites: { enabled: false },
+    thumbnail: { enabled: false },
+  });
+  const single = await encode(silent, media, input, path.join(dir, 'single'));
+  const { result, parts } = await chunked(silent, media, input, dir);
+  assert.deepEqual(await fs.readdir(path.join(parts, 'audio')), ['receipt.json']);
+  assert.equal(await frames('media_0.m3u8', 'v:0', result.local.streamDir), 601);
+  assert.deepEqual(
+    result.measured.map((m) => [m.playlist, m.segments, m.durationSeconds]),
+    single.measured.map((m) => [m.playlist, m.segments, m.durationSeconds]),
+  );
+  assert.equal(result.measured[0]?.segments, 12);
+  for (const f of ['master.m3u8', 'manifest.mpd']) {
+    assert.equal(await decodeErrors(f, result.local.streamDir), '', f);
+  }
+  assert.equal(await frames('manifest.mpd', 'v:0', result.local.streamDir), 601);
 });
 
 test('sparse source keyframes: one keyframe in 24 s', async (t) => {
