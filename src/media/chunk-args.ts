@@ -22,6 +22,7 @@ import {
   audioEndSample,
   imageOutputArgs,
   kbps,
+  POSTER_READ_SECONDS,
   SAR_MAX,
   SPRITE_FRAMES_DIR,
   TONE_MAP,
@@ -164,9 +165,6 @@ export function buildChunkArgs(o: ChunkArgsInput): string[] {
   });
   return args;
 }
-
-/** How much of the input the poster's seeking input reads: its first frame is within it. */
-export const POSTER_READ_SECONDS = 5;
 
 export interface AudioPartPaths {
   input: string;

@@ -56,6 +56,9 @@ export const SAR_MAX = 1_000_000;
 export const TONE_MAP =
   'zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p';
 
+/** How much of the input the poster's seeking input reads: its frame is the first one decoded there. */
+export const POSTER_READ_SECONDS = 5;
+
 /** Escapes a value for the tee muxer's `[opt=value:...]path|...` syntax. */
 export function teeEscape(value: string): string {
   return value.replace(/[\\:|[\]=,']/g, (c) => `\\${c}`);
@@ -139,8 +142,10 @@ export function buildTranscodeArgs(
   // Input 1, the poster's: the same file, seeking to the poster time (accurate seek, on the timeline the
   // filters see). Only its first frame is used; ffmpeg reads no more of it once the poster is out.
   if (plan.thumbnail) {
+    // Read for POSTER_READ_SECONDS at most: ffmpeg 5.1 keeps decoding an input whose only output has its
+    // one frame, which decoded the rest of the video a second time beside the encode.
     args.push(...inputRestrictions(), ...threadArgs(threads), '-ss', String(plan.thumbnail.atSeconds));
-    args.push('-i', paths.input);
+    args.push('-t', String(POSTER_READ_SECONDS), '-i', paths.input);
   }
   if (hasVideo) args.push('-filter_complex', videoFilters(plan));
 

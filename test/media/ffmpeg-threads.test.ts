@@ -32,7 +32,7 @@ test('threads go before every input and output, and a one-thread single pass enc
   const before = (i: number) => args.slice(Math.max(0, i - 2), i).join(' ');
   // Before each input (the poster's seeks after it).
   for (const [i, a] of args.entries()) {
-    if (a === '-i') assert.match(args.slice(i - 4, i).join(' '), /-threads 1/, `before input ${i}`);
+    if (a === '-i') assert.match(args.slice(i - 6, i).join(' '), /-threads 1/, `before input ${i}`);
   }
   assert.equal(before(args.indexOf('tee') - 1), '-threads 1');
   assert.ok(args.slice(0, 12).includes('-filter_complex_threads'));

@@ -225,6 +225,17 @@ describe('buildTranscodeArgs', () => {
     assert.equal(valuesOf(args, '-protocol_whitelist').length, 2);
   });
 
+  test('the poster input is read for a few seconds only, not decoded to the end beside the encode', () => {
+    // ffmpeg 5.1 keeps decoding an input whose only output already has its one frame: without a bound the
+    // poster input decodes the rest of the video a second time, on the cores the encode needs.
+    const args = buildTranscodeArgs(makePlan(), PATHS);
+    const poster = args.lastIndexOf('-i');
+    const t = args.lastIndexOf('-t', poster);
+    assert.ok(t > args.indexOf('-ss') && t < poster, '-t is an input option of the poster input');
+    assert.ok(Number(args[t + 1]) > 0 && Number(args[t + 1]) <= 10, `reads ${args[t + 1]} s`);
+    assert.ok(!args.slice(0, args.indexOf(PATHS.input)).includes('-t'), 'the main input is read whole');
+  });
+
   test('progress is reported on stdout: -progress pipe:1', () => {
     assert.equal(argOf(buildTranscodeArgs(makePlan(), PATHS), '-progress'), 'pipe:1');
   });
