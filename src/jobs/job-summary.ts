@@ -23,6 +23,8 @@ export interface JobSummary {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** A part of a chunked job: its job (parts are not notified; their job is). Absent on every other job. */
+  parentId?: string;
 }
 
 export function jobSummary(job: Job): JobSummary {
@@ -45,5 +47,6 @@ export function jobSummary(job: Job): JobSummary {
     createdAt: job.createdAt,
     startedAt: job.startedAt,
     finishedAt: job.finishedAt,
+    ...(job.parentId ? { parentId: job.parentId } : {}),
   };
 }

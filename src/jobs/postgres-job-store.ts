@@ -217,7 +217,7 @@ const LOG_HORIZON = sql.raw(`COALESCE(
  * job-summary.ts's jobSummary in SQL, over a jobs row (the claim writes its event in the same statement);
  * every claim checks it against jobSummary.
  */
-const SUMMARY_SQL = sql.raw(`json_build_object(
+const SUMMARY_SQL = sql.raw(`(jsonb_build_object(
   'id', id, 'status', status, 'phase', phase,
   'progress', json_build_object('percent', percent, 'fps', fps, 'speed', speed, 'etaSeconds', eta_seconds),
   'attempts', attempts, 'maxAttempts', max_attempts, 'pipeline', pipeline, 'template', template_name,
@@ -225,7 +225,8 @@ const SUMMARY_SQL = sql.raw(`json_build_object(
   'error', CASE WHEN error_code IS NULL THEN NULL
     ELSE json_build_object('code', error_code, 'message', COALESCE(error_message, '')) END,
   'userMetadata', user_metadata::json, 'pool', pool, 'createdAt', created_at, 'startedAt', started_at,
-  'finishedAt', finished_at)::text`);
+  'finishedAt', finished_at)
+  || CASE WHEN parent_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('parentId', parent_id) END)::text`);
 
 /** Skip records kept at most; the oldest go first (as in SQLite). */
 const MAX_SKIP_RECORDS = 10_000;

@@ -21,6 +21,8 @@ export interface EventFilter {
 
 function matchesJob(f: EventFilter, job: JobSummary | null, jobId: string): boolean {
   if (f.jobIds && !f.jobIds.includes(jobId)) return false;
+  // A chunked job's parts are its own business: streamed only to whoever follows that part by its id.
+  if (job?.parentId && !f.jobIds) return false;
   const needsSummary = f.pipelines || f.statuses || (f.meta && Object.keys(f.meta).length > 0);
   if (!needsSummary) return true;
   // An event recorded before summaries were kept (an upgraded database) cannot be told apart: left out.

@@ -166,6 +166,8 @@ export class Outbox {
     const events = await this.store.eventsAfter(position, this.o.batch);
     if (events.length === 0) return 0;
     const told = events.flatMap((e) => {
+      // The parts of a chunked job are not news: its own events (split, progress, complete) are.
+      if (e.job?.parentId) return [];
       const event = toCloudEvent(e, this.o.source);
       return event ? [{ e, event }] : [];
     });

@@ -4,8 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NewJob } from '../../src/jobs/job.ts';
+import { partDraft } from '../../src/jobs/job-parts.ts';
 import type { ServiceJobStore } from '../../src/jobs/open-job-store.ts';
 import type { JobCloudEvent } from '../../src/notify/cloud-event.ts';
+import { matchesEvent } from '../../src/notify/event-filter.ts';
 import { Outbox, type OutboxOptions, SINKS_CONSUMER } from '../../src/notify/outbox.ts';
 import type { Delivery, DeliveryOutcome, Sink } from '../../src/notify/sink.ts';
 import { getBuiltinTemplate } from '../../src/templates/builtin-templates.ts';
@@ -148,6 +150,66 @@ export function outboxContract(name: string, open: OpenStore): void {
     const listed = await store.deliveries.listDeliveries({ jobId: id, limit: 50 });
     assert.equal(listed.length, 6);
     assert.ok(listed.every((d) => d.status === 'DELIVERED' && d.attempts === 1 && d.deliveredAt));
+  });
+
+  test(`${name} outbox: a chunked job is told; its parts (child jobs) are not`, async (t) => {
+    const store = await open(t);
+    const c = clock();
+    const hooks = new RecordingSink('webhook');
+    const outbox = outboxOf(store, [hooks], { now: c.now });
+    await caughtUp(store, outbox);
+    const { job } = await store.create(newJob('long.mp4'), c.now());
+    await store.claimNext('tok-p', 30_000, c.now());
+    const chunks = [
+      {
+        index: 0,
+        firstFrame: 0,
+        endFrame: 250,
+        firstSegment: 0,
+        segments: 5,
+        startSeconds: 0,
+        endSeconds: 10,
+        encodeFromSeconds: 0,
+        seekSeconds: 0,
+      },
+      {
+        index: 1,
+        firstFrame: 250,
+        endFrame: null,
+        firstSegment: 5,
+        segments: null,
+        startSeconds: 10,
+        endSeconds: 20,
+        encodeFromSeconds: 8,
+        seekSeconds: 7,
+      },
+    ];
+    const split = await store.transition(
+      job.id,
+      { type: 'split', leaseToken: 'tok-p', chunks, inputMedia: { container: 'mp4' } as never },
+      c.now(),
+    );
+    const { job: part } = await store.create(partDraft(split, { kind: 'audio' }), c.now());
+    await store.claimNext('tok-a', 30_000, c.now());
+    await store.transition(part.id, { type: 'complete', leaseToken: 'tok-a', outputs: [] }, c.now());
+    await store.transition(job.id, { type: 'parts-complete', outputs: [] }, c.now());
+    await caughtUp(store, outbox);
+    while ((await outbox.deliverDue()) > 0) await outbox.settled();
+    assert.deepEqual(
+      hooks.delivered.map((d) => [d.jobId, d.event.type]),
+      [
+        [job.id, 'sluice.job.submitted'],
+        [job.id, 'sluice.job.progressing'],
+        [job.id, 'sluice.job.complete'],
+      ],
+    );
+    // The live stream leaves parts out too, unless it follows that part by its id.
+    const partEvents = (await store.eventsAfter(null, 100, { jobId: part.id })).filter(
+      (e) => e.type === 'job:complete',
+    );
+    assert.equal(partEvents[0]?.job?.parentId, job.id);
+    assert.equal(matchesEvent({}, partEvents[0] as never), false);
+    assert.equal(matchesEvent({ jobIds: [part.id] }, partEvents[0] as never), true);
   });
 
   test(`${name} outbox: a sink that decides a batch at once is asked once per fan-out, with the told events in log order`, async (t) => {
