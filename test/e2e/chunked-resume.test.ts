@@ -3,8 +3,8 @@
 // (SIGKILL, its whole process group, as a machine that dies) while it encodes chunk 3 of 4. A second
 // worker finishes the job. Afterwards chunks 1, 2 and 4 were encoded once (one claim, one complete each,
 // and the stitch joined the receipts their first attempts wrote), chunk 3 twice; the result has the same
-// files, segments and segment durations as a clean run of the same input, and decodes to every frame as HLS,
-// DASH and MP4.
+// files, segments and segment durations as a clean run of the same input, decodes to every frame as HLS,
+// DASH and MP4, and plays start to end in hls.js and dash.js. In test:slow (once; it starts Chromium).
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import type { JobView } from '../../src/api/job-view.ts';
 import type { JobEvent } from '../../src/jobs/job.ts';
 import { clip, countFrames, waitFor } from '../helpers.ts';
+import { assertPlayedWhole, CHROMIUM, play, startHarness } from '../players/play-harness.ts';
 import { type RealServer, startRealServer } from '../real-server.ts';
 import { startWorker } from '../remote-worker.ts';
 
@@ -167,9 +168,23 @@ test('resume: a worker killed during chunk 3 of 4; only chunk 3 is encoded again
   assert.equal(Object.keys(resumed).filter((k) => k.endsWith('.m4s')).length, 3 + 3 * 20);
   assert.match(resumed['manifest.mpd'] ?? '', /<S /);
 
-  // It plays: every frame of the input through the HLS master, the MPD and the MP4.
+  // It plays: every frame of the input through the HLS master, the MPD and the MP4 in ffmpeg, and start
+  // to end in hls.js and dash.js in Chromium, every frame decoded (at 4x, beyond what a 60 Hz screen shows).
   const root = path.join(server.destination, ...done.destination.prefix.split('/'));
   assert.equal(await countFrames(path.join(root, 'master.m3u8')), 1000);
   assert.equal(await countFrames(path.join(root, 'manifest.mpd')), 1000);
   assert.equal(await countFrames(path.join(root, 'talk.mp4')), 1000);
+  const harness = await startHarness(server.destination);
+  t.after(() => harness.close());
+  if (!harness.browser) return t.skip(`no Chromium at ${CHROMIUM} (.ci/run installs it)`);
+  for (const [page, manifest] of [
+    ['hls', 'master.m3u8'],
+    ['dash', 'manifest.mpd'],
+  ] as const) {
+    const r = await play(harness, page, `/media/${done.destination.prefix}/${manifest}`, t, {
+      rate: 4,
+      timeoutMs: 60_000,
+    });
+    assertPlayedWhole(`${page} (resumed)`, r, t, { minDuration: 39.5, minFrames: 990 });
+  }
 });
