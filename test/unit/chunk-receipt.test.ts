@@ -41,6 +41,7 @@ function receipt(chunk: number, first: number, count: number, framesEach = 100):
         segments,
       },
     ],
+    sprites: [],
     files: [{ path: 'r0/init.m4s', bytes: 10, sha256: INIT }],
   };
 }
