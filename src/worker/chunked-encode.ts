@@ -1,8 +1,9 @@
 // The media half of a chunked (accelerated) encode, on local files (issue 13): which chunks a job has,
 // and the two kinds of part a worker makes: a chunk (every rendition of one range of the video, and the
 // sprites' small frames of that range) and the audio part (the whole audio track, the poster). Each part
-// is a folder of files with a receipt written last; its segments are already final (numbered and timed as
-// published), so a part is never rewritten after its receipt. stitch-parts.ts verifies the parts and lays out the stream.
+// is a folder of files with a receipt written last; its segments are already final (numbered and timed
+// as published), so a part is never rewritten after its receipt. stitch-parts.ts verifies the parts and
+// lays out the stream.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
