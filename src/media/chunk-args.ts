@@ -1,8 +1,8 @@
 // ffmpeg arguments for chunked (accelerated) encoding, pure (issue 13). A chunk part is one ffmpeg: one
 // decode of the chunk's range (plus one segment of pre-roll before it) feeding every rendition, each to
-// its own fragmented MP4, one fragment per keyframe. The audio part is a second kind of process: the whole
-// input's audio once (one AAC priming, gapless) through the same DASH muxer as the single pass, and the
-// poster and the sprites' small frames.
+// its own fragmented MP4, one fragment per keyframe, and the sprites' small frames of its range. The audio
+// part is a second kind of process: the whole input's audio once (one AAC priming, gapless) through the
+// same DASH muxer as the single pass, and the poster (a seeking input: no decode of the whole video).
 //
 // How a chunk lands on the single pass's frames: the input seek lands a little before the pre-roll with
 // timestamps kept (-copyts); the source's first timestamp is subtracted (the single pass's timeline
@@ -13,6 +13,11 @@
 // every chunk. Keyframes are forced on the single pass's grid (frame ceil(k × S × rate)), counted from
 // the chunk's first frame; the encoder options are the single pass's (buildTranscodeArgs), one set per
 // rendition, so rate control and quality match it.
+//
+// The sprites' grid is the single pass's `fps=1/I` on its constant-rate frames: slot k (time k × I) shows
+// the last frame before (k + 0.5) × I, output frame ceil((k + 0.5) × I × rate) - 1, and a slot exists when
+// that frame does (the filter's rounding at the end). A chunk makes the slots whose frames it has, named
+// by their global number (frame-<k + 1>.jpg); the stitch tiles them all.
 import path from 'node:path';
 import type { ChunkRange } from '../templates/chunk-plan.ts';
 import { segmentStartFrame } from '../templates/chunk-plan.ts';
@@ -20,11 +25,11 @@ import type { Plan, PlannedRendition } from '../templates/ladder.ts';
 import {
   AUDIO_RATE,
   audioEndSample,
+  FULL_RANGE_JPEG,
   imageOutputArgs,
   kbps,
   POSTER_READ_SECONDS,
   SAR_MAX,
-  SPRITE_FRAMES_DIR,
   TONE_MAP,
 } from './ffmpeg-args.ts';
 import { filterThreadArgs, threadArgs } from './ffmpeg-threads.ts';
@@ -66,6 +71,58 @@ function dec(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(9).replace(/0+$/, '');
 }
 
+/** Near-integers computed in floating point count as the integer (as segmentStartFrame does). */
+const EPS = 1e-6;
+
+/** A number for an ffmpeg expression that parses back to the same double (no exponent). */
+function exact(n: number): string {
+  const s = String(n);
+  if (/e/i.test(s)) throw new Error(`${s} has no plain decimal form`);
+  return s;
+}
+
+/** The output frame sprite slot `k` (time k × interval) shows: the single pass's fps=1/interval pick. */
+export function spritePick(k: number, intervalSeconds: number, frameRate: number): number {
+  return Math.max(0, Math.ceil((k + 0.5) * intervalSeconds * frameRate - EPS) - 1);
+}
+
+/** Sprite slots whose frame comes before output frame `frame`: also the first slot at or after it. */
+export function spriteSlotsBefore(frame: number, intervalSeconds: number, frameRate: number): number {
+  let k = Math.max(0, Math.floor(frame / (intervalSeconds * frameRate)) - 2);
+  while (spritePick(k, intervalSeconds, frameRate) < frame) k++;
+  return k;
+}
+
+/**
+ * A chunk's sprite slots: the first one (0-based; its file is frame-<first + 1>) and how many, those whose
+ * frame is in [firstFrame, endFrame). The last chunk's end is the video's: `totalFrames` when known.
+ */
+export function chunkSpriteSlots(
+  plan: Plan,
+  chunk: Pick<ChunkRange, 'firstFrame' | 'endFrame'>,
+  totalFrames?: number,
+): { first: number; count: number | null } | null {
+  if (!plan.sprites) return null;
+  const rate = rateOf(plan);
+  const { intervalSeconds } = plan.sprites;
+  const first = spriteSlotsBefore(chunk.firstFrame, intervalSeconds, rate);
+  const end = chunk.endFrame ?? totalFrames ?? null;
+  return { first, count: end === null ? null : spriteSlotsBefore(end, intervalSeconds, rate) - first };
+}
+
+/**
+ * The sprite branch of a chunk: of its frames (n counted from the encode's first, output frame `from`),
+ * those at or after `firstFrame` that some slot picks, i.e. a grid point (k + 0.5) × I × rate within
+ * (g, g + 1] for output frame g. Then the single pass's scaling.
+ */
+function spriteBranch(plan: Plan, chunk: ChunkRange, from: number): string {
+  const s = plan.sprites as NonNullable<Plan['sprites']>;
+  const perSlot = `(${exact(s.intervalSeconds)}*${exact(rateOf(plan))})`;
+  const slots = (plus: number) => `floor((n+${from + plus}+${EPS.toFixed(6)})/${perSlot}+0.5)`;
+  const picked = `gte(n\\,${chunk.firstFrame - from})*gt(${slots(1)}\\,${slots(0)})`;
+  return `select=${picked},scale=${s.width}:${s.height}:out_range=full,setsar=1,format=yuv420p`;
+}
+
 /** The single pass's encoder options for rendition `i` (buildTranscodeArgs), for an output of its own. */
 export function renditionEncoderArgs(plan: Plan, r: PlannedRendition, keyframes: string): string[] {
   return [
@@ -103,6 +160,8 @@ export interface ChunkArgsInput {
   containerStartSeconds: number;
   /** Output file of each rendition, in plan order. */
   outputs: string[];
+  /** The sprites' small frames (an image2 pattern, frame-%05d.jpg); null: the chunk makes none. */
+  spriteFrames?: string | null;
   /** ffmpeg's threads (ffmpeg-threads.ts); null: its own choice. */
   threads?: number | null;
 }
@@ -133,13 +192,16 @@ export function buildChunkArgs(o: ChunkArgsInput): string[] {
     pre.push(`tpad=stop_mode=clone:stop=${Math.ceil(hold * rate - 1e-6)}`);
   }
   pre.push('setpts=PTS-STARTPTS');
-  const labels = Array.from({ length: n }, (_, i) => `[s${i}]`).join('');
-  const filters = [`[0:v:0]${pre.join(',')},split=${n}${labels}`];
+  const sprites = plan.sprites && o.spriteFrames ? chunkSpriteSlots(plan, chunk) : null;
+  const branches = n + (sprites ? 1 : 0);
+  const labels = Array.from({ length: branches }, (_, i) => `[s${i}]`).join('');
+  const filters = [`[0:v:0]${pre.join(',')},split=${branches}${labels}`];
   plan.renditions.forEach((r, i) => {
     filters.push(
       `[s${i}]scale=${r.width}:${r.height}:flags=bicubic,setsar=sar=${r.sar}:max=${SAR_MAX},format=yuv420p[v${i}]`,
     );
   });
+  if (sprites) filters.push(`[s${n}]${spriteBranch(plan, chunk, from)}[sp]`);
   // Keyframe where the single pass has one: output frame n + from reaches the next boundary's frame.
   const k0 = encodeFromSegment(chunk);
   const perSegment = dec(plan.segmentSeconds * rate);
@@ -163,6 +225,12 @@ export function buildChunkArgs(o: ChunkArgsInput): string[] {
     args.push('-map', `[v${i}]`, ...renditionEncoderArgs(plan, r, keyframes));
     args.push(...BITEXACT, ...FRAGMENTED, ...threadArgs(o.threads), '-f', 'mp4', out);
   });
+  if (sprites && o.spriteFrames) {
+    // As the single pass writes them (imageOutputArgs), numbered by slot; the selected frames keep
+    // their times, so no constant-rate sync may fill the gaps between them with copies.
+    args.push('-map', '[sp]', '-fps_mode:v', 'passthrough', '-q:v', '2', ...FULL_RANGE_JPEG);
+    args.push('-start_number', String(sprites.first + 1), ...threadArgs(o.threads), o.spriteFrames);
+  }
   return args;
 }
 
@@ -173,16 +241,14 @@ export interface AudioPartPaths {
   /** Representation id the audio has in the stitched layout: the last one (renditions.length). */
   audioId: number;
   thumbnail: string;
-  /** Folder whose `frames/` gets the sprites' small frames. */
-  spriteDir: string;
   /** ffmpeg's threads (ffmpeg-threads.ts); null: its own choice. */
   threads?: number | null;
 }
 
 /**
  * The audio part: the whole input's audio as the single pass encodes it (same encoder options, cut to
- * audioEndSample, same DASH muxer and segment length, so the same segments), the poster from a seeking
- * second input, and the sprites' small frames from the whole video (the single pass's branch).
+ * audioEndSample, same DASH muxer and segment length, so the same segments) and the poster from a
+ * seeking second input. The sprites come from the chunks (buildChunkArgs), so no whole-video decode.
  */
 export function buildAudioPartArgs(plan: Plan, p: AudioPartPaths): string[] {
   const args = [
@@ -198,23 +264,6 @@ export function buildAudioPartArgs(plan: Plan, p: AudioPartPaths): string[] {
     // its one frame (a second decode of the rest of the video: 4.5 s instead of 1 s for 60 s of 1080p).
     args.push(...inputRestrictions(), ...threadArgs(p.threads), '-ss', String(plan.thumbnail.atSeconds));
     args.push('-t', String(POSTER_READ_SECONDS), '-i', p.input);
-  }
-  if (plan.sprites) {
-    const s = plan.sprites;
-    const pre: string[] = [];
-    if (plan.toneMap) pre.push(TONE_MAP);
-    if (plan.changeFrameRate && plan.frameRate) pre.push(`fps=${plan.frameRate}`);
-    const hold = plan.holdLastFrameSeconds ?? 0;
-    if (hold > 0 && plan.frameRate) {
-      pre.push(`tpad=stop_mode=clone:stop=${Math.ceil(hold * plan.frameRate - 1e-6)}`);
-    }
-    pre.push(
-      `fps=1/${s.intervalSeconds}`,
-      `scale=${s.width}:${s.height}:out_range=full`,
-      'setsar=1',
-      'format=yuv420p',
-    );
-    args.push('-filter_complex', `[0:v:0]${pre.join(',')}[sp]`);
   }
   if (plan.audio) {
     args.push('-map', '0:a:0', '-c:a', 'aac', '-b:a', kbps(plan.audio.bitrateKbps));
@@ -242,11 +291,10 @@ export function buildAudioPartArgs(plan: Plan, p: AudioPartPaths): string[] {
     );
   }
   args.push(
-    ...imageOutputArgs(plan, {
-      thumbnail: p.thumbnail,
-      spriteFrames: path.join(p.spriteDir, SPRITE_FRAMES_DIR, 'frame-%05d.jpg'),
-      threads: p.threads,
-    }),
+    ...imageOutputArgs(
+      { ...plan, sprites: null },
+      { thumbnail: p.thumbnail, spriteFrames: '', threads: p.threads },
+    ),
   );
   return args;
 }

@@ -48,6 +48,15 @@ export const RenditionReceipt = z.strictObject({
 });
 export type RenditionReceipt = z.infer<typeof RenditionReceipt>;
 
+/** One of the sprites' small frames: slot `index - 1` of the single pass's grid (frame-<index>.jpg). */
+export const SpriteFrameReceipt = z.strictObject({
+  index: z.number().int().min(1),
+  file: partPath,
+  bytes: z.number().int().positive(),
+  sha256,
+});
+export type SpriteFrameReceipt = z.infer<typeof SpriteFrameReceipt>;
+
 export const ChunkReceipt = z.strictObject({
   version: z.literal(1),
   kind: z.literal('chunk'),
@@ -55,12 +64,14 @@ export const ChunkReceipt = z.strictObject({
   /** The attempt that made it (`<job id>-<attempt>`): a receipt from another attempt's files is not one. */
   madeBy: z.string().min(1),
   renditions: z.array(RenditionReceipt).min(1),
+  /** The sprites' small frames of its range, in slot order (none when the plan has no sprites). */
+  sprites: z.array(SpriteFrameReceipt),
   /** Every file of the part but the receipt, in upload order. */
   files: z.array(PartFile).min(1),
 });
 export type ChunkReceipt = z.infer<typeof ChunkReceipt>;
 
-/** The audio part: the whole input's audio track (when the plan has audio), the poster and the sprites. */
+/** The audio part: the whole input's audio track (when the plan has audio) and the poster. */
 export const AudioReceipt = z.strictObject({
   version: z.literal(1),
   kind: z.literal('audio'),
@@ -68,8 +79,6 @@ export const AudioReceipt = z.strictObject({
   /** The audio track, its segments already numbered and timed as published; null: the plan has none. */
   audio: RenditionReceipt.nullable(),
   poster: partPath.nullable(),
-  /** Sprite sheets in order (sprite-001.jpg, ...). */
-  sprites: z.array(partPath),
   files: z.array(PartFile),
 });
 export type AudioReceipt = z.infer<typeof AudioReceipt>;
@@ -149,4 +158,52 @@ export function checkContinuity(
     }
   }
   return problems.length > 0 ? { ok: false, problems, missing } : { ok: true, frames, segments };
+}
+
+/** A chunk's planned sprite slots (chunk-args.ts chunkSpriteSlots): the first (0-based) and how many. */
+export interface PlannedSprites {
+  chunk: number;
+  first: number;
+  count: number;
+}
+
+/**
+ * The sprites' small frames across the chunks: each chunk has exactly its planned slots, in order, so
+ * together they are numbered 1, 2, ... without a gap or an overlap, as many as the single pass makes.
+ */
+export function checkSpriteFrames(
+  planned: readonly PlannedSprites[],
+  receipts: ReadonlyMap<number, ChunkReceipt>,
+): ContinuityProblem[] {
+  const problems: ContinuityProblem[] = [];
+  for (const p of planned) {
+    const got = (receipts.get(p.chunk)?.sprites ?? []).map((s) => s.index);
+    const want = Array.from({ length: p.count }, (_, i) => p.first + 1 + i);
+    if (got.join(',') === want.join(',')) continue;
+    const gone = want.filter((i) => !got.includes(i));
+    const extra = got.filter((i) => !want.includes(i));
+    const parts = [
+      ...(gone.length > 0 ? [`sprite frames ${span(gone)} are missing`] : []),
+      ...(extra.length > 0 ? [`sprite frames ${span(extra)} are not its own`] : []),
+    ];
+    problems.push({
+      chunk: p.chunk,
+      rendition: null,
+      problem: parts.length > 0 ? parts.join(', ') : 'its sprite frames are out of order',
+    });
+  }
+  return problems;
+}
+
+/** 3, 4, 5, 9 -> "3-5, 9". */
+function span(ns: number[]): string {
+  const out: string[] = [];
+  let i = 0;
+  while (i < ns.length) {
+    let j = i;
+    while (j + 1 < ns.length && (ns[j + 1] as number) === (ns[j] as number) + 1) j++;
+    out.push(j > i ? `${ns[i]}-${ns[j]}` : String(ns[i]));
+    i = j + 1;
+  }
+  return out.join(', ');
 }

@@ -1,8 +1,9 @@
 // The media half of a chunked (accelerated) encode, on local files (issue 13): which chunks a job has,
-// and the two kinds of part a worker makes: a chunk (every rendition of one range of the video) and the
-// audio part (the whole audio track, the poster, the sprites). Each part is a folder of files with a
-// receipt written last; its segments are already final (numbered and timed as published), so a part is
-// never rewritten after its receipt. stitch-parts.ts verifies the parts and lays out the stream.
+// and the two kinds of part a worker makes: a chunk (every rendition of one range of the video, and the
+// sprites' small frames of that range) and the audio part (the whole audio track, the poster). Each part
+// is a folder of files with a receipt written last; its segments are already final (numbered and timed
+// as published), so a part is never rewritten after its receipt. stitch-parts.ts verifies the parts and
+// lays out the stream.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -12,10 +13,17 @@ import {
   buildAudioPartArgs,
   buildChunkArgs,
   chunkEncodeFrames,
+  chunkSpriteSlots,
   encodeFromFrame,
 } from '../media/chunk-args.ts';
-import { AudioReceipt, ChunkReceipt, type PartFile, type RenditionReceipt } from '../media/chunk-receipt.ts';
-import { buildSpriteSheetArgs, SPRITE_FRAMES_DIR, type TranscodePaths } from '../media/ffmpeg-args.ts';
+import {
+  AudioReceipt,
+  ChunkReceipt,
+  type PartFile,
+  type RenditionReceipt,
+  type SpriteFrameReceipt,
+} from '../media/chunk-receipt.ts';
+import { SPRITE_FRAMES_DIR } from '../media/ffmpeg-args.ts';
 import { ffmpegThreads } from '../media/ffmpeg-threads.ts';
 import { fragmentInfo, rewriteFragment, splitFragmented, trackDefaults } from '../media/fmp4.ts';
 import type { MediaInfo } from '../media/media-info.ts';
@@ -223,6 +231,10 @@ export async function encodeChunkPart(
   await fs.mkdir(dir, { recursive: true });
   await fs.mkdir(rawDir, { recursive: true });
   const outputs = plan.renditions.map((_, i) => path.join(rawDir, `rendition-${i}.mp4`));
+  // Sprite frames only when the range holds a slot (a chunk shorter than the interval may not).
+  const slots = chunkSpriteSlots(plan, chunk);
+  const spriteFrames = slots && slots.count !== 0 ? path.join(dir, SPRITE_FRAMES_DIR) : null;
+  if (spriteFrames) await fs.mkdir(spriteFrames);
   const rate = plan.frameRate ?? 0;
   const frames = chunkEncodeFrames(plan, chunk);
   const basis = {
@@ -238,6 +250,7 @@ export async function encodeChunkPart(
       sourceStartSeconds: media.startSeconds ?? 0,
       containerStartSeconds: media.startSeconds ?? 0,
       outputs,
+      spriteFrames: spriteFrames ? path.join(spriteFrames, 'frame-%05d.jpg') : null,
       threads: ffmpegThreads(),
     }),
     onProgress ? (s) => onProgress(toJobProgress(s, basis)) : () => {},
@@ -253,16 +266,31 @@ export async function encodeChunkPart(
     names.push(...cut.files);
   }
   await fs.rm(rawDir, { recursive: true, force: true });
+  const sprites = spriteFrames ? await spriteFrameReceipts(dir, chunk.index) : [];
+  names.push(...sprites.map((f) => f.file));
   const receipt: ChunkReceipt = ChunkReceipt.parse({
     version: 1,
     kind: 'chunk',
     chunk: chunk.index,
     madeBy: o.madeBy,
     renditions,
+    sprites,
     files: await fileList(dir, names),
   });
   await writeReceipt(dir, receipt);
   return { dir, files: [...names, RECEIPT] };
+}
+
+/** A chunk's sprite frames (frames/frame-<slot + 1>.jpg), in slot order, with sizes and checksums. */
+async function spriteFrameReceipts(dir: string, chunk: number): Promise<SpriteFrameReceipt[]> {
+  const out: SpriteFrameReceipt[] = [];
+  for (const name of (await fs.readdir(path.join(dir, SPRITE_FRAMES_DIR))).sort()) {
+    const m = /^frame-(\d+)\.jpg$/.exec(name);
+    if (!m) broken(chunk, 'sprites', `unexpected file ${name} among its sprite frames`);
+    const file = `${SPRITE_FRAMES_DIR}/${name}`;
+    out.push({ index: Number(m[1]), file, ...(await sha256File(path.join(dir, file))) });
+  }
+  return out;
 }
 
 /** The audio track's DASH segments -> receipt; a last segment under min(0.5 s, S/4) joins the one before. */
@@ -333,21 +361,19 @@ export async function encodeAudioPart(
   const plan = planJob(template, media);
   const dir = path.join(workDir, partFolder({ kind: 'audio' }));
   await fs.rm(dir, { recursive: true, force: true });
-  const spriteDir = path.join(dir, 'sprites');
-  await fs.mkdir(plan.sprites ? path.join(spriteDir, SPRITE_FRAMES_DIR) : dir, { recursive: true });
+  await fs.mkdir(dir, { recursive: true });
   const audioId = plan.renditions.length;
   const thumbnail = path.join(dir, 'poster.jpg');
   const basis = { durationSeconds: plan.durationSeconds, frameRate: null };
   const onProgress = o.onProgress;
-  // Nothing to make (no audio, poster or sprites): the part is its receipt alone.
-  if (plan.audio || plan.thumbnail || plan.sprites) {
+  // Nothing to make (no audio, no poster): the part is its receipt alone.
+  if (plan.audio || plan.thumbnail) {
     const run = await runFfmpeg(
       buildAudioPartArgs(plan, {
         input,
         audioDir: dir,
         audioId,
         thumbnail,
-        spriteDir,
         threads: ffmpegThreads(),
       }),
       onProgress ? (s) => onProgress(toJobProgress(s, basis)) : () => {},
@@ -364,22 +390,6 @@ export async function encodeAudioPart(
     audio = track.receipt;
     names.push(...track.files);
   }
-  const sprites: string[] = [];
-  if (plan.sprites) {
-    const frames = path.join(spriteDir, SPRITE_FRAMES_DIR);
-    if ((await fs.readdir(frames)).length > 0) {
-      const tiling = await runFfmpeg(
-        buildSpriteSheetArgs(plan.sprites, { spriteDir } as TranscodePaths),
-        () => {},
-        { cpuSeconds: template.cpuSeconds },
-      );
-      o.onStart?.(tiling);
-      await tiling.done;
-    }
-    await fs.rm(frames, { recursive: true, force: true });
-    for (const n of (await fs.readdir(spriteDir)).sort()) sprites.push(`sprites/${n}`);
-    names.push(...sprites);
-  }
   let poster: string | null = null;
   if (plan.thumbnail && (await fs.stat(thumbnail).catch(() => null))) {
     poster = 'poster.jpg';
@@ -391,7 +401,6 @@ export async function encodeAudioPart(
     madeBy: o.madeBy,
     audio,
     poster,
-    sprites,
     files: await fileList(dir, names),
   });
   await writeReceipt(dir, receipt);

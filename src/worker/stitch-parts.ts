@@ -1,19 +1,27 @@
 // The stitch step of a chunked encode (issue 13), on local files: verify every part against its receipt
 // (present, each file's size and checksum, continuity across chunk joins), then lay the parts out as the
 // single pass leaves its stream folder (init-<i>.m4s, chunk-<i>-<NNNNN>.m4s, media_<i>.m3u8, master.m3u8,
-// manifest.mpd; the MP4, the poster, the sprites) and finish packaging as encode() does.
+// manifest.mpd; the MP4, the poster, the sprite sheets tiled from every chunk's small frames) and finish
+// packaging as encode() does.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { SluiceError } from '../errors.ts';
 import type { JobProgress } from '../jobs/job.ts';
+import { chunkSpriteSlots } from '../media/chunk-args.ts';
 import {
   AudioReceipt,
   ChunkReceipt,
   checkContinuity,
+  checkSpriteFrames,
   type PartFile,
   type RenditionReceipt,
 } from '../media/chunk-receipt.ts';
-import { STREAM_FILES } from '../media/ffmpeg-args.ts';
+import {
+  buildSpriteSheetArgs,
+  SPRITE_FRAMES_DIR,
+  STREAM_FILES,
+  type TranscodePaths,
+} from '../media/ffmpeg-args.ts';
 import type { MediaInfo } from '../media/media-info.ts';
 import { type FfmpegRun, runFfmpeg } from '../media/run-ffmpeg.ts';
 import {
@@ -25,7 +33,7 @@ import {
   type StitchedTrack,
 } from '../media/stitch-manifests.ts';
 import type { ChunkRange } from '../templates/chunk-plan.ts';
-import { planJob } from '../templates/ladder.ts';
+import { type Plan, planJob } from '../templates/ladder.ts';
 import type { Template } from '../templates/template.ts';
 import { partFolder, RECEIPT, sha256File } from './chunked-encode.ts';
 import { type EncodeResult, localPaths } from './encode.ts';
@@ -103,7 +111,7 @@ export async function stitchParts(
   o: { onProgress?: (p: JobProgress) => void; onStart?: (run: FfmpegRun) => void } = {},
 ): Promise<EncodeResult> {
   const plan = planJob(template, media);
-  const receipts = new Map<number, unknown>();
+  const receipts = new Map<number, ChunkReceipt>();
   const parsed: ChunkReceipt[] = [];
   const missing: number[] = [];
   for (const c of chunks) {
@@ -139,7 +147,7 @@ export async function stitchParts(
     for (const p of await checkFiles(dir, r.files)) problems.push({ chunk: r.chunk, problem: p });
     const listed = new Set(r.files.map((f) => f.path));
     for (const rr of r.renditions) {
-      for (const name of [rr.init, ...rr.segments.map((s) => s.file)]) {
+      for (const name of [rr.init, ...rr.segments.map((s) => s.file), ...r.sprites.map((s) => s.file)]) {
         if (!listed.has(name)) problems.push({ chunk: r.chunk, problem: `${name} is not in its file list` });
       }
       const init = r.files.find((f) => f.path === rr.init);
@@ -165,6 +173,8 @@ export async function stitchParts(
       continuity.problems.map((p) => ({ chunk: p.chunk, problem: `${p.rendition ?? ''}: ${p.problem}` })),
     );
   }
+  const spriteGaps = checkSpriteFrames(plannedSprites(plan, chunks, parsed), receipts);
+  if (spriteGaps.length > 0) discontinuity(spriteGaps);
 
   // Lay out the stream folder as the single pass leaves it.
   const local = localPaths(workDir, input);
@@ -213,11 +223,53 @@ export async function stitchParts(
   if (plan.thumbnail && audio.poster) await fs.copyFile(path.join(audioDir, audio.poster), local.thumbnail);
   await fs.rm(local.spriteDir, { recursive: true, force: true });
   await fs.mkdir(local.spriteDir, { recursive: true });
-  for (const s of audio.sprites)
-    await fs.copyFile(path.join(audioDir, s), path.join(local.spriteDir, path.basename(s)));
+  if (plan.sprites) await tileSprites(plan.sprites, parsed, partsDir, local, template.cpuSeconds, o.onStart);
   const { measured, spriteVtt } = await finishPackaging(plan, { ...local, workDir });
   o.onProgress?.({ percent: 100, fps: null, speed: null, etaSeconds: 0 });
   return { plan, local, measured, spriteVtt };
+}
+
+/**
+ * Each chunk's planned sprite slots; the last chunk's end is the video's, from the frames the chunks
+ * made (the held frames included), so the total is the single pass's count for the same frames.
+ */
+function plannedSprites(plan: Plan, chunks: ChunkRange[], parsed: ChunkReceipt[]) {
+  const total = parsed.reduce((a, r) => a + (r.renditions[0]?.frames ?? 0), 0);
+  return chunks.map((c) => {
+    const slots = chunkSpriteSlots(plan, c, total);
+    return { chunk: c.index, first: slots?.first ?? 0, count: slots?.count ?? 0 };
+  });
+}
+
+/** Every chunk's small frames, in order, onto the sheets as the single pass tiles them. */
+async function tileSprites(
+  sprites: NonNullable<Plan['sprites']>,
+  parsed: ChunkReceipt[],
+  partsDir: string,
+  local: ReturnType<typeof localPaths>,
+  cpuSeconds: number | undefined,
+  onStart?: (run: FfmpegRun) => void,
+): Promise<void> {
+  const frames = path.join(local.spriteDir, SPRITE_FRAMES_DIR);
+  await fs.mkdir(frames, { recursive: true });
+  let made = 0;
+  for (const r of parsed) {
+    const dir = path.join(partsDir, partFolder({ kind: 'chunk', index: r.chunk }));
+    for (const s of r.sprites) {
+      await fs.copyFile(path.join(dir, s.file), path.join(frames, path.basename(s.file)));
+      made++;
+    }
+  }
+  if (made > 0) {
+    const run = await runFfmpeg(
+      buildSpriteSheetArgs(sprites, { spriteDir: local.spriteDir } as TranscodePaths),
+      () => {},
+      { cpuSeconds },
+    );
+    onStart?.(run);
+    await run.done;
+  }
+  await fs.rm(frames, { recursive: true, force: true });
 }
 
 /** The MP4: the top rendition's and the audio's segments joined (each a valid fMP4), remuxed with faststart. */

@@ -3,7 +3,13 @@
 // single pass's timeline, and the seek counts from the container's start as ffmpeg's -ss does.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildAudioPartArgs, buildChunkArgs, encodeFromFrame } from '../../src/media/chunk-args.ts';
+import {
+  buildAudioPartArgs,
+  buildChunkArgs,
+  chunkSpriteSlots,
+  encodeFromFrame,
+  spritePick,
+} from '../../src/media/chunk-args.ts';
 import { buildTranscodeArgs } from '../../src/media/ffmpeg-args.ts';
 import { planChunks } from '../../src/templates/chunk-plan.ts';
 import type { Plan, PlannedRendition } from '../../src/templates/ladder.ts';
@@ -117,13 +123,12 @@ test('a chunk is cut in whole frames from its pre-roll, seeking from the contain
   ]);
 });
 
-test('the audio part: the whole audio through the DASH muxer as the last representation, poster, sprite frames', () => {
+test('the audio part: the whole audio through the DASH muxer as the last representation, and the poster', () => {
   const args = buildAudioPartArgs(plan, {
     input: 'in.ts',
     audioDir: 'parts/audio',
     audioId: 2,
     thumbnail: 'parts/audio/poster.jpg',
-    spriteDir: 'parts/audio/sprites',
   });
   assert.deepEqual(values(args, '-f'), ['dash']);
   assert.deepEqual(values(args, '-init_seg_name'), ['init-2.m4s']);
@@ -135,5 +140,89 @@ test('the audio part: the whole audio through the DASH muxer as the last represe
   assert.deepEqual(values(args, '-ss'), ['10']);
   assert.deepEqual(values(args, '-t'), ['5']);
   assert.ok(args.indexOf('-t') < args.lastIndexOf('-i'));
-  assert.ok(args.at(-1)?.endsWith('sprites/frames/frame-%05d.jpg'));
+  // No sprites here (the chunks make them), so input 0's video is never decoded.
+  assert.equal(args.at(-1), 'parts/audio/poster.jpg');
+  assert.ok(!args.includes('-filter_complex'));
+});
+
+test("sprite slots follow the single pass's fps=1/interval grid across chunk boundaries that are not on it", () => {
+  // What ffmpeg 5.1's fps=1/I picked from a 25 fps clip (framemd5 against every frame): the last frame
+  // before (k + 0.5) × I, so frame 24, 74, ... for 2 s and 37, 112, 187, ... for 3 s.
+  assert.deepEqual(
+    [0, 1, 2].map((k) => spritePick(k, 2, 25)),
+    [24, 74, 124],
+  );
+  assert.deepEqual(
+    [0, 1, 2, 9].map((k) => spritePick(k, 3, 25)),
+    [37, 112, 187, 712],
+  );
+  // A grid point on a frame's own time belongs to the frame before it (29.97 × 2 × 0.5 = 29.97 < 30).
+  assert.equal(spritePick(0, 2, 29.97), 29);
+  // Segments of 4 s, chunks of 12 s (frames 0-299, 300-599, 600-), sprites every 3 s: slot 3 (9 s)
+  // shows frame 262 (chunk 0), slot 4 (12 s) frame 337 (chunk 1); 40 s make 13 slots (the last, 36 s,
+  // shows frame 937; a 14th would need frame 1012).
+  const p25: Plan = {
+    ...plan,
+    frameRate: 25,
+    sprites: { ...(plan.sprites as NonNullable<Plan['sprites']>), intervalSeconds: 3 },
+  };
+  const cs =
+    planChunks({
+      durationSeconds: 40,
+      sourceStartSeconds: 0,
+      frameRate: 25,
+      segmentSeconds: 4,
+      chunkSeconds: 12,
+      minInputSeconds: 20,
+    }) ?? [];
+  assert.deepEqual(
+    cs.map((c) => [c.firstFrame, c.endFrame]),
+    [
+      [0, 300],
+      [300, 600],
+      [600, null],
+    ],
+  );
+  assert.deepEqual(
+    cs.map((c) => chunkSpriteSlots(p25, c, 1000)),
+    [
+      { first: 0, count: 4 },
+      { first: 4, count: 4 },
+      { first: 8, count: 5 },
+    ],
+  );
+  assert.deepEqual(chunkSpriteSlots(p25, cs[2] as (typeof cs)[number]), { first: 8, count: null });
+  assert.equal(chunkSpriteSlots({ ...p25, sprites: null }, cs[0] as (typeof cs)[number]), null);
+  // The chunk's ffmpeg: one more branch of the split, its frames numbered from the chunk's first slot,
+  // kept with their times (no constant-rate copies), on the configured threads.
+  const args = buildChunkArgs({
+    plan: p25,
+    chunk: cs[1] as (typeof cs)[number],
+    input: 'in.mp4',
+    sourceStartSeconds: 0,
+    containerStartSeconds: 0,
+    outputs: ['a.mp4', 'b.mp4'],
+    spriteFrames: 'sp/frame-%05d.jpg',
+    threads: 1,
+  });
+  const graph = values(args, '-filter_complex')[0] ?? '';
+  assert.match(graph, /split=3\[s0\]\[s1\]\[s2\];/);
+  assert.match(
+    graph,
+    /\[s2\]select=gte\(n\\,100\)\*gt\(.*\),scale=160:90:out_range=full,setsar=1,format=yuv420p\[sp\]$/,
+  );
+  const out = args.indexOf('sp/frame-%05d.jpg');
+  assert.equal(out, args.length - 1);
+  assert.deepEqual(args.slice(out - 3, out), ['5', '-threads', '1']);
+  assert.deepEqual(values(args, '-fps_mode:v'), ['passthrough']);
+  // Without a frames pattern (a range holding no slot), no sprite branch.
+  const bare = buildChunkArgs({
+    plan: p25,
+    chunk: cs[1] as (typeof cs)[number],
+    input: 'in.mp4',
+    sourceStartSeconds: 0,
+    containerStartSeconds: 0,
+    outputs: ['a.mp4', 'b.mp4'],
+  });
+  assert.doesNotMatch(values(bare, '-filter_complex')[0] ?? '', /select/);
 });

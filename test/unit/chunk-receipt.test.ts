@@ -3,7 +3,7 @@
 // again; a different init, a gap, an overlap, a tfdt jump or a wrong frame count is reported, per chunk.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ChunkReceipt, checkContinuity } from '../../src/media/chunk-receipt.ts';
+import { type ChunkReceipt, checkContinuity, checkSpriteFrames } from '../../src/media/chunk-receipt.ts';
 import { planChunks } from '../../src/templates/chunk-plan.ts';
 
 const INIT = 'a'.repeat(64);
@@ -41,6 +41,7 @@ function receipt(chunk: number, first: number, count: number, framesEach = 100):
         segments,
       },
     ],
+    sprites: [],
     files: [{ path: 'r0/init.m4s', bytes: 10, sha256: INIT }],
   };
 }
@@ -116,6 +117,41 @@ test('a different init, a gap, a tfdt jump and a wrong frame count are each repo
     [
       [0, 'has 297 frames, planned 300'],
       [1, 'segment 3 starts at tfdt 153600, not 152064'],
+    ],
+  );
+});
+
+test("sprite frames: each chunk's planned slots exactly, else the chunk is named with what is off", () => {
+  const withSprites = (chunk: number, indexes: number[]): ChunkReceipt => ({
+    ...receipt(chunk, 0, 1),
+    sprites: indexes.map((index) => ({
+      index,
+      file: `frames/frame-${String(index).padStart(5, '0')}.jpg`,
+      bytes: 100,
+      sha256: 'd'.repeat(64),
+    })),
+  });
+  const planned = [
+    { chunk: 0, first: 0, count: 4 },
+    { chunk: 1, first: 4, count: 4 },
+    { chunk: 2, first: 8, count: 0 },
+  ];
+  const good = new Map([
+    [0, withSprites(0, [1, 2, 3, 4])],
+    [1, withSprites(1, [5, 6, 7, 8])],
+    [2, withSprites(2, [])],
+  ]);
+  assert.deepEqual(checkSpriteFrames(planned, good), []);
+  const bad = new Map([
+    [0, withSprites(0, [1, 2, 4])],
+    [1, withSprites(1, [5, 6, 7, 8, 9])],
+    [2, withSprites(2, [])],
+  ]);
+  assert.deepEqual(
+    checkSpriteFrames(planned, bad).map((p) => [p.chunk, p.problem]),
+    [
+      [0, 'sprite frames 3 are missing'],
+      [1, 'sprite frames 9 are not its own'],
     ],
   );
 });

@@ -1,8 +1,9 @@
 // Chunked encoding against the single pass, on real ffmpeg output: a 31 s clip at 320x180 + 160x90 with
 // 2 s segments in chunks of 10 s (3 chunks, the last 11 s) and the audio part, stitched. The stitched
 // stream has the single pass's frames and segments per rendition, its quality (PSNR against the source)
-// and bitrate, plays start to end as HLS, DASH and MP4, and its tfdt runs on across chunk joins. A tampered
-// segment and a missing receipt stop the stitch, naming the chunk.
+// and bitrate, plays start to end as HLS, DASH and MP4, and its tfdt runs on across chunk joins; the
+// sprite sheets, tiled from the chunks' small frames, are the single pass's. A tampered segment, a gap in
+// the sprite frames and a missing receipt stop the stitch, naming the chunk.
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -22,6 +23,9 @@ let shared: Promise<{
   input: string;
 }> | null = null;
 
+/** Sprites every 3 s (not a divisor of the 10 s chunks) on sheets of 3 x 2, so 10 frames make 2 sheets. */
+const template = chunkTemplate({ sprites: { enabled: true, intervalSeconds: 3, columns: 3, rows: 2 } });
+
 const root = fs.mkdtemp(path.join(os.tmpdir(), 'sluice-chunked-'));
 after(async () => fs.rm(await root, { recursive: true, force: true }));
 
@@ -38,7 +42,6 @@ function both() {
       bitrateKbps: 600,
     });
     const media = await probe(input);
-    const template = chunkTemplate();
     const single = await encode(template, media, input, path.join(dir, 'single'));
     const stitched = await chunked(template, media, input, dir);
     return { single, stitched, input };
@@ -82,6 +85,7 @@ test('stitched chunks match the single pass: frames, segments, PSNR, bitrate; HL
   assert.equal(await frames('manifest.mpd', 'v:1', c.streamDir), 775);
   // Poster, sprites and their index are there, as the single pass leaves them.
   assert.deepEqual(await fs.readFile(c.thumbnail), await fs.readFile(s.thumbnail), 'the same poster');
+  assert.deepEqual(await fs.readdir(s.spriteDir), ['sprite-001.jpg', 'sprite-002.jpg']);
   assert.deepEqual(await fs.readdir(c.spriteDir), await fs.readdir(s.spriteDir));
   for (const sheet of await fs.readdir(s.spriteDir)) {
     const same = (await fs.readFile(path.join(c.spriteDir, sheet))).equals(
@@ -134,8 +138,25 @@ test('tfdt runs on across chunk joins, and every chunk wrote the same init segme
     const files = partFilesOf(r);
     assert.ok(files);
     const dir = path.join(stitched.parts, partFolder({ kind: 'chunk', index: r.chunk }));
-    assert.deepEqual([...files, 'receipt.json'].sort(), (await fs.readdir(dir)).sort());
+    const onDisk = [];
+    for (const e of await fs.readdir(dir, { recursive: true, withFileTypes: true })) {
+      if (e.isFile()) onDisk.push(path.relative(dir, path.join(e.parentPath, e.name)));
+    }
+    assert.deepEqual([...files, 'receipt.json'].sort(), onDisk.sort());
   }
+  // The sprites' small frames come from the chunks, numbered on the whole video's grid (one per 3 s:
+  // slot k shows frame ceil(75k + 37.5) - 1), each chunk those its frames hold (0-249, 250-499,
+  // 500-774): slot 3 (9 s) shows frame 262, so it is chunk 1's; 10 slots in all, as the single pass.
+  assert.deepEqual(
+    receipts.map((r) => r.sprites.map((s) => s.index)),
+    [
+      [1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9, 10],
+    ],
+  );
+  const audio = JSON.parse(await fs.readFile(path.join(stitched.parts, 'audio', 'receipt.json'), 'utf8'));
+  assert.equal('sprites' in audio, false, 'the audio part makes no sprites');
   assert.equal(partFilesOf({ version: 1, kind: 'chunk' }), null);
 });
 
@@ -144,11 +165,10 @@ async function copyParts(from: string, to: string): Promise<string> {
   return to;
 }
 
-test('a tampered segment or a missing receipt stops the stitch, naming the chunk', async (t) => {
+test('a tampered segment, a gap in the sprite frames or a missing receipt stops the stitch, naming the chunk', async (t) => {
   const { stitched, input } = await both();
   const dir = await tempDir(t);
   const media = await probe(input);
-  const template = chunkTemplate();
   const tampered = await copyParts(stitched.parts, path.join(dir, 'tampered'));
   const segment = path.join(tampered, 'chunk-0001', 'chunk-1-00007.m4s');
   const bytes = await fs.readFile(segment);
@@ -161,6 +181,30 @@ test('a tampered segment or a missing receipt stops the stitch, naming the chunk
       assert.equal(err.code, 'CHUNK_DISCONTINUITY');
       assert.deepEqual(err.details.chunks, [1]);
       assert.match(err.message, /chunk 1: chunk-1-00007\.m4s does not match/);
+      return true;
+    },
+  );
+  // A sprite frame gone from a chunk's receipt (and its folder): a gap in the numbering.
+  const gap = await copyParts(stitched.parts, path.join(dir, 'gap'));
+  const receiptFile = path.join(gap, 'chunk-0001', 'receipt.json');
+  const r = ChunkReceipt.parse(JSON.parse(await fs.readFile(receiptFile, 'utf8')));
+  const dropped = r.sprites[2]?.file;
+  assert.equal(r.sprites[2]?.index, 6);
+  await fs.writeFile(
+    receiptFile,
+    JSON.stringify({
+      ...r,
+      sprites: r.sprites.filter((s) => s.file !== dropped),
+      files: r.files.filter((f) => f.path !== dropped),
+    }),
+  );
+  await assert.rejects(
+    stitchParts(template, media, input, stitched.chunks, gap, path.join(dir, 'out3')),
+    (e: unknown) => {
+      const err = e as { code: string; message: string; details: { chunks: number[] } };
+      assert.equal(err.code, 'CHUNK_DISCONTINUITY');
+      assert.deepEqual(err.details.chunks, [1]);
+      assert.match(err.message, /chunk 1: sprite frames 6 are missing/);
       return true;
     },
   );

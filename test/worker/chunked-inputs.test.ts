@@ -1,7 +1,8 @@
 // Chunked encoding on awkward inputs (issue 13, item 4), each against the single pass of the same input:
 // variable frame rate, audio longer and shorter than the video, an MPEG-TS that starts at 10 s, phone-style
 // rotation metadata, a single keyframe in 24 s, a video that starts 2 s after its audio. Each makes the
-// single pass's frames and segments per rendition and decodes to the end.
+// single pass's frames and segments per rendition, its sprite sheets (tiled from the chunks' small
+// frames, every 3 s: not on the 10 s chunk boundaries) and decodes to the end.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -18,7 +19,7 @@ const run = promisify(execFile);
 
 const template = chunkTemplate({
   ladder: [{ name: '90p', height: 90, videoBitrateKbps: 150 }],
-  sprites: { enabled: false },
+  sprites: { enabled: true, intervalSeconds: 3, width: 32, columns: 3, rows: 2 },
 });
 
 async function make(dir: string, name: string, args: string[]): Promise<string> {
@@ -69,6 +70,15 @@ async function sameAsSinglePass(t: { after: (fn: () => Promise<void>) => void },
     assert.equal(await decodeErrors(f, result.local.streamDir), '', f);
   }
   assert.equal(await decodeErrors(result.local.mp4), '');
+  const sheets = (await fs.readdir(single.local.spriteDir)).sort();
+  assert.ok(sheets.length >= 2, sheets.join());
+  assert.deepEqual((await fs.readdir(result.local.spriteDir)).sort(), sheets);
+  for (const sheet of sheets) {
+    const [a, b] = await Promise.all(
+      [single, result].map((x) => fs.readFile(path.join(x.local.spriteDir, sheet))),
+    );
+    assert.ok(a?.equals(b as Buffer), `sprite sheet ${sheet} is the single pass's`);
+  }
   return { single, result, media, want };
 }
 
