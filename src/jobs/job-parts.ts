@@ -1,7 +1,7 @@
 // Chunked jobs (accelerated transcoding, issue 13), pure: the parts a split job is made of, each part as a
 // child job, and what the control plane does next given the parent and its parts. A parent that split
-// holds no lease of its own: its chunk parts and its audio part (the whole input's audio track, poster and
-// sprites) run on any worker of the pool, each with its own attempts, leases and preemptions; once every
+// holds no lease of its own: its chunk parts (each with its range's sprite frames) and its audio part (the
+// whole input's audio track and the poster) run on any worker of the pool, each with its own attempts, leases and preemptions; once every
 // one is COMPLETE a stitch part joins their receipts into one ladder and publishes the set, and its
 // outputs become the parent's. Cancel and retry act on the parent, and so on the whole.
 import type { ChunkRange } from '../templates/chunk-plan.ts';

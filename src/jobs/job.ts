@@ -102,7 +102,8 @@ export interface Job {
 
 /**
  * Which part of a chunked job (accelerated transcoding) a child job is: one chunk of the video ladder,
- * the audio track with the poster and sprites, or the stitch that joins them and publishes the set.
+ * the audio track with the poster, or the stitch that joins them (and tiles the chunks' sprite frames)
+ * and publishes the set.
  */
 export type JobPart =
   | { kind: 'chunk'; index: number; of: number; range: ChunkRange }

@@ -1,5 +1,6 @@
 // Chunked jobs end to end through a real `sluice serve` with its local workers (issue 13): a 30 s input
-// under a chunked template is split by its first attempt into 3 chunk parts and the audio part, each run
+// under a chunked template is split by its first attempt into 3 chunk parts (each with its sprite frames)
+// and the audio part (audio, poster), each run
 // by a launched worker of its own; the stitch joins them and the job completes with the single pass's
 // outputs (HLS, DASH, MP4, poster, sprites), every frame there. The parts are listed under the job and
 // left out of the job list; the parts area is gone once the job is COMPLETE. Cancel acts on the whole.
