@@ -121,6 +121,12 @@ export function registerSplitRoutes(app: FastifyInstance, o: SplitRouteOptions):
         `job ${job.id} is a part of job ${job.parentId}; a part is not split again`,
       );
     }
+    if (!job.template.chunking.enabled) {
+      throw new SluiceError(
+        'VALIDATION_FAILED',
+        `job ${job.id}'s template does not encode in chunks (chunking.enabled is false); it is not split`,
+      );
+    }
     const chunks = body.chunks as ChunkRange[];
     checkChunks(chunks);
     const now = new Date();
