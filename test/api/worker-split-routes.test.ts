@@ -107,8 +107,8 @@ test('split: the parts are made, the job holds no lease; a part writes only its 
   assert.equal((await put('chunk-0000/chunk-0-00001.m4s')).statusCode, 201);
   const other = await put('chunk-0001/chunk-0-00006.m4s');
   assert.equal(other.json().code, 'OUTPUT_OUTSIDE_DESTINATION');
-  const escape = await put('chunk-0000/..%2F..%2Fv%2Fx.m4s');
-  assert.ok(escape.statusCode >= 400, `an escaping key is refused (${escape.statusCode})`);
+  const escaping = await put('chunk-0000/..%2F..%2Fv%2Fx.m4s');
+  assert.ok(escaping.statusCode >= 400, `an escaping key is refused (${escaping.statusCode})`);
   const got = await app.inject({
     method: 'GET',
     url: `${pUrl}/chunk-0000/chunk-0-00001.m4s`,
